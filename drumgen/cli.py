@@ -1,0 +1,56 @@
+"""Command line: `python -m drumgen generate groove.mid -o drums.mid` and `python -m drumgen tracks file.mid`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import hvo as H
+from . import midi, pipeline
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m drumgen", description="Turn a MIDI rhythm into a drum part.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="write a drum MIDI for a MIDI groove")
+    gen.add_argument("input", help="any MIDI file: a tapped rhythm, a bass line, a song")
+    gen.add_argument("-o", "--output", required=True, help="where to write the drum MIDI")
+    gen.add_argument("--track", type=int, default=None, help="use only this track's notes (see `tracks`); default: all notes")
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same drums (default 0)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="latent noise: 0 = most likely, higher = more varied (default 1)")
+    gen.add_argument("--threshold", type=float, default=None, help="one hit threshold for every voice (default: per voice, from the checkpoint)")
+    gen.add_argument("--max-hits", type=int, default=None, help="at most this many hits per voice in each 2 bars")
+    gen.add_argument("--merge", action="store_true", help="also copy the input's tracks into the output")
+    gen.add_argument("--checkpoint", default=None, help=f"model checkpoint (default {pipeline.DEFAULT_CHECKPOINT.name})")
+    tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
+    tracks.add_argument("input")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        if args.command == "tracks":
+            song = midi.read_song(args.input)
+            print(f"{args.input}: {song.n_bars} bars, {song.bpm:.1f} BPM, ticks per beat {song.ticks_per_beat}, "
+                  f"meter {', '.join(f'{n}/{d}' for _, n, d in song.time_signatures) or '4/4 (none given)'}")
+            for track in song.tracks:
+                print("  " + track.describe())
+            return 0
+        if args.temperature < 0 or args.temperature != args.temperature:
+            raise ValueError("--temperature must be a number >= 0")
+        if args.threshold is not None and not 0 < args.threshold < 1:
+            raise ValueError("--threshold must be between 0 and 1")
+        if args.max_hits is not None and args.max_hits < 0:
+            raise ValueError("--max-hits must be 0 or more")
+        model = pipeline.load_default_model(args.checkpoint)
+        song, hvo, out = pipeline.midi_to_drum_midi(
+            model, args.input, track=args.track, merge=args.merge, seed=args.seed,
+            temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits)
+        midi.write_midi(out, args.output)
+        print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM")
+        return 0
+    except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,171 @@
+"""The Groove MIDI Dataset: read the zip, keep the published splits, cut windows, cache, augment.
+
+Windows are cut per file inside one split, so no performance is shared between train,
+validation and test (a random split over overlapping windows would leak).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import hvo as H
+from . import midi
+
+log = logging.getLogger(__name__)
+
+GMD_URL = "https://storage.googleapis.com/magentadata/datasets/groove/groove-v1.0.0-midionly.zip"
+SPLITS = ("train", "validation", "test")
+CACHE_VERSION = 1
+DEFAULT_CACHE_DIR = Path(os.environ.get("DRUMGEN_CACHE", Path.home() / ".cache" / "drumgen"))
+
+
+@dataclass
+class WindowSet:
+    """Windows of one split: hvo (N, T, 27) and, per window, its file, first bar and style."""
+
+    hvo: np.ndarray
+    file_index: np.ndarray
+    start_bar: np.ndarray
+    style: np.ndarray  # primary style name, e.g. "funk"
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.hvo)
+
+    @property
+    def groove(self) -> np.ndarray:
+        return H.hvo_to_groove(self.hvo)
+
+
+def find_gmd_zip(path: str | os.PathLike | None = None, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+    """The GMD zip at `path`; with no path, a cached copy, downloaded from the official address once."""
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"GMD zip not found at {path}")
+        return path
+    target = cache_dir / "groove-v1.0.0-midionly.zip"
+    if not target.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        log.warning("downloading the Groove MIDI Dataset from %s", GMD_URL)
+        urllib.request.urlretrieve(GMD_URL, target.with_suffix(".part"))
+        target.with_suffix(".part").rename(target)
+    return target
+
+
+def read_gmd(zip_path: str | os.PathLike) -> list[dict]:
+    """Every 4/4 performance of the GMD as a dict of its info.csv row plus its full 'hvo'."""
+    items = []
+    with zipfile.ZipFile(zip_path) as z:
+        rows = list(csv.DictReader(io.StringIO(z.read("groove/info.csv").decode("utf-8"))))
+        for row in rows:
+            if row["time_signature"] != "4-4":
+                continue
+            song = midi.read_song(z.read("groove/" + row["midi_filename"]))
+            hvo, _ = midi.song_to_hvo(song)
+            items.append({**row, "hvo": hvo})
+    return items
+
+
+def cut_windows(hvo: np.ndarray, n_bars: int = 2, hop_bars: int = 1, min_hits: int = 4) -> list[tuple[int, np.ndarray]]:
+    """(first bar, window) for every window of n_bars starting on each hop; windows running past
+    the end are zero-padded; windows with fewer than min_hits hits are skipped."""
+    length = n_bars * H.STEPS_PER_BAR
+    total_bars = -(-len(hvo) // H.STEPS_PER_BAR)
+    out = []
+    for bar in range(0, max(total_bars - n_bars + 1, 1), hop_bars):
+        window = H.empty_hvo(length)
+        piece = hvo[bar * H.STEPS_PER_BAR: bar * H.STEPS_PER_BAR + length]
+        window[: len(piece)] = piece
+        if H.hit_count(window) >= min_hits:
+            out.append((bar, window))
+    return out
+
+
+def build_windows(items: list[dict], split: str, n_bars: int = 2, hop_bars: int = 1, min_hits: int = 4) -> WindowSet:
+    hvos, file_index, start_bar, style, files = [], [], [], [], []
+    for item in (i for i in items if i["split"] == split):
+        for bar, window in cut_windows(item["hvo"], n_bars, hop_bars, min_hits):
+            hvos.append(window)
+            file_index.append(len(files))
+            start_bar.append(bar)
+            style.append(item["style"].split("/")[0])
+        files.append(item["midi_filename"])
+    length = n_bars * H.STEPS_PER_BAR
+    return WindowSet(
+        hvo=np.stack(hvos) if hvos else np.zeros((0, length, H.HVO_DIM), np.float32),
+        file_index=np.array(file_index, np.int64),
+        start_bar=np.array(start_bar, np.int64),
+        style=np.array(style),
+        files=files,
+    )
+
+
+def load_split(split: str, zip_path: str | os.PathLike | None = None, n_bars: int = 2, hop_bars: int = 1,
+               min_hits: int = 4, cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR) -> WindowSet:
+    """Windows of one published split, from a cache file when one was made for the same zip and settings."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    cache_dir = Path(cache_dir)
+    zip_path = find_gmd_zip(zip_path, cache_dir)
+    key = hashlib.sha1(f"{CACHE_VERSION}|{zip_path.stat().st_size}|{n_bars}|{hop_bars}|{min_hits}".encode()).hexdigest()[:12]
+    cache = cache_dir / f"gmd-{split}-{key}.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as f:
+            return WindowSet(f["hvo"], f["file_index"], f["start_bar"], f["style"], list(f["files"]))
+    log.info("preparing GMD %s windows from %s", split, zip_path)
+    items = read_gmd(zip_path)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    result = None
+    for name in SPLITS:  # one pass over the zip fills the cache of every split
+        ws = build_windows(items, name, n_bars, hop_bars, min_hits)
+        path = cache_dir / f"gmd-{name}-{key}.npz"
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, hvo=ws.hvo, file_index=ws.file_index, start_bar=ws.start_bar,
+                            style=ws.style, files=np.array(ws.files))
+        tmp.replace(path)
+        if name == split:
+            result = ws
+    return result
+
+
+@dataclass
+class AugmentConfig:
+    """How training grooves are made from drums: a musician's groove is rarely the whole kit."""
+
+    p_full: float = 0.5          # groove of all voices (the evaluation's case)
+    p_keep_voice: float = 0.5    # otherwise each voice joins the groove with this chance
+    velocity_jitter: float = 0.1  # std of a per-window gain and of per-hit noise on groove velocities
+    offset_jitter: float = 0.02   # std (steps) of noise on groove offsets
+
+
+def augmented_grooves(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Grooves (N, T, 3) for a batch of drums (N, T, 27): full, or from a random voice subset, jittered."""
+    n = len(hvo)
+    keep = rng.random((n, H.N_VOICES)) < cfg.p_keep_voice
+    keep[rng.random(n) < cfg.p_full] = True
+    hits = hvo[..., H.HITS]
+    present = hits.max(axis=1) > 0  # (N, 9) voices that play in the window
+    empty = ~(keep & present).any(axis=1)
+    if empty.any():  # keep at least one playing voice
+        idx = np.nonzero(empty)[0]
+        choice = [rng.choice(np.nonzero(present[i])[0]) if present[i].any() else 0 for i in idx]
+        keep[idx, choice] = True
+    mask = np.concatenate([keep, keep, keep], axis=1).astype(np.float32)[:, None, :]
+    groove = H.hvo_to_groove(hvo * mask)
+    hit = groove[..., 0]
+    gain = 1.0 + cfg.velocity_jitter * rng.standard_normal((n, 1))
+    velocity = groove[..., 1] * gain + cfg.velocity_jitter * 0.5 * rng.standard_normal(hit.shape)
+    offset = groove[..., 2] + cfg.offset_jitter * rng.standard_normal(hit.shape)
+    groove[..., 1] = np.clip(velocity, 0.02, 1.0) * hit
+    groove[..., 2] = np.clip(offset, -0.5, 0.4999) * hit
+    return groove

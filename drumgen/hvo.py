@@ -1,0 +1,119 @@
+"""The HVO representation: the one place that knows the voices, the GM pitch map and the layout.
+
+An HVO array has shape (T, 27) on a 16th-note grid (4 steps a beat, 16 a bar of 4/4):
+
+* columns 0..8   hits        in {0, 1}
+* columns 9..17  velocities  in [0, 1]   (MIDI velocity / 127; 0 where there is no hit)
+* columns 18..26 offsets     in [-0.5, 0.5) steps from the grid line (0 where there is no hit)
+
+A monotonic groove has shape (T, 3): (hit, velocity, offset) of the loudest hit of each step.
+Every function here accepts a leading batch axis as well: (..., T, 27) -> (..., T, 3).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+STEPS_PER_BEAT = 4
+STEPS_PER_BAR = 16
+
+VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
+N_VOICES = len(VOICES)
+HVO_DIM = 3 * N_VOICES
+GROOVE_DIM = 3
+
+# Canonical GM pitch written for each voice, then the other GM/Roland pitches read as that voice.
+VOICE_PITCHES: dict[str, tuple[int, ...]] = {
+    "kick": (36, 35),
+    "snare": (38, 37, 40),
+    "closed_hat": (42, 22, 44),
+    "open_hat": (46, 26),
+    "low_tom": (43, 41, 58),
+    "mid_tom": (47, 45),
+    "high_tom": (50, 48),
+    "crash": (49, 52, 55, 57),
+    "ride": (51, 53, 59),
+}
+OUTPUT_PITCHES = tuple(VOICE_PITCHES[v][0] for v in VOICES)
+PITCH_TO_VOICE: dict[int, int] = {p: i for i, v in enumerate(VOICES) for p in VOICE_PITCHES[v]}
+
+HITS = slice(0, N_VOICES)
+VELOCITIES = slice(N_VOICES, 2 * N_VOICES)
+OFFSETS = slice(2 * N_VOICES, 3 * N_VOICES)
+
+
+def empty_hvo(n_steps: int) -> np.ndarray:
+    return np.zeros((n_steps, HVO_DIM), dtype=np.float32)
+
+
+def split_hvo(hvo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(…, T, 27) -> hits, velocities, offsets, each (…, T, 9)."""
+    return hvo[..., HITS], hvo[..., VELOCITIES], hvo[..., OFFSETS]
+
+
+def join_hvo(hits: np.ndarray, velocities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Inverse of split_hvo; zeroes velocity and offset where there is no hit."""
+    hits = (np.asarray(hits) > 0.5).astype(np.float32)
+    return np.concatenate([hits, velocities * hits, offsets * hits], axis=-1).astype(np.float32)
+
+
+def tick_to_step(ticks: np.ndarray | float, ticks_per_beat: int) -> tuple[np.ndarray, np.ndarray]:
+    """MIDI ticks -> (grid step, offset in steps in [-0.5, 0.5)). Tempo plays no part."""
+    position = np.asarray(ticks, dtype=np.float64) * STEPS_PER_BEAT / ticks_per_beat
+    step = np.floor(position + 0.5)
+    return step.astype(np.int64), (position - step).astype(np.float32)
+
+
+def step_to_tick(steps: np.ndarray, offsets: np.ndarray, ticks_per_beat: int) -> np.ndarray:
+    return np.rint((np.asarray(steps) + np.asarray(offsets)) * ticks_per_beat / STEPS_PER_BEAT).astype(np.int64)
+
+
+def place_onsets(n_steps: int, steps: np.ndarray, offsets: np.ndarray, velocities: np.ndarray,
+                 columns: np.ndarray, n_columns: int) -> np.ndarray:
+    """Scatter onsets onto a (n_steps, 3 * n_columns) hit/velocity/offset grid.
+
+    When two onsets fall on one cell the louder one wins (ties: the earlier in the input).
+    Onsets outside [0, n_steps) are dropped.
+    """
+    grid = np.zeros((n_steps, 3 * n_columns), dtype=np.float32)
+    steps = np.asarray(steps, dtype=np.int64)
+    keep = (steps >= 0) & (steps < n_steps)
+    steps, offsets, velocities, columns = steps[keep], offsets[keep], velocities[keep], columns[keep]
+    # Loudest first (earlier first among equals); the first onset of each cell is the one kept.
+    order = np.lexsort((np.arange(len(velocities)), -np.asarray(velocities)))
+    cells = steps[order] * n_columns + columns[order]
+    _, first = np.unique(cells, return_index=True)
+    keep_idx = order[first]
+    s, c = steps[keep_idx], columns[keep_idx]
+    grid[s, c] = 1.0
+    grid[s, n_columns + c] = velocities[keep_idx]
+    grid[s, 2 * n_columns + c] = offsets[keep_idx]
+    return grid
+
+
+def hvo_to_groove(hvo: np.ndarray) -> np.ndarray:
+    """Monotonic groove: per step, the loudest hit over all voices with its velocity and offset."""
+    hits, velocities, offsets = split_hvo(np.asarray(hvo, dtype=np.float32))
+    loudest = np.argmax(velocities * hits, axis=-1)[..., None]  # (…, T, 1)
+    hit = hits.max(axis=-1, keepdims=True)
+    velocity = np.take_along_axis(velocities, loudest, axis=-1) * hit
+    offset = np.take_along_axis(offsets, loudest, axis=-1) * hit
+    return np.concatenate([hit, velocity, offset], axis=-1).astype(np.float32)
+
+
+def hit_count(hvo: np.ndarray) -> int:
+    return int(np.asarray(hvo)[..., HITS].sum())
+
+
+def validate_groove(groove: np.ndarray) -> np.ndarray:
+    """Check a batch of grooves (N, T, 3); return it as float32 with velocity/offset zeroed off hits."""
+    groove = np.asarray(groove, dtype=np.float32)
+    if groove.ndim != 3 or groove.shape[-1] != GROOVE_DIM:
+        raise ValueError(f"groove must have shape (N, T, 3), got {groove.shape}")
+    if groove.shape[1] == 0 or groove.shape[1] % STEPS_PER_BAR:
+        raise ValueError(f"groove length must be a positive multiple of {STEPS_PER_BAR} steps, got {groove.shape[1]}")
+    if not np.isfinite(groove).all():
+        raise ValueError("groove contains NaN or infinite values")
+    hit = (groove[..., 0] > 0.5).astype(np.float32)
+    velocity = np.clip(groove[..., 1], 0.0, 1.0) * hit
+    offset = np.clip(groove[..., 2], -0.5, 0.4999) * hit
+    return np.stack([hit, velocity, offset], axis=-1)

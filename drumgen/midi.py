@@ -1,0 +1,240 @@
+"""MIDI in and out: any file -> Song -> drums HVO or groove; HVO -> drum MIDI at the input's tempo.
+
+Everything is placed on the grid from MIDI ticks, so tempo and tempo changes do not move notes
+between steps. Errors a user can cause (a broken file, no notes, an unsupported meter) raise
+MidiError with a message meant for a musician.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import mido
+import numpy as np
+
+from . import hvo as H
+
+log = logging.getLogger(__name__)
+
+DRUM_CHANNEL = 9  # General MIDI channel 10
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_BARS = 2048
+DEFAULT_BPM = 120.0
+
+
+class MidiError(ValueError):
+    """A MIDI file drumgen cannot use, with a message that says why in plain words."""
+
+
+@dataclass
+class Track:
+    index: int
+    name: str
+    channels: tuple[int, ...]
+    n_notes: int
+    is_drum: bool
+
+    def describe(self) -> str:
+        kind = "drums" if self.is_drum else "notes"
+        name = self.name or "(unnamed)"
+        return f"track {self.index}: {name} — {self.n_notes} {kind}"
+
+
+@dataclass
+class Song:
+    """Onsets of a MIDI file with its timing; notes are (track, channel, pitch, velocity, tick) rows."""
+
+    ticks_per_beat: int
+    notes: np.ndarray
+    tempos: list[tuple[int, float]] = field(default_factory=list)  # (tick, bpm)
+    time_signatures: list[tuple[int, int, int]] = field(default_factory=list)  # (tick, num, den)
+    tracks: list[Track] = field(default_factory=list)
+    source: mido.MidiFile | None = None
+
+    @property
+    def bpm(self) -> float:
+        return self.tempos[0][1] if self.tempos else DEFAULT_BPM
+
+    @property
+    def n_bars(self) -> int:
+        if len(self.notes) == 0:
+            return 0
+        last_step, _ = H.tick_to_step(self.notes[:, 4].max(), self.ticks_per_beat)
+        return int(last_step) // H.STEPS_PER_BAR + 1
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_bars * H.STEPS_PER_BAR
+
+    def select(self, track: int | None = None, drums_only: bool = False) -> np.ndarray:
+        rows = self.notes
+        if track is not None:
+            known = [t.index for t in self.tracks if t.n_notes]
+            if track not in known:
+                raise MidiError(f"There is no track {track} with notes in this file; tracks with notes: {known}.")
+            rows = rows[rows[:, 0] == track]
+        if drums_only:
+            rows = rows[rows[:, 1] == DRUM_CHANNEL]
+        return rows
+
+
+def read_song(source: str | os.PathLike | bytes) -> Song:
+    """Read a MIDI file (path or bytes). Raises MidiError for anything that is not usable MIDI."""
+    data = _read_bytes(source)
+    try:
+        mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    except Exception as exc:  # mido raises many kinds on broken data
+        raise MidiError(f"This is not a readable MIDI file ({type(exc).__name__}: {exc}).") from None
+    if mid.type == 2:
+        raise MidiError("MIDI type 2 (independent sequences) is not supported; save it as type 0 or 1.")
+    tpb = mid.ticks_per_beat
+    if not isinstance(tpb, int) or tpb <= 0 or tpb > 32767:
+        raise MidiError(f"This file uses SMPTE or an invalid time division ({tpb}); save it with ticks per beat.")
+
+    notes, tempos, meters, tracks = [], [], [], []
+    for index, track in enumerate(mid.tracks):
+        tick, name, channels, n_notes, n_drum = 0, "", set(), 0, 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                notes.append((index, msg.channel, msg.note, msg.velocity, tick))
+                channels.add(msg.channel)
+                n_notes += 1
+                n_drum += msg.channel == DRUM_CHANNEL
+            elif msg.type == "set_tempo":
+                tempos.append((tick, float(mido.tempo2bpm(msg.tempo))))
+            elif msg.type == "time_signature":
+                meters.append((tick, msg.numerator, msg.denominator))
+            elif msg.type == "track_name" and not name:
+                name = msg.name.strip()
+        tracks.append(Track(index, name, tuple(sorted(channels)), n_notes, n_notes > 0 and n_drum == n_notes))
+    array = np.array(notes, dtype=np.int64).reshape(-1, 5)
+    array = array[np.argsort(array[:, 4], kind="stable")]
+    tempos.sort()
+    meters.sort()
+    song = Song(tpb, array, tempos, meters, tracks, mid)
+    if song.n_bars > MAX_BARS:
+        raise MidiError(f"This file is {song.n_bars} bars long; drumgen takes at most {MAX_BARS} bars. Cut it shorter.")
+    return song
+
+
+def _read_bytes(source: str | os.PathLike | bytes) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        try:
+            size = os.path.getsize(source)
+        except OSError as exc:
+            raise MidiError(f"Cannot open {source}: {exc.strerror or exc}.") from None
+        if size > MAX_FILE_BYTES:
+            raise MidiError(f"This file is {size / 1e6:.1f} MB; drumgen takes MIDI files up to {MAX_FILE_BYTES // 2**20} MB.")
+        with open(source, "rb") as f:
+            data = f.read()
+    if len(data) == 0:
+        raise MidiError("The file is empty.")
+    if len(data) > MAX_FILE_BYTES:
+        raise MidiError(f"This file is {len(data) / 1e6:.1f} MB; drumgen takes MIDI files up to {MAX_FILE_BYTES // 2**20} MB.")
+    if data[:4] == b"RIFF":
+        raise MidiError("This looks like a WAV (audio) file, not MIDI. drumgen needs a MIDI file (.mid).")
+    if data[:4] != b"MThd":
+        raise MidiError("This is not a MIDI file (it does not start with the MIDI header 'MThd').")
+    return data
+
+
+def check_meter(song: Song) -> None:
+    """drumgen serves bars of 16 sixteenths (4/4, also 2/2); any other meter gets a clear error."""
+    for tick, num, den in song.time_signatures:
+        sixteenths = num * 16 / den
+        if sixteenths != H.STEPS_PER_BAR:
+            bar = 1 + int(H.tick_to_step(tick, song.ticks_per_beat)[0]) // H.STEPS_PER_BAR
+            raise MidiError(
+                f"This file is in {num}/{den} (from bar {bar}); drumgen's models play 4/4 only. "
+                "Re-export the groove in 4/4.")
+
+
+def song_to_hvo(song: Song, track: int | None = None) -> tuple[np.ndarray, Counter]:
+    """Drum notes (GM channel 10, or the chosen track) -> HVO (T, 27), plus a count of unmapped pitches."""
+    rows = song.select(track, drums_only=track is None)
+    if len(rows) == 0:
+        raise MidiError("No drum notes found (drums are expected on MIDI channel 10, or choose a track).")
+    voice = np.array([H.PITCH_TO_VOICE.get(int(p), -1) for p in rows[:, 2]], dtype=np.int64)
+    unmapped = Counter(int(p) for p in rows[voice < 0, 2])
+    if unmapped:
+        log.info("unmapped drum pitches (not used): %s", dict(unmapped))
+    rows, voice = rows[voice >= 0], voice[voice >= 0]
+    steps, offsets = H.tick_to_step(rows[:, 4], song.ticks_per_beat)
+    hvo = H.place_onsets(song.n_steps, steps, offsets, rows[:, 3] / 127.0, voice, H.N_VOICES)
+    return hvo, unmapped
+
+
+def song_to_groove(song: Song, track: int | None = None) -> np.ndarray:
+    """Any notes (all tracks, or one) -> monotonic groove (T, 3): the loudest onset of each step."""
+    check_meter(song)
+    rows = song.select(track)
+    if len(rows) == 0:
+        raise MidiError("The file has no notes to make a groove from.")
+    steps, offsets = H.tick_to_step(rows[:, 4], song.ticks_per_beat)
+    return H.place_onsets(song.n_steps, steps, offsets, rows[:, 3] / 127.0, np.zeros(len(rows), np.int64), 1)
+
+
+def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = None,
+                merge: bool = False, note_steps: float = 0.5) -> mido.MidiFile:
+    """HVO (T, 27) -> a MIDI file with the drums on channel 10.
+
+    With `song`, the output keeps its ticks per beat, tempo map and meter (and, with merge=True,
+    all its tracks), so the drums line up with the original. Otherwise one tempo: `bpm` or 120.
+    """
+    hvo = np.asarray(hvo, dtype=np.float32)
+    if hvo.ndim != 2 or hvo.shape[1] != H.HVO_DIM:
+        raise ValueError(f"hvo must have shape (T, 27), got {hvo.shape}")
+    tpb = song.ticks_per_beat if song is not None else 480
+    out = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    if song is not None and merge and song.source is not None:
+        out.tracks.extend(mido.MidiTrack(list(t)) for t in song.source.tracks)
+    else:
+        tempos = song.tempos if song is not None and song.tempos else [(0, bpm or DEFAULT_BPM)]
+        meters = song.time_signatures if song is not None and song.time_signatures else [(0, 4, 4)]
+        events = [(t, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempos]
+        events += [(t, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in meters]
+        out.tracks.append(_track_from_events("tempo", events))
+    out.tracks.append(_track_from_events("drumgen drums", _drum_events(hvo, tpb, note_steps)))
+    return out
+
+
+def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float) -> list[tuple[int, mido.Message]]:
+    hits, velocities, offsets = H.split_hvo(hvo)
+    steps, voices = np.nonzero(hits > 0.5)
+    starts = np.maximum(H.step_to_tick(steps, offsets[steps, voices], tpb), 0)
+    length = max(1, int(round(note_steps * tpb / H.STEPS_PER_BEAT)))
+    events = []
+    for start, step, voice in zip(starts, steps, voices):
+        pitch = H.OUTPUT_PITCHES[voice]
+        velocity = int(np.clip(round(velocities[step, voice] * 127), 1, 127))
+        events.append((int(start), mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
+        events.append((int(start) + length, mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
+    return events
+
+
+def _track_from_events(name: str, events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+    # note_off before note_on at one tick, so a repeated note is not cut by its own release.
+    events = sorted(events, key=lambda e: (e[0], e[1].type != "note_off"))
+    now = 0
+    for tick, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def write_midi(midi: mido.MidiFile, path: str | os.PathLike) -> None:
+    midi.save(os.fspath(path))
+
+
+def midi_to_bytes(midi: mido.MidiFile) -> bytes:
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()

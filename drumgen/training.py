@@ -1,0 +1,166 @@
+"""One training loop for every drumgen model: each model exposes `loss(groove, drums, step)`.
+
+The loop keeps what a long CPU run needs: a progress bar, validation after each epoch, the best
+checkpoint (by validation reconstruction loss), a resume file, and metrics in a JSON-lines log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from . import hvo as H
+from .data import AugmentConfig, WindowSet, augmented_grooves
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "runs/vae"
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    bf16: bool = False          # bf16 autocast for the forward pass
+    max_train_windows: int = 0  # 0 = all; small values make smoke runs
+    max_val_windows: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        if isinstance(d.get("augment"), dict):
+            d["augment"] = AugmentConfig(**d["augment"])
+        return cls(**d)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr_ratio * lr."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _autocast(cfg: TrainConfig, device: str):
+    return torch.autocast(device_type=device, dtype=torch.bfloat16) if cfg.bf16 else nullcontext()
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, windows: WindowSet, cfg: TrainConfig, device: str, step: int) -> dict[str, float]:
+    """Mean losses on the validation windows with the full flattened groove (the evaluation's case)."""
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    grooves = H.hvo_to_groove(windows.hvo)
+    for start in range(0, len(windows), 256):
+        target = torch.from_numpy(windows.hvo[start:start + 256]).to(device)
+        groove = torch.from_numpy(grooves[start:start + 256]).to(device)
+        with _autocast(cfg, device):
+            parts = model.loss(groove, target, step)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(target)
+        n += len(target)
+    out = {f"val_{k}": v / n for k, v in sums.items()}
+    out["val_recon"] = out["val_hits"] + out["val_velocity"] + out["val_offset"]
+    return out
+
+
+def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg: TrainConfig,
+          resume: bool = True, meta: dict[str, Any] | None = None) -> Path:
+    """Train `model`; returns the path of the best checkpoint (`out_dir/best.pth`)."""
+    torch.set_num_threads(cfg.threads)
+    device = model.config.device
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_hvo = train_set.hvo[: cfg.max_train_windows or None]
+    val_set = WindowSet(val_set.hvo[: cfg.max_val_windows or None], val_set.file_index, val_set.start_bar,
+                        val_set.style, val_set.files)
+    steps_per_epoch = max(1, len(train_hvo) // cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    step, epoch, best = 0, 0, float("inf")
+
+    resume_path = out / "resume.pt"
+    if resume and resume_path.is_file():
+        state = torch.load(resume_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, epoch, best = state["step"], state["epoch"], state["best"]
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s at epoch %d, step %d", resume_path, epoch, step)
+    (out / "train_config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model.config.to_dict()}, indent=2))
+    metrics_log = open(out / "metrics.jsonl", "a")
+
+    while epoch < cfg.epochs:
+        model.train()
+        order = rng.permutation(len(train_hvo))
+        sums: dict[str, float] = {}
+        t0 = time.time()
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
+        for i in bar:
+            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            drums = train_hvo[idx]
+            groove = augmented_grooves(drums, cfg.augment, rng)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total_steps, cfg)
+            with _autocast(cfg, device):
+                parts = model.loss(torch.from_numpy(groove).to(device), torch.from_numpy(drums).to(device), step)
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            if i % 20 == 0:
+                bar.set_postfix(loss=f"{float(parts['loss']):.4f}")
+        epoch += 1
+        record = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "seconds": round(time.time() - t0, 1)}
+        record.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
+        record.update(validate(model, val_set, cfg, device, step))
+        improved = record["val_recon"] < best
+        if improved:
+            best = record["val_recon"]
+            model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step, "val_recon": best})
+        record["best"] = improved
+        metrics_log.write(json.dumps(record) + "\n")
+        metrics_log.flush()
+        log.info("epoch %d  train %.4f  val recon %.4f%s  (%.0fs)", epoch, record["train_loss"], record["val_recon"],
+                 "  *best*" if improved else "", record["seconds"])
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+                    "best": best, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
+                   resume_path)
+    metrics_log.close()
+    return out / "best.pth"

@@ -1,0 +1,179 @@
+import mido
+import numpy as np
+import pytest
+
+from drumgen import hvo as H
+from drumgen import midi
+from tests.conftest import make_midi, rock_beat
+
+
+def test_drum_file_to_hvo(rock_midi):
+    song = midi.read_song(rock_midi)
+    hvo, unmapped = midi.song_to_hvo(song)
+    assert hvo.shape == (32, 27) and not unmapped
+    hits = hvo[:, H.HITS]
+    assert hits[:, 0].nonzero()[0].tolist() == [0, 8, 16, 24]      # kick
+    assert hits[:, 1].nonzero()[0].tolist() == [4, 12, 20, 28]     # snare
+    assert hits[:, 2].sum() == 16                                   # closed hat 8ths
+    assert hvo[0, 9] == pytest.approx(110 / 127)
+
+
+def test_unmapped_pitches_are_counted(tmp_path):
+    path = make_midi(tmp_path / "x.mid", [(0, 36, 100), (120, 81, 90), (240, 81, 90)])
+    hvo, unmapped = midi.song_to_hvo(midi.read_song(path))
+    assert unmapped == {81: 2}
+    assert H.hit_count(hvo) == 1
+
+
+def test_roundtrip_hvo_midi_hvo_keeps_hits_velocities_offsets(rock_midi):
+    rng = np.random.default_rng(1)
+    hvo = H.empty_hvo(64)
+    hits = rng.random((64, 9)) < 0.2
+    hvo[:, H.HITS] = hits
+    hvo[:, H.VELOCITIES] = hits * rng.integers(1, 128, (64, 9)) / 127
+    hvo[:, H.OFFSETS] = hits * rng.uniform(-0.45, 0.45, (64, 9))
+    hvo[0, H.OFFSETS] = np.where(hits[0], np.abs(hvo[0, H.OFFSETS]), 0)  # no negative time at the start
+    out = midi.hvo_to_midi(hvo, bpm=97)
+    back, _ = midi.song_to_hvo(midi.read_song(midi.midi_to_bytes(out)))
+    back = back[:64]
+    assert (back[:, H.HITS] == hvo[:, H.HITS]).all()
+    assert np.abs(back[:, H.VELOCITIES] - hvo[:, H.VELOCITIES]).max() < 1e-6
+    assert np.abs(back[:, H.OFFSETS] - hvo[:, H.OFFSETS]).max() <= 1 / 120 + 1e-6  # one tick at 480 tpb
+    assert midi.read_song(midi.midi_to_bytes(out)).bpm == pytest.approx(97, abs=0.01)
+
+
+def test_output_keeps_input_tempo_map_and_resolution(tmp_path):
+    path = make_midi(tmp_path / "t.mid", rock_beat(4, 96), ticks_per_beat=96, tempos=((0, 90.0), (96 * 8, 140.0)))
+    song = midi.read_song(path)
+    assert [round(b) for _, b in song.tempos] == [90, 140]
+    hvo, _ = midi.song_to_hvo(song)
+    assert hvo.shape[0] == 64  # grid from ticks: the tempo change moves no note
+    out = midi.read_song(midi.midi_to_bytes(midi.hvo_to_midi(hvo, song)))
+    assert out.ticks_per_beat == 96
+    assert [(t, round(b)) for t, b in out.tempos] == [(0, 90), (768, 140)]
+    assert (midi.song_to_hvo(out)[0] == hvo).all()
+
+
+def test_merge_keeps_original_tracks(tmp_path):
+    bass = [(i * 240, mido.Message("note_on", channel=0, note=40, velocity=90)) for i in range(8)]
+    path = make_midi(tmp_path / "m.mid", rock_beat(), extra_tracks=[bass])
+    song = midi.read_song(path)
+    out = midi.hvo_to_midi(midi.song_to_hvo(song)[0], song, merge=True)
+    assert len(out.tracks) == len(song.source.tracks) + 1
+    again = midi.read_song(midi.midi_to_bytes(out))
+    assert len(again.notes) == 2 * len(song.select(drums_only=True)) + 8
+
+
+def test_groove_from_one_track_or_all_notes(tmp_path):
+    bass = [(i * 480, mido.Message("note_on", channel=0, note=40, velocity=64)) for i in range(8)]
+    path = make_midi(tmp_path / "g.mid", [(120, 36, 100)], extra_tracks=[bass])
+    song = midi.read_song(path)
+    all_notes = midi.song_to_groove(song)
+    assert all_notes.shape == (32, 3)
+    assert all_notes[:, 0].nonzero()[0].tolist() == [0, 1, 4, 8, 12, 16, 20, 24, 28]
+    bass_only = midi.song_to_groove(song, track=2)
+    assert bass_only[:, 0].nonzero()[0].tolist() == [0, 4, 8, 12, 16, 20, 24, 28]
+    assert bass_only[0, 1] == pytest.approx(64 / 127)
+    with pytest.raises(midi.MidiError, match="no track 7"):
+        midi.song_to_groove(song, track=7)
+    assert [t.describe() for t in song.tracks][2].startswith("track 2")
+
+
+# --- bad input: each gets a MidiError with a clear message, or a sensible result -------------
+
+def _bytes_error(data: bytes) -> str:
+    with pytest.raises(midi.MidiError) as info:
+        midi.read_song(data)
+    return str(info.value)
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.mid"
+    path.write_bytes(b"")
+    with pytest.raises(midi.MidiError, match="empty"):
+        midi.read_song(path)
+
+
+def test_random_bytes():
+    assert "not a MIDI file" in _bytes_error(np.random.default_rng(0).bytes(500))
+
+
+def test_truncated_file(rock_midi):
+    data = rock_midi.read_bytes()
+    assert "not a readable MIDI file" in _bytes_error(data[: len(data) // 2])
+
+
+def test_wav_renamed_mid():
+    wav = b"RIFF" + (36).to_bytes(4, "little") + b"WAVEfmt " + bytes(28)
+    assert "WAV" in _bytes_error(wav)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(midi.MidiError, match="Cannot open"):
+        midi.read_song(tmp_path / "nope.mid")
+
+
+def test_file_with_no_notes(tmp_path):
+    song = midi.read_song(make_midi(tmp_path / "n.mid", []))
+    with pytest.raises(midi.MidiError, match="no notes"):
+        midi.song_to_groove(song)
+    with pytest.raises(midi.MidiError, match="No drum notes"):
+        midi.song_to_hvo(song)
+
+
+def test_only_a_tempo_track(tmp_path):
+    mid = mido.MidiFile(type=1)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    mid.save(str(tmp_path / "t.mid"))
+    with pytest.raises(midi.MidiError, match="no notes"):
+        midi.song_to_groove(midi.read_song(tmp_path / "t.mid"))
+
+
+def test_single_note(tmp_path):
+    song = midi.read_song(make_midi(tmp_path / "s.mid", [(0, 60, 80, 0)]))
+    groove = midi.song_to_groove(song)
+    assert groove.shape == (16, 3) and groove[:, 0].sum() == 1
+
+
+def test_very_long_file(tmp_path):
+    song = midi.read_song(make_midi(tmp_path / "long.mid", rock_beat(400)))
+    assert song.n_bars == 400
+    assert midi.song_to_groove(song).shape == (6400, 3)
+
+
+def test_too_long_file_is_refused(tmp_path):
+    path = make_midi(tmp_path / "huge.mid", [(0, 36, 90), ((midi.MAX_BARS + 5) * 16 * 120, 36, 90)])
+    with pytest.raises(midi.MidiError, match="bars long"):
+        midi.read_song(path)
+
+
+@pytest.mark.parametrize("tpb", [1, 3, 24, 32767])
+def test_extreme_ticks_per_beat(tmp_path, tpb):
+    notes = [(beat * tpb, 36, 100) for beat in range(8)]
+    song = midi.read_song(make_midi(tmp_path / "e.mid", notes, ticks_per_beat=tpb))
+    groove = midi.song_to_groove(song)
+    assert groove[:, 0].nonzero()[0].tolist() == list(range(0, 32, 4))
+
+
+def test_tempo_change_does_not_move_notes(tmp_path):
+    notes = [(i * 120, 42, 80) for i in range(32)]
+    song = midi.read_song(make_midi(tmp_path / "tc.mid", notes, tempos=((0, 80.0), (960, 160.0), (2400, 60.0))))
+    assert len(song.tempos) == 3
+    assert midi.song_to_groove(song)[:, 0].sum() == 32
+
+
+@pytest.mark.parametrize("meter, ok", [((3, 4), False), ((6, 8), False), ((2, 2), True), ((4, 4), True)])
+def test_meter(tmp_path, meter, ok):
+    song = midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(), meters=((0, *meter),)))
+    if ok:
+        assert midi.song_to_groove(song).shape == (32, 3)
+    else:
+        with pytest.raises(midi.MidiError, match=f"{meter[0]}/{meter[1]}.*4/4 only"):
+            midi.song_to_groove(song)
+
+
+def test_large_file_refused_before_parsing(tmp_path):
+    path = tmp_path / "big.mid"
+    path.write_bytes(b"MThd" + bytes(midi.MAX_FILE_BYTES))
+    with pytest.raises(midi.MidiError, match="MB"):
+        midi.read_song(path)
