@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class TrainConfig:
     warmup_steps: int = 300
     weight_decay: float = 0.01
     grad_clip: float = 1.0
+    ema_decay: float = 0.999    # validate and save an exponential moving average of the weights (0 = off)
     seed: int = 0
     threads: int = 2
     bf16: bool = False          # bf16 autocast for the forward pass
@@ -94,6 +95,29 @@ def validate(model: torch.nn.Module, windows: WindowSet, cfg: TrainConfig, devic
     return out
 
 
+@torch.no_grad()
+def update_ema(ema: dict[str, torch.Tensor], model: torch.nn.Module, decay: float) -> None:
+    for name, value in model.state_dict().items():
+        if value.dtype.is_floating_point:
+            ema[name].lerp_(value, 1.0 - decay)
+        else:
+            ema[name].copy_(value)
+
+
+@contextmanager
+def weights(model: torch.nn.Module, state: dict[str, torch.Tensor] | None):
+    """Run a block with `state` loaded into the model (the EMA weights), then put the live ones back."""
+    if state is None:
+        yield
+        return
+    live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    try:
+        yield
+    finally:
+        model.load_state_dict(live)
+
+
 def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg: TrainConfig,
           resume: bool = True, meta: dict[str, Any] | None = None) -> Path:
     """Train `model`; returns the path of the best checkpoint (`out_dir/best.pth`)."""
@@ -111,12 +135,14 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
     torch.manual_seed(cfg.seed)
     step, epoch, best = 0, 0, float("inf")
 
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema_decay else None
     resume_path = out / "resume.pt"
     if resume and resume_path.is_file():
         state = torch.load(resume_path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, best = state["step"], state["epoch"], state["best"]
+        ema = state.get("ema", ema)
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from %s at epoch %d, step %d", resume_path, epoch, step)
@@ -142,25 +168,28 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             step += 1
+            if ema is not None:
+                update_ema(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v.item()
             if i % 20 == 0:
-                bar.set_postfix(loss=f"{float(parts['loss']):.4f}")
+                bar.set_postfix(loss=f"{parts['loss'].item():.4f}")
         epoch += 1
         record = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "seconds": round(time.time() - t0, 1)}
         record.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
-        record.update(validate(model, val_set, cfg, device, step))
-        improved = record["val_recon"] < best
-        if improved:
-            best = record["val_recon"]
-            model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step, "val_recon": best})
+        with weights(model, ema):
+            record.update(validate(model, val_set, cfg, device, step))
+            improved = record["val_recon"] < best
+            if improved:
+                best = record["val_recon"]
+                model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step, "val_recon": best})
         record["best"] = improved
         metrics_log.write(json.dumps(record) + "\n")
         metrics_log.flush()
         log.info("epoch %d  train %.4f  val recon %.4f%s  (%.0fs)", epoch, record["train_loss"], record["val_recon"],
                  "  *best*" if improved else "", record["seconds"])
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                    "best": best, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
+                    "best": best, "ema": ema, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
                    resume_path)
     metrics_log.close()
     return out / "best.pth"

@@ -1,0 +1,74 @@
+import subprocess
+import sys
+
+import pytest
+
+from drumgen import cli, midi
+from tests.conftest import ROOT, make_midi, rock_beat
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, tiny_model):
+    path = tmp_path / "tiny.pth"
+    tiny_model.save(str(path))
+    return str(path)
+
+
+def test_generate_writes_drum_midi_at_input_tempo(tmp_path, tiny_checkpoint, capsys):
+    src = make_midi(tmp_path / "in.mid", rock_beat(3), tempos=((0, 93.0),))
+    out = tmp_path / "out.mid"
+    code = cli.main(["generate", str(src), "-o", str(out), "--checkpoint", tiny_checkpoint, "--seed", "3",
+                     "--temperature", "0.5", "--threshold", "0.3"])
+    assert code == 0 and out.is_file()
+    song = midi.read_song(out)
+    assert song.bpm == pytest.approx(93, abs=0.01)
+    assert all(ch == midi.DRUM_CHANNEL for ch in song.notes[:, 1])
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_generate_with_track_and_merge(tmp_path, tiny_checkpoint):
+    import mido
+    bass = [(i * 240, mido.Message("note_on", channel=0, note=40, velocity=90)) for i in range(16)]
+    src = make_midi(tmp_path / "in.mid", rock_beat(), extra_tracks=[bass])
+    out = tmp_path / "out.mid"
+    assert cli.main(["generate", str(src), "-o", str(out), "--track", "2", "--merge", "--checkpoint", tiny_checkpoint]) == 0
+    assert len(midi.read_song(out).tracks) == 4
+
+
+@pytest.mark.parametrize("content, args, message", [
+    (b"", [], "empty"),
+    (b"not midi at all", [], "not a MIDI file"),
+    (None, ["--track", "9"], "no track 9"),
+    (None, ["--temperature", "-2"], "temperature"),
+    (None, ["--threshold", "3"], "threshold"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, tiny_checkpoint, capsys, content, args, message):
+    src = tmp_path / "bad.mid"
+    if content is None:
+        make_midi(src, rock_beat())
+    else:
+        src.write_bytes(content)
+    code = cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", tiny_checkpoint, *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and err.startswith("error:") and "\n" not in err
+    assert "Traceback" not in err
+
+
+def test_missing_checkpoint_is_clear(tmp_path, capsys):
+    src = make_midi(tmp_path / "in.mid", rock_beat())
+    assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", str(tmp_path / "no.pth")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_tracks_lists_tracks(tmp_path, capsys):
+    src = make_midi(tmp_path / "in.mid", rock_beat())
+    assert cli.main(["tracks", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "120.0 BPM" in out and "track 1" in out and "drums" in out
+
+
+def test_module_entry_point_runs(tmp_path, tiny_checkpoint):
+    src = make_midi(tmp_path / "in.mid", rock_beat())
+    result = subprocess.run([sys.executable, "-m", "drumgen", "generate", str(src), "-o", str(tmp_path / "o.mid"),
+                             "--checkpoint", tiny_checkpoint], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

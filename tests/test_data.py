@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from drumgen import data
+from drumgen import hvo as H
+
+
+def test_cut_windows_hop_pad_and_min_hits():
+    hvo = H.empty_hvo(16 * 5 + 3)  # 6 bars, the last one partial
+    hvo[::4, 0] = 1
+    hvo[16:32, 0] = 0               # bar 1 silent
+    windows = data.cut_windows(hvo, n_bars=2, hop_bars=1, min_hits=4)
+    assert [b for b, _ in windows] == [0, 1, 2, 3, 4]
+    assert all(w.shape == (32, 27) for _, w in windows)
+    sparse = H.empty_hvo(64)
+    sparse[0, 0] = sparse[40, 1] = 1
+    assert data.cut_windows(sparse) == []
+
+
+def test_augmented_grooves_subsets_and_full():
+    rng = np.random.default_rng(0)
+    hvo = np.zeros((200, 32, 27), np.float32)
+    hvo[:, ::4, 0] = 1; hvo[:, ::4, 9] = 0.9          # kick on beats
+    hvo[:, 2::4, 2] = 1; hvo[:, 2::4, 11] = 0.4       # hat on the off-beats
+    full = data.augmented_grooves(hvo, data.AugmentConfig(p_full=1.0, velocity_jitter=0, offset_jitter=0), rng)
+    assert np.allclose(full, H.hvo_to_groove(hvo))
+    mixed = data.augmented_grooves(hvo, data.AugmentConfig(p_full=0.0, p_keep_voice=0.5), rng)
+    onsets = mixed[..., 0].sum(axis=1)
+    assert set(np.unique(onsets)) <= {8, 16} and len(np.unique(onsets)) == 2  # kick only, hat only, or both
+    assert (onsets > 0).all()                                                  # never an empty groove
+    assert mixed[..., 1].max() <= 1 and (mixed[..., 1][mixed[..., 0] > 0] > 0).all()
+    assert (mixed[..., 1:][mixed[..., 0] == 0] == 0).all()
+
+
+def test_load_split_published_test_windows_and_cache(gmd_zip, tmp_path):
+    test = data.load_split("test", gmd_zip, cache_dir=tmp_path)
+    assert len(test) == 2124 and test.hvo.shape[1:] == (32, 27)
+    assert len(list(tmp_path.glob("gmd-*.npz"))) == 3
+    again = data.load_split("test", gmd_zip, cache_dir=tmp_path)
+    assert np.array_equal(again.hvo, test.hvo) and again.files == test.files
+    val = data.load_split("validation", gmd_zip, cache_dir=tmp_path)
+    train = data.load_split("train", gmd_zip, cache_dir=tmp_path)
+    assert len(val) == 2109 and len(train) == 16932
+    assert not set(test.files) & set(train.files) and not set(val.files) & set(train.files)  # no leak
+    assert (H.split_hvo(test.hvo)[0].sum(axis=(1, 2)) >= 4).all()
+
+
+def test_bad_split_and_missing_zip(tmp_path):
+    with pytest.raises(ValueError):
+        data.load_split("dev", tmp_path / "x.zip")
+    with pytest.raises(FileNotFoundError):
+        data.load_split("test", tmp_path / "missing.zip", cache_dir=tmp_path)
