@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1000)
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     params = sum(p.numel() for p in model.parameters())
     print(f"{checkpoint}: {params / 1e6:.2f} M parameters, loaded in {load_ms:.0f} ms; torch {torch.__version__}, "
           f"{args.threads} threads, {torch.get_num_threads()} in use")
+    figures: dict = {"checkpoint": checkpoint, "threads": args.threads, "parameters": params, "load_ms": load_ms, "cases": {}}
     print("| case | median ms | p90 ms | per bar ms |")
     print("|---|---|---|---|")
     for bars, batch, repeats in ((2, 1, args.repeats), (8, 1, args.repeats // 4), (32, 1, args.repeats // 10),
@@ -86,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         ms = time_calls(lambda: model.generate(groove), max(repeats, 20), warmup=20)
         name = f"{bars} bars x {batch} groove{'s' if batch > 1 else ''}"
         print(f"| {name} | {np.median(ms):.3f} | {np.percentile(ms, 90):.3f} | {np.median(ms) / (bars * batch):.3f} |")
+        figures["cases"][name] = {"median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90))}
     child = subprocess.run([sys.executable, "-m", "drumgen.bench", "--memory-child", "--checkpoint", checkpoint,
                             "--threads", str(args.threads)], capture_output=True, text=True, check=True)
     mem = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"memory: peak RSS {mem['peak_mb']:.0f} MB for import + load + generate (2 and 32 bars); "
           f"{mem['peak_mb'] - mem['after_import_torch_mb']:.0f} MB over a process that has imported torch")
+    figures["memory"] = mem
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
     return 0
 
 

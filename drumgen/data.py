@@ -146,6 +146,18 @@ class AugmentConfig:
     p_keep_voice: float = 0.5    # otherwise each voice joins the groove with this chance
     velocity_jitter: float = 0.1  # std of a per-window gain and of per-hit noise on groove velocities
     offset_jitter: float = 0.02   # std (steps) of noise on groove offsets
+    drum_gain: float = 0.0        # drums and groove together: velocities x U(1 - g, 1 + g) per window
+
+
+def augment_drums(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Label-preserving changes to the target drums themselves: the same part played softer or harder."""
+    if cfg.drum_gain <= 0:
+        return hvo
+    hvo = hvo.copy()
+    gain = rng.uniform(1 - cfg.drum_gain, 1 + cfg.drum_gain, (len(hvo), 1, 1)).astype(np.float32)
+    scaled = np.clip(hvo[..., H.VELOCITIES] * gain, 1 / 127, 1.0)
+    hvo[..., H.VELOCITIES] = np.where(hvo[..., H.HITS] > 0, scaled, 0.0)
+    return hvo
 
 
 def augmented_grooves(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
@@ -169,3 +181,24 @@ def augmented_grooves(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Genera
     groove[..., 1] = np.clip(velocity, 0.02, 1.0) * hit
     groove[..., 2] = np.clip(offset, -0.5, 0.4999) * hit
     return groove
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m drumgen.data --data PATH`: prepare (and cache) the windows of every split."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Prepare GMD windows for training and evaluation.")
+    parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
+    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR))
+    parser.add_argument("--bars", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for split in SPLITS:
+        ws = load_split(split, args.data, n_bars=args.bars, cache_dir=args.cache_dir)
+        hits = int(ws.hvo[..., H.HITS].sum())
+        print(f"{split:>10}: {len(ws):6d} windows of {args.bars} bars from {len(ws.files)} files, {hits} hits")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

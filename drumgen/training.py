@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ import yaml
 from tqdm import tqdm
 
 from . import hvo as H
-from .data import AugmentConfig, WindowSet, augmented_grooves
+from .data import AugmentConfig, WindowSet, augment_drums, augmented_grooves
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,13 @@ def weights(model: torch.nn.Module, state: dict[str, torch.Tensor] | None):
 
 
 def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg: TrainConfig,
-          resume: bool = True, meta: dict[str, Any] | None = None) -> Path:
-    """Train `model`; returns the path of the best checkpoint (`out_dir/best.pth`)."""
+          resume: bool = True, meta: dict[str, Any] | None = None,
+          score_fn: Callable[[torch.nn.Module, WindowSet], float] | None = None) -> Path:
+    """Train `model`; returns the path of the best checkpoint (`out_dir/best.pth`).
+
+    "Best" is the highest `score_fn(model, validation windows)` when one is given (what the model
+    is judged by, e.g. hit F1: the BCE on validation turns up long before F1 stops improving),
+    else the lowest validation reconstruction loss."""
     torch.set_num_threads(cfg.threads)
     device = model.config.device
     out = Path(cfg.out_dir)
@@ -157,7 +162,7 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
         for i in bar:
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            drums = train_hvo[idx]
+            drums = augment_drums(train_hvo[idx], cfg.augment, rng)
             groove = augmented_grooves(drums, cfg.augment, rng)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total_steps, cfg)
@@ -179,15 +184,20 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         record.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
         with weights(model, ema):
             record.update(validate(model, val_set, cfg, device, step))
-            improved = record["val_recon"] < best
+            if score_fn is not None:
+                model.eval()
+                record["val_score"] = float(score_fn(model, val_set))
+            loss_like = -record["val_score"] if score_fn is not None else record["val_recon"]
+            improved = loss_like < best
             if improved:
-                best = record["val_recon"]
-                model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step, "val_recon": best})
+                best = loss_like
+                model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
+                                                        "val_recon": record["val_recon"], "val_score": record.get("val_score")})
         record["best"] = improved
         metrics_log.write(json.dumps(record) + "\n")
         metrics_log.flush()
-        log.info("epoch %d  train %.4f  val recon %.4f%s  (%.0fs)", epoch, record["train_loss"], record["val_recon"],
-                 "  *best*" if improved else "", record["seconds"])
+        log.info("epoch %d  train %.4f  val recon %.4f  val score %s%s  (%.0fs)", epoch, record["train_loss"],
+                 record["val_recon"], record.get("val_score", "-"), "  *best*" if improved else "", record["seconds"])
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
                     "best": best, "ema": ema, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
                    resume_path)

@@ -50,3 +50,17 @@ def test_bad_split_and_missing_zip(tmp_path):
         data.load_split("dev", tmp_path / "x.zip")
     with pytest.raises(FileNotFoundError):
         data.load_split("test", tmp_path / "missing.zip", cache_dir=tmp_path)
+
+
+def test_drum_gain_scales_velocities_only():
+    rng = np.random.default_rng(0)
+    hvo = np.zeros((50, 32, 27), np.float32)
+    hvo[:, ::2, 0] = 1
+    hvo[:, ::2, 9] = 0.5
+    out = data.augment_drums(hvo, data.AugmentConfig(drum_gain=0.3), rng)
+    assert (out[..., H.HITS] == hvo[..., H.HITS]).all() and (out[..., H.OFFSETS] == hvo[..., H.OFFSETS]).all()
+    v = out[:, ::2, 9]
+    assert (v.min(axis=1) == v.max(axis=1)).all()          # one gain per window
+    assert 0.35 <= v.min() and v.max() <= 0.65 and v.std() > 0.01
+    assert (out[:, 1::2, 9] == 0).all()
+    assert data.augment_drums(hvo, data.AugmentConfig(), rng) is hvo

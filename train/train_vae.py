@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     model = MonotonicGrooveVAE(VAEConfig.from_dict(spec.get("model", {})))
     meta = {"data": "Groove MIDI Dataset v1.0.0 (CC BY 4.0), 4/4, published splits",
             "config_file": args.config, "command": " ".join(["python"] + sys.argv)}
-    best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta)
+    best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta,
+                 score_fn=lambda m, ws: evaluate.quick_f1(m, ws.hvo))
 
     model = load_variational_mgt_model(str(best))
     limit = train_cfg.max_val_windows or None

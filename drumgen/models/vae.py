@@ -30,14 +30,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class VAEConfig:
     # architecture (names as in the original GrooveTransformer code)
-    d_model_enc: int = 128
-    d_model_dec: int = 128
+    d_model_enc: int = 96
+    d_model_dec: int = 96
     embedding_size_src: int = H.GROOVE_DIM
     embedding_size_tgt: int = H.HVO_DIM
     nhead_enc: int = 4
     nhead_dec: int = 4
-    dim_feedforward_enc: int = 256
-    dim_feedforward_dec: int = 256
+    dim_feedforward_enc: int = 192
+    dim_feedforward_dec: int = 192
     num_encoder_layers: int = 2
     num_decoder_layers: int = 2
     dropout: float = 0.1
@@ -50,8 +50,8 @@ class VAEConfig:
     hit_loss_weight: float = 1.0
     velocity_loss_weight: float = 5.0
     offset_loss_weight: float = 5.0
-    beta: float = 0.2            # KL weight once annealed
-    beta_anneal_steps: int = 5000
+    beta: float = 0.05           # KL weight once annealed
+    beta_anneal_steps: int = 4000
     # sampling defaults, chosen on the validation split after training
     thresholds: list[float] = field(default_factory=lambda: [0.5] * H.N_VOICES)
 
