@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for bars, batch, repeats in ((2, 1, args.repeats), (8, 1, args.repeats // 4), (32, 1, args.repeats // 10),
                                  (2, 64, args.repeats // 20)):
         groove = np.repeat(example_groove(bars), batch, axis=0)
-        ms = time_calls(lambda: model.generate(groove), max(repeats, 20), warmup=20)
+        ms = time_calls(lambda g=groove: model.generate(g), max(repeats, 20), warmup=20)
         name = f"{bars} bars x {batch} groove{'s' if batch > 1 else ''}"
         print(f"| {name} | {np.median(ms):.3f} | {np.percentile(ms, 90):.3f} | {np.median(ms) / (bars * batch):.3f} |")
         figures["cases"][name] = {"median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90))}

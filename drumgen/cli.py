@@ -17,8 +17,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="where to write the drum MIDI")
     gen.add_argument("--track", type=int, default=None, help="use only this track's notes (see `tracks`); default: all notes")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same drums (default 0)")
-    gen.add_argument("--temperature", type=float, default=1.0, help="latent noise: 0 = most likely, higher = more varied (default 1)")
-    gen.add_argument("--threshold", type=float, default=None, help="one hit threshold for every voice (default: per voice, from the checkpoint)")
+    gen.add_argument("--temperature", type=float, default=1.0,
+                     help="latent noise: 0 = most likely, higher = more varied (default 1)")
+    gen.add_argument("--threshold", type=float, default=None,
+                     help="one hit threshold for every voice (default: per voice, from the checkpoint)")
     gen.add_argument("--max-hits", type=int, default=None, help="at most this many hits per voice in each 2 bars")
     gen.add_argument("--merge", action="store_true", help="also copy the input's tracks into the output")
     gen.add_argument("--checkpoint", default=None, help=f"model checkpoint (default {pipeline.DEFAULT_CHECKPOINT.name})")
@@ -37,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"meter {', '.join(f'{n}/{d}' for _, n, d in song.time_signatures) or '4/4 (none given)'}")
             for track in song.tracks:
                 print("  " + track.describe())
+            if len(song.select(drums_only=True)):
+                _, unmapped = midi.song_to_hvo(song)
+                if unmapped:
+                    print("  drum pitches drumgen has no voice for: "
+                          + ", ".join(f"{p} ({n}x)" for p, n in sorted(unmapped.items())))
             return 0
         if args.temperature < 0 or args.temperature != args.temperature:
             raise ValueError("--temperature must be a number >= 0")

@@ -12,6 +12,7 @@ import logging
 import os
 import urllib.request
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,14 +66,18 @@ def find_gmd_zip(path: str | os.PathLike | None = None, cache_dir: Path = DEFAUL
 def read_gmd(zip_path: str | os.PathLike) -> list[dict]:
     """Every 4/4 performance of the GMD as a dict of its info.csv row plus its full 'hvo'."""
     items = []
+    unmapped: Counter = Counter()
     with zipfile.ZipFile(zip_path) as z:
         rows = list(csv.DictReader(io.StringIO(z.read("groove/info.csv").decode("utf-8"))))
         for row in rows:
             if row["time_signature"] != "4-4":
                 continue
             song = midi.read_song(z.read("groove/" + row["midi_filename"]))
-            hvo, _ = midi.song_to_hvo(song)
+            hvo, lost = midi.song_to_hvo(song)
+            unmapped.update(lost)
             items.append({**row, "hvo": hvo})
+    if unmapped:
+        log.warning("drum pitches with no voice, left out: %s", dict(unmapped))
     return items
 
 

@@ -104,7 +104,7 @@ def read_song(source: str | os.PathLike | bytes) -> Song:
                 channels.add(msg.channel)
                 n_notes += 1
                 n_drum += msg.channel == DRUM_CHANNEL
-            elif msg.type == "set_tempo":
+            elif msg.type == "set_tempo" and msg.tempo > 0:  # a zero tempo is corrupt: ignored
                 tempos.append((tick, float(mido.tempo2bpm(msg.tempo))))
             elif msg.type == "time_signature":
                 meters.append((tick, msg.numerator, msg.denominator))

@@ -5,7 +5,7 @@ everything after that is here, so the two models sample the same way.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,7 +22,8 @@ def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Seque
     if array.ndim == 0:
         array = np.full(H.N_VOICES, float(array))
     if array.shape != (H.N_VOICES,):
-        raise ValueError(f"{name} must be one number or {H.N_VOICES} (one per voice: {', '.join(H.VOICES)}), got shape {array.shape}")
+        raise ValueError(f"{name} must be one number or {H.N_VOICES} (one per voice: {', '.join(H.VOICES)}), "
+                         f"got shape {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite numbers")
     return array

@@ -9,10 +9,11 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         d = dict(d)
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
@@ -152,7 +153,6 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from %s at epoch %d, step %d", resume_path, epoch, step)
     (out / "train_config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model.config.to_dict()}, indent=2))
-    metrics_log = open(out / "metrics.jsonl", "a")
 
     while epoch < cfg.epochs:
         model.train()
@@ -194,12 +194,11 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                 model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
                                                         "val_recon": record["val_recon"], "val_score": record.get("val_score")})
         record["best"] = improved
-        metrics_log.write(json.dumps(record) + "\n")
-        metrics_log.flush()
+        with open(out / "metrics.jsonl", "a") as metrics_log:
+            metrics_log.write(json.dumps(record) + "\n")
         log.info("epoch %d  train %.4f  val recon %.4f  val score %s%s  (%.0fs)", epoch, record["train_loss"],
                  record["val_recon"], record.get("val_score", "-"), "  *best*" if improved else "", record["seconds"])
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
                     "best": best, "ema": ema, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
                    resume_path)
-    metrics_log.close()
     return out / "best.pth"

@@ -40,6 +40,7 @@ def test_generate_with_track_and_merge(tmp_path, tiny_checkpoint):
     (b"not midi at all", [], "not a MIDI file"),
     (None, ["--track", "9"], "no track 9"),
     (None, ["--temperature", "-2"], "temperature"),
+    (None, ["--seed", "-5"], "seed"),
     (None, ["--threshold", "3"], "threshold"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, tiny_checkpoint, capsys, content, args, message):
@@ -72,3 +73,9 @@ def test_module_entry_point_runs(tmp_path, tiny_checkpoint):
     result = subprocess.run([sys.executable, "-m", "drumgen", "generate", str(src), "-o", str(tmp_path / "o.mid"),
                              "--checkpoint", tiny_checkpoint], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_tracks_reports_unmapped_drum_pitches(tmp_path, capsys):
+    src = make_midi(tmp_path / "in.mid", rock_beat() + [(0, 81, 90), (480, 81, 90)])
+    assert cli.main(["tracks", str(src)]) == 0
+    assert "81 (2x)" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from drumgen import hvo as H
 def test_voice_map_matches_gm_table():
     expected = {36: 0, 35: 0, 38: 1, 37: 1, 40: 1, 42: 2, 22: 2, 44: 2, 46: 3, 26: 3, 43: 4, 41: 4, 58: 4,
                 47: 5, 45: 5, 50: 6, 48: 6, 49: 7, 52: 7, 55: 7, 57: 7, 51: 8, 53: 8, 59: 8}
-    assert H.PITCH_TO_VOICE == expected
+    assert expected == H.PITCH_TO_VOICE
     assert H.OUTPUT_PITCHES == (36, 38, 42, 46, 43, 47, 50, 49, 51)
     assert H.HVO_DIM == 27
 

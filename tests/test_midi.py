@@ -177,3 +177,12 @@ def test_large_file_refused_before_parsing(tmp_path):
     path.write_bytes(b"MThd" + bytes(midi.MAX_FILE_BYTES))
     with pytest.raises(midi.MidiError, match="MB"):
         midi.read_song(path)
+
+
+def test_zero_tempo_is_ignored(tmp_path):
+    path = make_midi(tmp_path / "z.mid", rock_beat())
+    mid = mido.MidiFile(str(path))
+    mid.tracks[0].insert(0, mido.MetaMessage("set_tempo", tempo=0))
+    mid.save(str(path))
+    song = midi.read_song(path)
+    assert song.bpm == pytest.approx(120)

@@ -22,7 +22,7 @@ def test_smoke_training_learns_saves_and_resumes(tmp_path):
     cfg = TrainConfig(out_dir=str(tmp_path / "run"), epochs=3, batch_size=16, lr=3e-3, warmup_steps=2, threads=1)
     model = MonotonicGrooveVAE(tiny_config(beta_anneal_steps=10))
     best = train(model, _windows(128, 0), _windows(32, 1), cfg)
-    records = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert records[-1]["val_hits"] < records[0]["val_hits"]          # it learns
     assert best.is_file() and best.with_suffix(".json").is_file()
@@ -31,7 +31,7 @@ def test_smoke_training_learns_saves_and_resumes(tmp_path):
 
     cfg.epochs = 4                                                     # resume: one more epoch only
     train(MonotonicGrooveVAE(tiny_config(beta_anneal_steps=10)), _windows(128, 0), _windows(32, 1), cfg)
-    records = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
 
 

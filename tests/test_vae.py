@@ -72,7 +72,7 @@ def test_keep_groove_timing(tiny_model):
     assert np.allclose(H.hvo_to_groove(out)[onsets], g[onsets], atol=1e-6)  # the input's groove comes back
 
 
-@pytest.mark.parametrize("kwargs", [dict(temperature=-1), dict(temperature=float("nan")),
+@pytest.mark.parametrize("kwargs", [dict(temperature=-1), dict(temperature=float("nan")), dict(seed=-1), dict(seed=2**64),
                                     dict(thresholds=[0.5] * 3), dict(max_hits=[1, 2])])
 def test_bad_generate_arguments(tiny_model, kwargs):
     with pytest.raises(ValueError):

@@ -59,7 +59,7 @@ class VAEConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "VAEConfig":
+    def from_dict(cls, d: dict[str, Any]) -> VAEConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -246,8 +246,10 @@ class MonotonicGrooveVAE(nn.Module):
         offset, and the loudest of them its velocity.
         """
         groove = H.validate_groove(groove)
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature}")
+        if not np.isfinite(temperature) or not 0 <= temperature <= 100:
+            raise ValueError(f"temperature must be a number from 0 to 100, got {temperature}")
+        if seed is not None and not 0 <= int(seed) < 2 ** 63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
         thresholds = sampling.per_voice(thresholds, self.config.thresholds, "thresholds")
         caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits")
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)

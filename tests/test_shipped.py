@@ -1,0 +1,77 @@
+"""The shipped checkpoint and the demo: they load without training code and make sensible drums."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from drumgen import data, evaluate, load_variational_mgt_model, midi, pipeline
+from drumgen import hvo as H
+from tests.conftest import ROOT
+
+CHECKPOINT = ROOT / "checkpoints" / "mgvae_gmd.pth"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_variational_mgt_model(str(CHECKPOINT), "cpu")
+
+
+def test_checkpoint_files_and_format():
+    assert CHECKPOINT.stat().st_size < 25 * 2**20
+    header = json.loads(CHECKPOINT.with_suffix(".json").read_text())
+    assert header["model_kind"] == "MonotonicGrooveVAE" and header["format_version"] == 1
+    assert len(header["config"]["thresholds"]) == 9
+    raw = torch.load(CHECKPOINT, weights_only=True)
+    assert raw["config"] == header["config"]
+    assert CHECKPOINT.with_suffix(".md").is_file()  # the model card
+
+
+def test_shipped_model_beats_baseline_on_test_windows(shipped, gmd_zip, tmp_path):
+    test = data.load_split("test", gmd_zip, cache_dir=tmp_path)
+    true = test.hvo[::4]  # a quarter of the split keeps the test quick
+    model = evaluate.evaluate(shipped.generate, true)
+    baseline = evaluate.evaluate(evaluate.baseline_rock, true)
+    assert model["f1"] > baseline["f1"] + 0.08
+    assert 0.8 < model["hit_ratio"] < 1.25
+    assert model["velocity_mae_tp"] < 0.15
+
+
+def test_shipped_model_plays_a_backbeat_for_a_rock_groove(shipped):
+    groove = np.zeros((1, 32, 3), np.float32)
+    groove[0, ::2] = [1, 0.6, 0]            # 8ths
+    groove[0, [0, 8, 16, 24], 1] = 1.0      # loud on 1 and 3
+    groove[0, [4, 12, 20, 28], 1] = 0.95    # and on 2 and 4
+    drums = shipped.generate(groove, temperature=0)[0]
+    hits = drums[:, H.HITS]
+    assert hits[::2].sum() > 16 and hits[1::2].sum() == 0   # follows the groove, adds nothing between
+    assert hits[[0, 16], 0].all()                          # kick on the downbeats
+    assert hits[[4, 12, 20, 28], 1].sum() >= 3             # snare on the backbeat
+
+
+def test_variations_with_temperature_and_seed(shipped):
+    groove = np.zeros((1, 64, 3), np.float32)
+    groove[0, ::3] = [1, 0.8, 0.05]
+    outputs = {shipped.generate(groove, seed=s, temperature=2.0).tobytes() for s in range(4)}
+    assert len(outputs) > 1
+
+
+@pytest.mark.parametrize("name", ["tapped_rhythm.mid", "funk_bass.mid"])
+def test_example_grooves(shipped, name):
+    song, hvo, out = pipeline.midi_to_drum_midi(shipped, ROOT / "assets" / name)
+    assert hvo.shape == (song.n_steps, 27) and H.hit_count(hvo) > song.n_bars * 4
+    again = midi.read_song(midi.midi_to_bytes(out))
+    assert again.bpm == pytest.approx(song.bpm, abs=0.01)
+
+
+def test_demo_runs(tmp_path):
+    out = tmp_path / "drums.mid"
+    result = subprocess.run([sys.executable, "app.py", "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and "KD |" in result.stdout
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"RIFF....WAVE")
+    result = subprocess.run([sys.executable, "app.py", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "WAV" in result.stderr and "Traceback" not in result.stderr
