@@ -115,3 +115,27 @@ def test_default_config_fits_latency_budget_shape():
     """The shipped architecture must stay the 2-bar, 27-column model the loaders expect."""
     m = MonotonicGrooveVAE(tiny_config())
     assert m.window == 32 and m.config.embedding_size_tgt == 27
+
+
+def test_fast_inference_path_matches_eager_and_never_goes_stale(tmp_path):
+    torch.manual_seed(1)
+    model = MonotonicGrooveVAE(tiny_config()).eval()
+    g = random_groove(4, bars=3)
+    eager = model.generate(g, seed=5)
+    model.prepare_inference()
+    assert model._traced is not None
+    assert np.allclose(model.generate(g, seed=5), eager, atol=1e-5)
+    model.train()                                   # training drops the fast path ...
+    assert model._traced is None
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5)
+    model.eval()                                    # ... and eval alone does not rebuild it
+    assert model._traced is None
+    changed = model.generate(g, seed=5)
+    assert model._traced is None and not np.array_equal(changed, eager)
+    path = tmp_path / "m.pth"
+    model.save(str(path))
+    loaded = load_model(path)                       # loaders build it
+    assert loaded._traced is not None
+    assert np.allclose(loaded.generate(g, seed=5), changed, atol=1e-5)

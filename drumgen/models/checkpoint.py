@@ -75,4 +75,5 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     model = cls(config)
     model.load_state_dict(ckpt["state_dict"])
     model.meta = ckpt.get("meta", {})
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    return model.prepare_inference() if hasattr(model, "prepare_inference") else model

@@ -161,33 +161,40 @@ class MonotonicGrooveVAE(nn.Module):
     def window(self) -> int:
         return self.config.max_len_enc
 
-    # --- inference fast path: traced + frozen encoder and decoder (about a third less Python
-    # overhead per call, which is most of a 2-bar generation on a CPU). Rebuilt whenever the
-    # weights or the mode change, so it can never run stale weights.
+    # --- inference fast path: a traced + frozen encoder and decoder cut about a third of the
+    # Python overhead of a 2-bar generation on a CPU. Built once by `prepare_inference()` (the
+    # loaders call it), dropped when the weights or the mode change so it never runs stale
+    # weights, and never rebuilt implicitly: every trace keeps memory torch does not give back.
     _traced: tuple | None = None
 
     def train(self, mode: bool = True):
-        self._traced = None
+        if mode:
+            self._traced = None
         return super().train(mode)
 
     def load_state_dict(self, *args, **kwargs):
         self._traced = None
         return super().load_state_dict(*args, **kwargs)
 
+    def prepare_inference(self) -> "MonotonicGrooveVAE":
+        """Switch to eval mode and build the traced fast path (CPU only; eager elsewhere)."""
+        self.eval()
+        if self.config.device != "cpu" or self._traced is not None:
+            return self
+        try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                groove = torch.zeros(1, self.config.max_len_enc, self.config.embedding_size_src)
+                z = torch.zeros(1, self.config.latent_dim)
+                self._traced = (torch.jit.freeze(torch.jit.trace(self.encoder, groove)),
+                                torch.jit.freeze(torch.jit.trace(self.decoder, z)))
+        except Exception as exc:  # a torch without jit: eager is correct, only slower
+            log.warning("inference tracing unavailable (%s); using eager mode", exc)
+        return self
+
     def _inference_modules(self):
-        if self.training or self.config.device != "cpu":
+        if self.training or self._traced is None:
             return self.encoder, self.decoder
-        if self._traced is None:
-            try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
-                with torch.no_grad(), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    groove = torch.zeros(1, self.config.max_len_enc, self.config.embedding_size_src)
-                    z = torch.zeros(1, self.config.latent_dim)
-                    self._traced = (torch.jit.freeze(torch.jit.trace(self.encoder.eval(), groove)),
-                                    torch.jit.freeze(torch.jit.trace(self.decoder.eval(), z)))
-            except Exception as exc:  # a torch without jit: eager is correct, only slower
-                log.warning("inference tracing unavailable (%s); using eager mode", exc)
-                self._traced = (self.encoder, self.decoder)
         return self._traced
 
     def forward(self, groove: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None):
