@@ -16,6 +16,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("input", help="any MIDI file: a tapped rhythm, a bass line, a song")
     gen.add_argument("-o", "--output", required=True, help="where to write the drum MIDI")
     gen.add_argument("--track", type=int, default=None, help="use only this track's notes (see `tracks`); default: all notes")
+    gen.add_argument("--channel", type=int, default=None, help="use only the notes on this MIDI channel (1-16)")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same drums (default 0)")
     gen.add_argument("--temperature", type=float, default=1.0,
                      help="latent noise: 0 = most likely, higher = more varied (default 1)")
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--max-hits must be 0 or more")
         model = pipeline.load_default_model(args.checkpoint)
         song, hvo, out = pipeline.midi_to_drum_midi(
-            model, args.input, track=args.track, merge=args.merge, seed=args.seed,
+            model, args.input, track=args.track, channel=args.channel, merge=args.merge, seed=args.seed,
             temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits)
         midi.write_midi(out, args.output)
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM")
@@ -61,3 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug, not the user's fault: still one line, the details in the log
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        print(f"error: drumgen failed unexpectedly ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return 1

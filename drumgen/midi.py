@@ -23,6 +23,7 @@ DRUM_CHANNEL = 9  # General MIDI channel 10
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_BARS = 2048
 DEFAULT_BPM = 120.0
+DRUM_TRACK_WORDS = ("drum", "perc", "kit", "beat")
 
 
 class MidiError(ValueError):
@@ -69,16 +70,29 @@ class Song:
     def n_steps(self) -> int:
         return self.n_bars * H.STEPS_PER_BAR
 
-    def select(self, track: int | None = None, drums_only: bool = False) -> np.ndarray:
+    def select(self, track: int | None = None, channel: int | None = None, drums_only: bool = False) -> np.ndarray:
+        """Note rows of one track and/or one MIDI channel (1-16, as musicians count them), or all."""
         rows = self.notes
         if track is not None:
             known = [t.index for t in self.tracks if t.n_notes]
             if track not in known:
                 raise MidiError(f"There is no track {track} with notes in this file; tracks with notes: {known}.")
             rows = rows[rows[:, 0] == track]
+        if channel is not None:
+            known = sorted({int(c) + 1 for c in self.notes[:, 1]})
+            if channel not in known:
+                raise MidiError(f"There are no notes on channel {channel}; channels with notes: {known}.")
+            rows = rows[rows[:, 1] == channel - 1]
         if drums_only:
             rows = rows[rows[:, 1] == DRUM_CHANNEL]
         return rows
+
+    def drum_track_by_name(self) -> int | None:
+        """A track named like drums, for files that put drums on another channel than 10."""
+        for t in self.tracks:
+            if t.n_notes and any(word in t.name.lower() for word in DRUM_TRACK_WORDS):
+                return t.index
+        return None
 
 
 def read_song(source: str | os.PathLike | bytes) -> Song:
@@ -156,7 +170,12 @@ def check_meter(song: Song) -> None:
 
 
 def song_to_hvo(song: Song, track: int | None = None) -> tuple[np.ndarray, Counter]:
-    """Drum notes (GM channel 10, or the chosen track) -> HVO (T, 27), plus a count of unmapped pitches."""
+    """Drum notes -> HVO (T, 27), plus a count of the drum pitches no voice takes.
+
+    The drums are the chosen track's notes; else those on GM channel 10; else a track named
+    like drums ("Drums", "Percussion", ...)."""
+    if track is None and not len(song.select(drums_only=True)):
+        track = song.drum_track_by_name()
     rows = song.select(track, drums_only=track is None)
     if len(rows) == 0:
         raise MidiError("No drum notes found (drums are expected on MIDI channel 10, or choose a track).")
@@ -170,10 +189,10 @@ def song_to_hvo(song: Song, track: int | None = None) -> tuple[np.ndarray, Count
     return hvo, unmapped
 
 
-def song_to_groove(song: Song, track: int | None = None) -> np.ndarray:
-    """Any notes (all tracks, or one) -> monotonic groove (T, 3): the loudest onset of each step."""
+def song_to_groove(song: Song, track: int | None = None, channel: int | None = None) -> np.ndarray:
+    """Any notes (all, or one track and/or channel) -> monotonic groove (T, 3): the loudest onset of each step."""
     check_meter(song)
-    rows = song.select(track)
+    rows = song.select(track, channel)
     if len(rows) == 0:
         raise MidiError("The file has no notes to make a groove from.")
     steps, offsets = H.tick_to_step(rows[:, 4], song.ticks_per_beat)

@@ -23,15 +23,16 @@ def load_default_model(path: str | os.PathLike | None = None, device: str = "cpu
     return load_model(path, device)
 
 
-def drums_for_song(model: Any, song: midi.Song, track: int | None = None, **generate_kwargs) -> np.ndarray:
-    """Song -> groove (all notes, or one track) -> model.generate -> drums HVO (T, 27)."""
-    groove = midi.song_to_groove(song, track)
+def drums_for_song(model: Any, song: midi.Song, track: int | None = None, channel: int | None = None,
+                   **generate_kwargs) -> np.ndarray:
+    """Song -> groove (all notes, or one track / channel) -> model.generate -> drums HVO (T, 27)."""
+    groove = midi.song_to_groove(song, track, channel)
     return model.generate(groove[None], **generate_kwargs)[0]
 
 
 def midi_to_drum_midi(model: Any, source: str | os.PathLike | bytes, track: int | None = None,
-                      merge: bool = False, **generate_kwargs):
+                      channel: int | None = None, merge: bool = False, **generate_kwargs):
     """Read a MIDI file, generate drums for it, return (song, hvo, output MidiFile at the input's tempo)."""
     song = midi.read_song(source)
-    hvo = drums_for_song(model, song, track, **generate_kwargs)
+    hvo = drums_for_song(model, song, track, channel, **generate_kwargs)
     return song, hvo, midi.hvo_to_midi(hvo, song, merge=merge)

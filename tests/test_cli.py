@@ -79,3 +79,26 @@ def test_tracks_reports_unmapped_drum_pitches(tmp_path, capsys):
     src = make_midi(tmp_path / "in.mid", rock_beat() + [(0, 81, 90), (480, 81, 90)])
     assert cli.main(["tracks", str(src)]) == 0
     assert "81 (2x)" in capsys.readouterr().out
+
+
+def test_generate_from_one_channel(tmp_path, tiny_checkpoint):
+    import mido
+    other = [(i * 240, mido.Message("note_on", channel=4, note=50, velocity=90)) for i in range(16)]
+    src = make_midi(tmp_path / "in.mid", rock_beat(), extra_tracks=[other])
+    assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--channel", "5",
+                     "--checkpoint", tiny_checkpoint]) == 0
+    assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--channel", "3",
+                     "--checkpoint", tiny_checkpoint]) == 2
+
+
+def test_unexpected_errors_are_one_line(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    from drumgen import pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "midi_to_drum_midi", broken)
+    src = make_midi(tmp_path / "in.mid", rock_beat())
+    assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", tiny_checkpoint]) == 1
+    err = capsys.readouterr().err
+    assert "boom" in err and "Traceback" not in err and err.count("\n") == 1

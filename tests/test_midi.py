@@ -186,3 +186,43 @@ def test_zero_tempo_is_ignored(tmp_path):
     mid.save(str(path))
     song = midi.read_song(path)
     assert song.bpm == pytest.approx(120)
+
+
+def test_groove_from_one_channel_of_a_type0_file(tmp_path):
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack()
+    for i in range(8):  # channel 1 on every beat, channel 2 on the off-beats
+        track.append(mido.Message("note_on", channel=0, note=60, velocity=80, time=0 if i == 0 else 240))
+        track.append(mido.Message("note_on", channel=1, note=40, velocity=70, time=240))
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "t0.mid"))
+    song = midi.read_song(tmp_path / "t0.mid")
+    assert midi.song_to_groove(song, channel=1)[:, 0].nonzero()[0].tolist() == list(range(0, 32, 4))
+    assert midi.song_to_groove(song, channel=2)[:, 0].nonzero()[0].tolist() == list(range(2, 32, 4))
+    assert midi.song_to_groove(song)[:, 0].sum() == 16
+    with pytest.raises(midi.MidiError, match="channel 5"):
+        midi.song_to_groove(song, channel=5)
+
+
+def test_drums_found_by_track_name_when_not_on_channel_10(tmp_path):
+    named = [(0, mido.MetaMessage("track_name", name="Drum Kit"))]
+    named += [(i * 240, mido.Message("note_on", channel=3, note=36, velocity=100)) for i in range(4)]
+    path = make_midi(tmp_path / "d.mid", [(0, 60, 80, 0)], extra_tracks=[named])
+    hvo, _ = midi.song_to_hvo(midi.read_song(path))
+    assert hvo[:, 0].nonzero()[0].tolist() == [0, 2, 4, 6]
+
+
+def test_mutated_files_never_escape_as_other_errors(rock_midi):
+    """Random byte damage: every outcome is a Song or a MidiError, never another exception."""
+    data = rock_midi.read_bytes()
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.integers(1, 6)):
+            damaged[rng.integers(0, len(damaged))] = rng.integers(0, 256)
+        try:
+            song = midi.read_song(bytes(damaged))
+            groove = midi.song_to_groove(song)
+            midi.hvo_to_midi(np.zeros((len(groove), 27), np.float32), song, merge=True)
+        except midi.MidiError:
+            pass

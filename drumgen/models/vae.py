@@ -176,7 +176,7 @@ class MonotonicGrooveVAE(nn.Module):
         self._traced = None
         return super().load_state_dict(*args, **kwargs)
 
-    def prepare_inference(self) -> "MonotonicGrooveVAE":
+    def prepare_inference(self) -> MonotonicGrooveVAE:
         """Switch to eval mode and build the traced fast path (CPU only; eager elsewhere)."""
         self.eval()
         if self.config.device != "cpu" or self._traced is not None:
