@@ -224,16 +224,20 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
 
 
 def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float) -> list[tuple[int, mido.Message]]:
+    """Note on/off pairs; a note ends before the next hit of its own voice, so none overlap."""
     hits, velocities, offsets = H.split_hvo(hvo)
-    steps, voices = np.nonzero(hits > 0.5)
+    voices, steps = np.nonzero(hits.T > 0.5)  # sorted by voice, then time
     starts = np.maximum(H.step_to_tick(steps, offsets[steps, voices], tpb), 0)
     length = max(1, int(round(note_steps * tpb / H.STEPS_PER_BEAT)))
+    following = np.append(starts[1:], np.iinfo(np.int64).max)
+    same_voice = np.append(voices[1:] == voices[:-1], False)
+    ends = starts + np.where(same_voice, np.clip(following - starts, 1, length), length)
     events = []
-    for start, step, voice in zip(starts, steps, voices):
+    for start, end, step, voice in zip(starts, ends, steps, voices):
         pitch = H.OUTPUT_PITCHES[voice]
         velocity = int(np.clip(round(velocities[step, voice] * 127), 1, 127))
         events.append((int(start), mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
-        events.append((int(start) + length, mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
+        events.append((int(end), mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
     return events
 
 

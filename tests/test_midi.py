@@ -226,3 +226,20 @@ def test_mutated_files_never_escape_as_other_errors(rock_midi):
             midi.hvo_to_midi(np.zeros((len(groove), 27), np.float32), song, merge=True)
         except midi.MidiError:
             pass
+
+
+def test_written_notes_of_one_voice_never_overlap():
+    hvo = H.empty_hvo(16)
+    hvo[[3, 4], 2] = 1
+    hvo[[3, 4], 11] = 0.8
+    hvo[3, 20], hvo[4, 20] = 0.45, -0.45   # 0.1 step apart, less than a note's length
+    track = midi.hvo_to_midi(hvo, bpm=100).tracks[-1]
+    tick, sounding = 0, 0
+    for msg in track:
+        tick += msg.time
+        if msg.type == "note_on":
+            sounding += 1
+            assert sounding == 1
+        elif msg.type == "note_off":
+            sounding -= 1
+    assert sounding == 0

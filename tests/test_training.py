@@ -38,3 +38,23 @@ def test_smoke_training_learns_saves_and_resumes(tmp_path):
 def test_train_config_roundtrip():
     cfg = TrainConfig(epochs=7, augment=data.AugmentConfig(p_full=0.9))
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_training_script_smoke_run(gmd_zip, tmp_path):
+    """The script the model card cites, on a few real GMD windows: trains, resumes, chooses thresholds."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "train/train_vae.py", "--data", str(gmd_zip), "--config", "train/configs/vae_smoke.yaml",
+           "--out-dir", str(out), "--cache-dir", str(tmp_path / "cache"), "--set", "train.epochs=1"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cmd[-1] = "train.epochs=2"
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "resumed" in result.stderr
+    header = json.loads((out / "best.json").read_text())
+    assert header["meta"]["thresholds"].startswith("per-voice") and len(header["config"]["thresholds"]) == 9
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2

@@ -146,6 +146,15 @@ class DrumDecoder(nn.Module):
         return hit_logits, velocities, offsets
 
 
+def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float,
+                  generator: torch.Generator | None) -> torch.Tensor:
+    """Reparameterised z = mu + temperature * sigma * eps; temperature 0 gives mu itself."""
+    if temperature == 0:
+        return mu
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + temperature * torch.exp(0.5 * logvar) * eps
+
+
 @register
 class MonotonicGrooveVAE(nn.Module):
     config_class = VAEConfig
@@ -199,9 +208,7 @@ class MonotonicGrooveVAE(nn.Module):
 
     def forward(self, groove: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None):
         mu, logvar = self.encoder(groove)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + temperature * torch.exp(0.5 * logvar) * eps
-        hit_logits, velocities, offsets = self.decoder(z)
+        hit_logits, velocities, offsets = self.decoder(sample_latent(mu, logvar, temperature, generator))
         return hit_logits, velocities, offsets, mu, logvar
 
     def loss(self, groove: torch.Tensor, target: torch.Tensor, step: int = 0) -> dict[str, torch.Tensor]:
@@ -234,10 +241,7 @@ class MonotonicGrooveVAE(nn.Module):
         encoder, decoder = self._inference_modules()
         x = torch.from_numpy(np.ascontiguousarray(grooves, dtype=np.float32)).to(self.config.device)
         mu, logvar = encoder(x)
-        if temperature > 0:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            mu = mu + temperature * torch.exp(0.5 * logvar) * eps
-        hit_logits, velocities, offsets = decoder(mu)
+        hit_logits, velocities, offsets = decoder(sample_latent(mu, logvar, temperature, generator))
         return torch.sigmoid(hit_logits).cpu().numpy(), velocities.cpu().numpy(), offsets.cpu().numpy()
 
     def generate(self, groove: np.ndarray, seed: int | None = 0, temperature: float = 1.0,
@@ -250,7 +254,7 @@ class MonotonicGrooveVAE(nn.Module):
         noise (0 = the most likely drums, higher = more varied). thresholds: hit threshold, one or
         per voice (default: chosen on validation). max_hits: at most this many hits per voice in
         each 2 bars, one or per voice. keep_groove_timing: hits on the groove's onsets take its
-        offset, and the loudest of them its velocity.
+        offset, and are scaled so the loudest has the groove's velocity.
         """
         groove = H.validate_groove(groove)
         if not np.isfinite(temperature) or not 0 <= temperature <= 100:
