@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="one hit threshold for every voice (default: per voice, from the checkpoint)")
     gen.add_argument("--max-hits", type=int, default=None, help="at most this many hits per voice in each 2 bars")
     gen.add_argument("--merge", action="store_true", help="also copy the input's tracks into the output")
+    gen.add_argument("--play-silent-bars", action="store_true",
+                     help="let the drums play in bars where the groove is silent (default: they rest)")
     gen.add_argument("--checkpoint", default=None, help=f"model checkpoint (default {pipeline.DEFAULT_CHECKPOINT.name})")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
     tracks.add_argument("input")
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         model = pipeline.load_default_model(args.checkpoint)
         song, hvo, out = pipeline.midi_to_drum_midi(
             model, args.input, track=args.track, channel=args.channel, merge=args.merge, seed=args.seed,
-            temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits)
+            temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
+            rest_in_silent_bars=not args.play_silent_bars)
         midi.write_midi(out, args.output)
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM")
         return 0

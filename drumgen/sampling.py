@@ -84,8 +84,20 @@ def apply_groove_timing(hits: np.ndarray, velocities: np.ndarray, offsets: np.nd
     return np.clip(velocities * scale, 0.0, 1.0), offsets
 
 
+def silent_bars(groove: np.ndarray) -> np.ndarray:
+    """(N, T, 1) True on every step of a bar where the groove has no onset at all."""
+    n, length, _ = groove.shape
+    bars = groove[..., 0].reshape(n, length // H.STEPS_PER_BAR, H.STEPS_PER_BAR).max(axis=-1) < 0.5
+    return np.repeat(bars, H.STEPS_PER_BAR, axis=1)[..., None]
+
+
 def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offsets: np.ndarray,
-           thresholds: np.ndarray, max_hits: np.ndarray | None, keep_groove_timing: bool) -> np.ndarray:
+           thresholds: np.ndarray, max_hits: np.ndarray | None, keep_groove_timing: bool,
+           rest_in_silent_bars: bool = True) -> np.ndarray:
+    """Model outputs -> HVO. With rest_in_silent_bars, bars where the groove plays nothing stay
+    empty (an intro or a break): never seen in training, so what the model plays there is noise."""
+    if rest_in_silent_bars:
+        probs = np.where(silent_bars(groove), 0.0, probs)
     hits = decide_hits(probs, thresholds, max_hits)
     velocities = np.clip(velocities, 0.0, 1.0)
     offsets = np.clip(offsets, -0.5, 0.4999)

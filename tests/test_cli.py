@@ -102,3 +102,14 @@ def test_unexpected_errors_are_one_line(tmp_path, tiny_checkpoint, capsys, monke
     assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", tiny_checkpoint]) == 1
     err = capsys.readouterr().err
     assert "boom" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_silent_bars_rest_unless_asked(tmp_path, tiny_checkpoint):
+    notes = [(tick + 2 * 1920, pitch, vel) for tick, pitch, vel in rock_beat(2)]  # two silent bars first
+    src = make_midi(tmp_path / "in.mid", notes)
+    for flag, expect_intro_hits in (([], False), (["--play-silent-bars"], True)):
+        out = tmp_path / "o.mid"
+        assert cli.main(["generate", str(src), "-o", str(out), "--threshold", "0.01", "--checkpoint", tiny_checkpoint,
+                         *flag]) == 0
+        song = midi.read_song(out)
+        assert (song.notes[:, 4] < 2 * 1920).any() == expect_intro_hits

@@ -71,3 +71,15 @@ def test_groove_timing_applied_on_onsets_only():
 def test_per_voice_rejects_bad_values(value):
     with pytest.raises((ValueError, TypeError)):
         sampling.per_voice(value, [0.5] * 9, "thresholds")
+
+
+def test_silent_bars_rest():
+    groove = np.zeros((2, 48, 3), np.float32)
+    groove[0, 20, 0] = 1          # item 0: only bar 2 plays
+    groove[1, [0, 40], 0] = 1     # item 1: bars 1 and 3
+    probs = np.ones((2, 48, 9), np.float32)
+    out = sampling.to_hvo(groove, probs, probs * 0.5, probs * 0, np.full(9, 0.5), None, False)
+    per_bar = out[..., H.HITS].reshape(2, 3, 16, 9).sum(axis=(2, 3))
+    assert per_bar.tolist() == [[0, 144, 0], [144, 0, 144]]
+    kept = sampling.to_hvo(groove, probs, probs * 0.5, probs * 0, np.full(9, 0.5), None, False, rest_in_silent_bars=False)
+    assert kept[..., H.HITS].sum() == 2 * 48 * 9

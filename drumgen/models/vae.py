@@ -246,7 +246,7 @@ class MonotonicGrooveVAE(nn.Module):
 
     def generate(self, groove: np.ndarray, seed: int | None = 0, temperature: float = 1.0,
                  thresholds: float | list[float] | None = None, max_hits: int | list[int] | None = None,
-                 keep_groove_timing: bool = True) -> np.ndarray:
+                 keep_groove_timing: bool = True, rest_in_silent_bars: bool = True) -> np.ndarray:
         """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
         drums HVO (N, T, 27) with hits in {0, 1}.
 
@@ -254,7 +254,8 @@ class MonotonicGrooveVAE(nn.Module):
         noise (0 = the most likely drums, higher = more varied). thresholds: hit threshold, one or
         per voice (default: chosen on validation). max_hits: at most this many hits per voice in
         each 2 bars, one or per voice. keep_groove_timing: hits on the groove's onsets take its
-        offset, and are scaled so the loudest has the groove's velocity.
+        offset, and are scaled so the loudest has the groove's velocity. rest_in_silent_bars:
+        bars where the groove has no onset get no drums.
         """
         groove = H.validate_groove(groove)
         if not np.isfinite(temperature) or not 0 <= temperature <= 100:
@@ -267,7 +268,8 @@ class MonotonicGrooveVAE(nn.Module):
             self.eval()
         probs, velocities, offsets = sampling.stitch_windows(
             groove, lambda w: self.predict_windows(w, temperature, seed), window=self.window)
-        return sampling.to_hvo(groove, probs, velocities, offsets, thresholds, caps, keep_groove_timing)
+        return sampling.to_hvo(groove, probs, velocities, offsets, thresholds, caps, keep_groove_timing,
+                               rest_in_silent_bars)
 
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
         """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""
