@@ -23,6 +23,7 @@ DRUM_CHANNEL = 9  # General MIDI channel 10
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_BARS = 2048
 DEFAULT_BPM = 120.0
+OUTPUT_TICKS_PER_BEAT = 480  # the least resolution written, so offsets survive
 DRUM_TRACK_WORDS = ("drum", "perc", "kit", "beat")
 
 
@@ -203,21 +204,25 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
                 merge: bool = False, note_steps: float = 0.5) -> mido.MidiFile:
     """HVO (T, 27) -> a MIDI file with the drums on channel 10.
 
-    With `song`, the output keeps its ticks per beat, tempo map and meter (and, with merge=True,
-    all its tracks), so the drums line up with the original. Otherwise one tempo: `bpm` or 120.
+    With `song`, the output keeps its tempo map and meter (and, with merge=True, all its tracks),
+    so the drums line up with the original. Its ticks per beat are kept too, or multiplied up to
+    at least 480 so micro-timing fits (a 24-tick file cannot hold a 16th's offsets); the times of
+    every copied event are scaled by the same whole factor. Without a song: one tempo, `bpm` or 120.
     """
     hvo = np.asarray(hvo, dtype=np.float32)
     if hvo.ndim != 2 or hvo.shape[1] != H.HVO_DIM:
         raise ValueError(f"hvo must have shape (T, 27), got {hvo.shape}")
-    tpb = song.ticks_per_beat if song is not None else 480
+    source_tpb = song.ticks_per_beat if song is not None else OUTPUT_TICKS_PER_BEAT
+    scale = -(-OUTPUT_TICKS_PER_BEAT // source_tpb)  # 1 when the source is fine enough
+    tpb = source_tpb * scale
     out = mido.MidiFile(type=1, ticks_per_beat=tpb)
     if song is not None and merge and song.source is not None:
-        out.tracks.extend(mido.MidiTrack(list(t)) for t in song.source.tracks)
+        out.tracks.extend(mido.MidiTrack(msg.copy(time=msg.time * scale) for msg in t) for t in song.source.tracks)
     else:
         tempos = song.tempos if song is not None and song.tempos else [(0, bpm or DEFAULT_BPM)]
         meters = song.time_signatures if song is not None and song.time_signatures else [(0, 4, 4)]
-        events = [(t, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempos]
-        events += [(t, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in meters]
+        events = [(t * scale, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempos]
+        events += [(t * scale, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in meters]
         out.tracks.append(_track_from_events("tempo", events))
     out.tracks.append(_track_from_events("drumgen drums", _drum_events(hvo, tpb, note_steps)))
     return out

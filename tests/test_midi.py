@@ -43,14 +43,14 @@ def test_roundtrip_hvo_midi_hvo_keeps_hits_velocities_offsets(rock_midi):
 
 
 def test_output_keeps_input_tempo_map_and_resolution(tmp_path):
-    path = make_midi(tmp_path / "t.mid", rock_beat(4, 96), ticks_per_beat=96, tempos=((0, 90.0), (96 * 8, 140.0)))
+    path = make_midi(tmp_path / "t.mid", rock_beat(4, 960), ticks_per_beat=960, tempos=((0, 90.0), (960 * 8, 140.0)))
     song = midi.read_song(path)
     assert [round(b) for _, b in song.tempos] == [90, 140]
     hvo, _ = midi.song_to_hvo(song)
     assert hvo.shape[0] == 64  # grid from ticks: the tempo change moves no note
     out = midi.read_song(midi.midi_to_bytes(midi.hvo_to_midi(hvo, song)))
-    assert out.ticks_per_beat == 96
-    assert [(t, round(b)) for t, b in out.tempos] == [(0, 90), (768, 140)]
+    assert out.ticks_per_beat == 960
+    assert [(t, round(b)) for t, b in out.tempos] == [(0, 90), (7680, 140)]
     assert (midi.song_to_hvo(out)[0] == hvo).all()
 
 
@@ -243,3 +243,23 @@ def test_written_notes_of_one_voice_never_overlap():
         elif msg.type == "note_off":
             sounding -= 1
     assert sounding == 0
+
+
+@pytest.mark.parametrize("tpb", [1, 24, 96, 479, 480, 960])
+def test_output_resolution_holds_micro_timing(tmp_path, tpb):
+    notes = [(beat * tpb, 36, 100) for beat in range(8)]
+    bass = [(beat * tpb, mido.Message("note_on", channel=0, note=40, velocity=90)) for beat in range(8)]
+    song = midi.read_song(make_midi(tmp_path / "e.mid", notes, ticks_per_beat=tpb, tempos=((0, 100.0), (4 * tpb, 70.0)),
+                                    extra_tracks=[bass]))
+    hvo = H.empty_hvo(32)
+    hvo[1::4, 2] = 1
+    hvo[1::4, 11] = 0.7
+    hvo[1::4, 20] = 0.2                   # late 16ths: need more than a beat's resolution
+    for merge in (False, True):
+        out = midi.read_song(midi.midi_to_bytes(midi.hvo_to_midi(hvo, song, merge=merge)))
+        assert out.ticks_per_beat >= 480 and out.ticks_per_beat % tpb == 0
+        assert [(t * tpb // out.ticks_per_beat, round(b)) for t, b in out.tempos] == [(0, 100), (4 * tpb, 70)]
+        back, _ = midi.song_to_hvo(out, track=len(out.tracks) - 1)
+        assert np.allclose(back[:32, H.OFFSETS], hvo[:, H.OFFSETS], atol=0.01)
+        if merge:  # the copied bass still sounds on the beats
+            assert midi.song_to_groove(out, channel=1)[:, 0].nonzero()[0].tolist() == list(range(0, 32, 4))
