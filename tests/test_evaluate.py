@@ -59,3 +59,16 @@ def test_choose_thresholds_prefers_separating_value():
     true = _drums(1)
     chosen = E.choose_thresholds(Oracle(true), true)
     assert ((chosen >= 0.3) & (chosen < 0.6)).all()
+
+
+def test_score_songs_generates_each_song_in_one_call():
+    songs = [_drums(2, n=1)[0], np.concatenate(_drums(3, n=3))]  # 2 and 6 bars
+    calls = []
+
+    def echo(groove):
+        calls.append(groove.shape)
+        return np.concatenate(songs)[None, :groove.shape[1]] if groove.shape[1] == 32 else np.concatenate(songs)[None, 32:]
+
+    result = E.score_songs(echo, songs)
+    assert calls == [(1, 32, 3), (1, 96, 3)]
+    assert result["f1"] == pytest.approx(1.0) and result["hit_ratio"] == pytest.approx(1.0)
