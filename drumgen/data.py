@@ -46,6 +46,12 @@ class WindowSet:
     def groove(self) -> np.ndarray:
         return H.hvo_to_groove(self.hvo)
 
+    def head(self, n: int) -> WindowSet:
+        """The first n windows (all when n is 0), for smoke runs."""
+        if not n:
+            return self
+        return WindowSet(self.hvo[:n], self.file_index[:n], self.start_bar[:n], self.style[:n], self.files)
+
 
 def find_gmd_zip(path: str | os.PathLike | None = None, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
     """The GMD zip at `path`; with no path, a cached copy, downloaded from the official address once."""
@@ -126,7 +132,7 @@ def load_split(split: str, zip_path: str | os.PathLike | None = None, n_bars: in
     cache = cache_dir / f"gmd-{split}-{key}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as f:
-            return WindowSet(f["hvo"], f["file_index"], f["start_bar"], f["style"], list(f["files"]))
+            return WindowSet(f["hvo"], f["file_index"], f["start_bar"], f["style"], [str(name) for name in f["files"]])
     log.info("preparing GMD %s windows from %s", split, zip_path)
     items = read_gmd(zip_path)
     cache_dir.mkdir(parents=True, exist_ok=True)

@@ -131,9 +131,8 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
     device = model.config.device
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_hvo = train_set.hvo[: cfg.max_train_windows or None]
-    val_set = WindowSet(val_set.hvo[: cfg.max_val_windows or None], val_set.file_index, val_set.start_bar,
-                        val_set.style, val_set.files)
+    train_hvo = train_set.head(cfg.max_train_windows).hvo
+    val_set = val_set.head(cfg.max_val_windows)
     steps_per_epoch = max(1, len(train_hvo) // cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

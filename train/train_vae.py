@@ -66,9 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                  score_fn=lambda m, ws: evaluate.quick_f1(m, ws.hvo))
 
     model = load_variational_mgt_model(str(best))
-    limit = train_cfg.max_val_windows or None
-    val = windows["validation"]
-    thresholds = evaluate.choose_thresholds(model, val.hvo[:limit])
+    thresholds = evaluate.choose_thresholds(model, windows["validation"].head(train_cfg.max_val_windows).hvo)
     model.config.thresholds = [round(float(t), 3) for t in thresholds]
     model.save(str(best), meta={"thresholds": "per-voice, chosen on the validation split (max micro F1, coordinate ascent)"})
     logging.info("thresholds chosen on validation: %s -> %s", model.config.thresholds, best)
