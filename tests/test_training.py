@@ -58,3 +58,10 @@ def test_training_script_smoke_run(gmd_zip, tmp_path):
     header = json.loads((out / "best.json").read_text())
     assert header["meta"]["thresholds"].startswith("per-voice") and len(header["config"]["thresholds"]) == 9
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_bf16_autocast_training_runs(tmp_path):
+    cfg = TrainConfig(out_dir=str(tmp_path / "bf16"), epochs=1, batch_size=16, warmup_steps=2, threads=1, bf16=True)
+    best = train(MonotonicGrooveVAE(tiny_config()), _windows(64, 0), _windows(16, 1), cfg)
+    record = json.loads((tmp_path / "bf16" / "metrics.jsonl").read_text())
+    assert np.isfinite(record["train_loss"]) and np.isfinite(record["val_recon"]) and best.is_file()
