@@ -64,7 +64,11 @@ def find_gmd_zip(path: str | os.PathLike | None = None, cache_dir: Path = DEFAUL
     if not target.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
         log.warning("downloading the Groove MIDI Dataset from %s", GMD_URL)
-        urllib.request.urlretrieve(GMD_URL, target.with_suffix(".part"))
+        try:
+            urllib.request.urlretrieve(GMD_URL, target.with_suffix(".part"))
+        except OSError as exc:
+            raise FileNotFoundError(f"could not download the GMD from {GMD_URL} ({exc}); "
+                                    "download it yourself and pass its path (--data PATH)") from None
         target.with_suffix(".part").rename(target)
     return target
 

@@ -64,3 +64,12 @@ def test_drum_gain_scales_velocities_only():
     assert v.min() >= 0.35 and v.max() <= 0.65 and v.std() > 0.01
     assert (out[:, 1::2, 9] == 0).all()
     assert data.augment_drums(hvo, data.AugmentConfig(), rng) is hvo
+
+
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(data.urllib.request, "urlretrieve", offline)
+    with pytest.raises(FileNotFoundError, match="--data PATH"):
+        data.find_gmd_zip(None, cache_dir=tmp_path)
