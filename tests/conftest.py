@@ -72,6 +72,14 @@ def gmd_zip():
     return GMD_ZIP
 
 
+@pytest.fixture(scope="session")
+def gmd_test_windows(gmd_zip, tmp_path_factory):
+    """The GMD test split's windows, prepared once per test session in a private cache."""
+    from drumgen import data
+
+    return data.load_split("test", gmd_zip, cache_dir=tmp_path_factory.mktemp("gmd_cache"))
+
+
 def random_groove(n=3, bars=2, seed=0):
     rng = np.random.default_rng(seed)
     g = np.zeros((n, 16 * bars, 3), np.float32)

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from drumgen import data
 from drumgen import evaluate as E
 from drumgen import hvo as H
 
@@ -34,8 +33,8 @@ def test_swingness_definition():
     assert E.swingness(hvo) == pytest.approx((2 * 0.2 + 0) / 2)  # second window: no odd hits -> 0
 
 
-def test_baselines_on_gmd_test_split(gmd_zip, tmp_path):
-    test = data.load_split("test", gmd_zip, cache_dir=tmp_path)
+def test_baselines_on_gmd_test_split(gmd_test_windows):
+    test = gmd_test_windows
     rock = E.evaluate(E.baseline_rock, test.hvo)
     hat = E.evaluate(E.baseline_hat, test.hvo)
     assert 0.49 < rock["f1"] < 0.52          # the reference: about 0.51

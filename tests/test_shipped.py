@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from drumgen import data, evaluate, load_variational_mgt_model, midi, pipeline
+from drumgen import evaluate, load_variational_mgt_model, midi, pipeline
 from drumgen import hvo as H
 from tests.conftest import ROOT
 
@@ -29,8 +29,8 @@ def test_checkpoint_files_and_format():
     assert CHECKPOINT.with_suffix(".md").is_file()  # the model card
 
 
-def test_shipped_model_beats_baseline_on_test_windows(shipped, gmd_zip, tmp_path):
-    test = data.load_split("test", gmd_zip, cache_dir=tmp_path)
+def test_shipped_model_beats_baseline_on_test_windows(shipped, gmd_test_windows):
+    test = gmd_test_windows
     true = test.hvo[::4]  # a quarter of the split keeps the test quick
     model = evaluate.evaluate(shipped.generate, true)
     baseline = evaluate.evaluate(evaluate.baseline_rock, true)
