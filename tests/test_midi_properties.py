@@ -24,7 +24,7 @@ def drum_parts(draw):
     return hvo
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(hvo=drum_parts(), bpm=st.floats(30, 300), tpb=st.sampled_from([96, 120, 480, 960, 1024]))
 def test_hvo_midi_roundtrip(hvo, bpm, tpb):
     song = midi.Song(tpb, np.zeros((0, 5), np.int64), [(0, bpm)], [(0, 4, 4)])
@@ -37,13 +37,14 @@ def test_hvo_midi_roundtrip(hvo, bpm, tpb):
     back, unmapped = midi.song_to_hvo(back_song)
     assert not unmapped
     steps = len(hvo)
+    back = np.pad(back, ((0, max(0, steps - len(back))), (0, 0)))  # a file ends with its last bar that plays
     assert (back[:steps, H.HITS] == hvo[:, H.HITS]).all() and H.hit_count(back) == H.hit_count(hvo)
     assert np.abs(back[:steps, H.VELOCITIES] - hvo[:, H.VELOCITIES]).max() < 1e-6
     one_tick = 4 / back_song.ticks_per_beat  # in steps
     assert np.abs(back[:steps, H.OFFSETS] - hvo[:, H.OFFSETS]).max() <= one_tick / 2 + 1e-6
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(hvo=drum_parts())
 def test_groove_of_written_drums_is_the_monotonic_groove(hvo):
     """Reading the written drums as 'any MIDI' gives the same groove as flattening the HVO."""
@@ -53,5 +54,7 @@ def test_groove_of_written_drums_is_the_monotonic_groove(hvo):
         return
     groove = midi.song_to_groove(song)[: len(hvo)]
     expected = H.hvo_to_groove(hvo)
+    assert not expected[len(groove):, 0].any()  # the file ends with its last bar that plays
+    expected = expected[: len(groove)]
     assert (groove[:, 0] == expected[:, 0]).all()
     assert np.allclose(groove[:, 1], expected[:, 1], atol=1e-6)
