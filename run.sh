@@ -10,7 +10,12 @@ what="${1:-app}"; shift || true
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian's own Python keeps venv in a separate package (we run as root there)
+    rm -rf .venv
+    apt-get update -qq && apt-get install -y -qq python3-venv
+    "$PY" -m venv .venv
+  fi
 fi
 stamp=.venv/.requirements.sha
 want=$(sha1sum requirements.txt | cut -d' ' -f1)
