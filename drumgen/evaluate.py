@@ -88,22 +88,26 @@ def baseline_rock(groove: np.ndarray) -> np.ndarray:
     return drums
 
 
-def choose_thresholds(model, true_hvo: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> np.ndarray:
-    """Per-voice hit thresholds that maximise micro F1 over all voices on these (validation) windows,
-    with the model's default generation settings otherwise.
-
-    Each voice's hits depend on its own threshold only, so one generation per grid value gives
-    per-voice tables of true positives and predicted hits; coordinate ascent over those tables
-    then finds thresholds that trade rare voices against the whole (per-voice F1 maxima would
-    flood the toms and cymbals with hits)."""
+def _hit_tables(model, true_hvo: np.ndarray, grid) -> tuple[np.ndarray, np.ndarray, int]:
+    """True positives and predicted hits per (threshold, voice), one generation per threshold:
+    each voice's hits depend on its own threshold only."""
     groove = H.hvo_to_groove(true_hvo)
     truth = true_hvo[..., H.HITS] > 0.5
-    n_true = truth.sum()
     tp = np.zeros((len(grid), H.N_VOICES))
     predicted = np.zeros((len(grid), H.N_VOICES))
     for i, t in enumerate(grid):
         hits = model.generate(groove, thresholds=float(t))[..., H.HITS] > 0.5
         tp[i], predicted[i] = (hits & truth).sum(axis=(0, 1)), hits.sum(axis=(0, 1))
+    return tp, predicted, int(truth.sum())
+
+
+def choose_thresholds(model, true_hvo: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> np.ndarray:
+    """Per-voice hit thresholds that maximise micro F1 over all voices on these (validation) windows,
+    with the model's default generation settings otherwise.
+
+    Coordinate ascent over per-voice tables finds thresholds that trade rare voices against the
+    whole (per-voice F1 maxima would flood the toms and cymbals with hits)."""
+    tp, predicted, n_true = _hit_tables(model, true_hvo, grid)
     common = np.argmax(2 * tp.sum(1) / (predicted.sum(1) + n_true))
     choice = np.full(H.N_VOICES, common)
     voices = np.arange(H.N_VOICES)
@@ -121,13 +125,8 @@ def choose_thresholds(model, true_hvo: np.ndarray, grid: np.ndarray = THRESHOLD_
 
 def quick_f1(model, true_hvo: np.ndarray, grid: tuple[float, ...] = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)) -> float:
     """Best micro hit-F1 over one common threshold: a cheap model-selection score for training."""
-    groove = H.hvo_to_groove(true_hvo)
-    truth = true_hvo[..., H.HITS] > 0.5
-    best = 0.0
-    for t in grid:
-        hits = model.generate(groove, thresholds=t)[..., H.HITS] > 0.5
-        best = max(best, 2 * (hits & truth).sum() / max(hits.sum() + truth.sum(), 1))
-    return float(best)
+    tp, predicted, n_true = _hit_tables(model, true_hvo, grid)
+    return float(np.max(2 * tp.sum(1) / np.maximum(predicted.sum(1) + n_true, 1)))
 
 
 def evaluate(generate: Callable[[np.ndarray], np.ndarray], true_hvo: np.ndarray) -> dict[str, float]:

@@ -58,6 +58,8 @@ def test_choose_thresholds_prefers_separating_value():
     true = _drums(1)
     chosen = E.choose_thresholds(Oracle(true), true)
     assert ((chosen >= 0.3) & (chosen < 0.6)).all()
+    assert E.quick_f1(Oracle(true), true) == pytest.approx(1.0)
+    assert E.quick_f1(Oracle(true), true, grid=(0.1,)) < 0.9
 
 
 def test_score_songs_generates_each_song_in_one_call():
