@@ -17,6 +17,7 @@ import numpy as np
 from . import hvo as H
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
+THRESHOLDS_NOTE = "per-voice, chosen on the validation split (max micro F1, coordinate ascent)"
 
 
 def _f1(tp: float, fp: float, fn: float) -> float:
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=0, help="score only the first N windows")
+    parser.add_argument("--set-thresholds", action="store_true",
+                        help="first choose the per-voice thresholds on the validation split and save them into "
+                             "the checkpoint (as training does at its end)")
     parser.add_argument("--songs", action="store_true",
                         help="also score whole performances, each generated in one call (slower)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
@@ -193,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     windows = data.load_split(args.split, args.data)
     true_hvo = windows.hvo[: args.limit or None]
     model = load_model(args.checkpoint)
+    if args.set_thresholds:
+        chosen = choose_thresholds(model, data.load_split("validation", args.data).hvo)
+        model.config.thresholds = [round(float(t), 3) for t in chosen]
+        model.save(args.checkpoint, meta={"thresholds": THRESHOLDS_NOTE})
+        print(f"thresholds chosen on validation and saved: {model.config.thresholds}")
     results = {
         "drumgen": evaluate(lambda g: model.generate(g, seed=args.seed, temperature=args.temperature), true_hvo),
         "hat baseline": evaluate(baseline_hat, true_hvo),

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     model = load_variational_mgt_model(str(best))
     thresholds = evaluate.choose_thresholds(model, windows["validation"].head(train_cfg.max_val_windows).hvo)
     model.config.thresholds = [round(float(t), 3) for t in thresholds]
-    model.save(str(best), meta={"thresholds": "per-voice, chosen on the validation split (max micro F1, coordinate ascent)"})
+    model.save(str(best), meta={"thresholds": evaluate.THRESHOLDS_NOTE})
     logging.info("thresholds chosen on validation: %s -> %s", model.config.thresholds, best)
 
 
