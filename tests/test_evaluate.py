@@ -73,3 +73,20 @@ def test_score_songs_generates_each_song_in_one_call():
     result = E.score_songs(echo, songs)
     assert calls == [(1, 32, 3), (1, 96, 3)]
     assert result["f1"] == pytest.approx(1.0) and result["hit_ratio"] == pytest.approx(1.0)
+
+
+def test_evaluate_command_sets_thresholds_and_prints_table(gmd_zip, tiny_model, tmp_path, capsys):
+    import json
+
+    path = tmp_path / "tiny.pth"
+    tiny_model.save(str(path))
+    code = E.main([str(path), "--data", str(gmd_zip), "--set-thresholds", "--limit", "64",
+                   "--json", str(tmp_path / "scores.json")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "thresholds chosen on validation and saved" in out and "| f1 |" in out and "kick/snare/hat baseline" in out
+    saved = json.loads(path.with_suffix(".json").read_text())
+    assert saved["meta"]["thresholds"] == E.THRESHOLDS_NOTE
+    assert set(saved["config"]["thresholds"]) <= set(E.THRESHOLD_GRID.tolist())
+    report = json.loads((tmp_path / "scores.json").read_text())
+    assert report["windows"] == 64 and set(report["results"]) == {"drumgen", "hat baseline", "kick/snare/hat baseline"}
