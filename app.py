@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     midi.write_midi(out, args.output)
-    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output}\n")
-    print(hvo_to_text(hvo, midi.song_to_groove(song)))
+    shown = min(song.n_bars, 4)
+    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output}")
+    print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
+    print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown))
     return 0
 
 
