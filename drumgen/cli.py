@@ -48,12 +48,6 @@ def main(argv: list[str] | None = None) -> int:
                     print("  drum pitches drumgen has no voice for: "
                           + ", ".join(f"{p} ({n}x)" for p, n in sorted(unmapped.items())))
             return 0
-        if args.temperature < 0 or args.temperature != args.temperature:
-            raise ValueError("--temperature must be a number >= 0")
-        if args.threshold is not None and not 0 < args.threshold < 1:
-            raise ValueError("--threshold must be between 0 and 1")
-        if args.max_hits is not None and args.max_hits < 0:
-            raise ValueError("--max-hits must be 0 or more")
         model = pipeline.load_default_model(args.checkpoint)
         song, hvo, out = pipeline.midi_to_drum_midi(
             model, args.input, track=args.track, channel=args.channel, merge=args.merge, seed=args.seed,

@@ -14,8 +14,9 @@ from . import hvo as H
 WindowFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Sequence[float], name: str) -> np.ndarray:
-    """A scalar or 9 values -> an array of 9, checked."""
+def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Sequence[float], name: str,
+              low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+    """A scalar or 9 values -> an array of 9, checked to be finite and within [low, high]."""
     if value is None:
         value = default
     array = np.asarray(value, dtype=np.float64)
@@ -26,6 +27,10 @@ def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Seque
                          f"got shape {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite numbers")
+    if (array < low).any() or (array > high).any():
+        allowed = f">= {low:g}" if high == np.inf else f"between {low:g} and {high:g}"
+        got = f"{array.min():g}" if array.min() == array.max() else f"{array.min():g} to {array.max():g}"
+        raise ValueError(f"{name} must be {allowed}, got {got}")
     return array
 
 

@@ -262,8 +262,8 @@ class MonotonicGrooveVAE(nn.Module):
             raise ValueError(f"temperature must be a number from 0 to 100, got {temperature}")
         if seed is not None and not 0 <= int(seed) < 2 ** 63:
             raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
-        thresholds = sampling.per_voice(thresholds, self.config.thresholds, "thresholds")
-        caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits")
+        thresholds = sampling.per_voice(thresholds, self.config.thresholds, "thresholds", 0.0, 1.0)
+        caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
         probs, velocities, offsets = sampling.stitch_windows(
