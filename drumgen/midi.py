@@ -84,6 +84,9 @@ class Song:
             if channel not in known:
                 raise MidiError(f"There are no notes on channel {channel}; channels with notes: {known}.")
             rows = rows[rows[:, 1] == channel - 1]
+            if track is not None and len(rows) == 0:  # both exist, but not together
+                theirs = sorted({int(c) + 1 for c in self.notes[self.notes[:, 0] == track, 1]})
+                raise MidiError(f"Track {track} has no notes on channel {channel}; its notes are on channels {theirs}.")
         if drums_only:
             rows = rows[rows[:, 1] == DRUM_CHANNEL]
         return rows
@@ -128,12 +131,21 @@ def read_song(source: str | os.PathLike | bytes) -> Song:
         tracks.append(Track(index, name, tuple(sorted(channels)), n_notes, n_notes > 0 and n_drum == n_notes))
     array = np.array(notes, dtype=np.int64).reshape(-1, 5)
     array = array[np.argsort(array[:, 4], kind="stable")]
-    tempos.sort()
-    meters.sort()
-    song = Song(tpb, array, tempos, meters, tracks, mid)
+    song = Song(tpb, array, _in_force(tempos), _in_force(meters), tracks, mid)
     if song.n_bars > MAX_BARS:
         raise MidiError(f"This file is {song.n_bars} bars long; drumgen takes at most {MAX_BARS} bars. Cut it shorter.")
     return song
+
+
+def _in_force(events: list[tuple]) -> list[tuple]:
+    """(tick, ...) events in file order -> by tick, one per tick: the last in the file, as a player applies them.
+
+    Sorting the tuples would break a tie by value (120 then 90 BPM at tick 0 read as 90 but written 120
+    after 90); players (mido too) merge tracks stably, so the later track, or the later event in a track, is in force."""
+    last = {}
+    for event in events:  # collected track by track in file order: later ones overwrite
+        last[event[0]] = event
+    return [last[tick] for tick in sorted(last)]
 
 
 def _read_bytes(source: str | os.PathLike | bytes) -> bytes:
@@ -205,9 +217,14 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
     """HVO (T, 27) -> a MIDI file with the drums on channel 10.
 
     With `song`, the output keeps its tempo map and meter (and, with merge=True, all its tracks),
-    so the drums line up with the original. Its ticks per beat are kept too, or multiplied up to
-    at least 480 so micro-timing fits (a 24-tick file cannot hold a 16th's offsets); the times of
-    every copied event are scaled by the same whole factor. Without a song: one tempo, `bpm` or 120.
+    so the drums line up with the original: a tick sounds at the same second in both files. Its ticks
+    per beat are kept too, or multiplied up to at least 480 so micro-timing fits (a 24-tick file cannot
+    hold a 16th's offsets); the times of every copied event are scaled by the same whole factor.
+    Without a song: one tempo, `bpm` or 120.
+
+    merge=True copies every input track as it is, its own drums (channel 10) included, so nothing is
+    lost; the new drums come last, in their own track "drumgen drums", to mute or keep. For the new
+    drums alone, use the default (merge=False) output.
     """
     hvo = np.asarray(hvo, dtype=np.float32)
     if hvo.ndim != 2 or hvo.shape[1] != H.HVO_DIM:

@@ -1,3 +1,5 @@
+import io
+
 import mido
 import numpy as np
 import pytest
@@ -263,3 +265,172 @@ def test_output_resolution_holds_micro_timing(tmp_path, tpb):
         assert np.allclose(back[:32, H.OFFSETS], hvo[:, H.OFFSETS], atol=0.01)
         if merge:  # the copied bass still sounds on the beats
             assert midi.song_to_groove(out, channel=1)[:, 0].nonzero()[0].tolist() == list(range(0, 32, 4))
+
+
+# --- events at one tick: the last in the file is in force (issue #6) ------------------------
+
+def _tempo_events(mid: mido.MidiFile) -> list[tuple[int, int]]:
+    """Every set_tempo of a file as (tick, rounded bpm), track by track in file order."""
+    events = []
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                events.append((tick, round(mido.tempo2bpm(msg.tempo))))
+    return events
+
+
+def _onset_seconds(mid: mido.MidiFile) -> list[float]:
+    """When each drum note (channel 10) starts, in seconds, as a player (mido) hears the whole file."""
+    now, onsets = 0.0, []
+    for msg in mid:
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity > 0 and msg.channel == midi.DRUM_CHANNEL:
+            onsets.append(now)
+    return sorted(onsets)
+
+
+def _assert_drums_keep_time(src, song: midi.Song, merge: bool = False) -> mido.MidiFile:
+    """Drums written for the song's own drums: as long in seconds as the input, each onset at the same second."""
+    hvo, _ = midi.song_to_hvo(song)
+    out = mido.MidiFile(file=io.BytesIO(midi.midi_to_bytes(midi.hvo_to_midi(hvo, song, merge=merge, note_steps=1.0))))
+    source = mido.MidiFile(str(src))
+    assert out.length == pytest.approx(source.length, abs=1e-6)
+    expected = _onset_seconds(source) * (2 if merge else 1)  # merged: the input's drums and the new ones
+    assert _onset_seconds(out) == pytest.approx(sorted(expected), abs=1e-6)
+    return out
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_tempo_tie_last_in_file_is_in_force(tmp_path, merge):
+    src = make_midi(tmp_path / "tie.mid", rock_beat(), tempos=((0, 120.0), (0, 90.0)))
+    song = midi.read_song(src)
+    assert song.bpm == pytest.approx(90, abs=0.01) and len(song.tempos) == 1
+    reference = make_midi(tmp_path / "ref.mid", rock_beat(), tempos=((0, 90.0),))
+    assert mido.MidiFile(str(src)).length == pytest.approx(mido.MidiFile(str(reference)).length)  # mido agrees: 90
+    out = _assert_drums_keep_time(src, song, merge)
+    if not merge:  # merge copies the input's tracks as they are, its tie included
+        assert _tempo_events(out) == [(0, 90)]
+
+
+def test_tempo_ties_later_in_the_song(tmp_path):
+    tempos = ((0, 100.0), (0, 80.0), (1920, 140.0), (1920, 60.0), (1920, 70.0))
+    src = make_midi(tmp_path / "tie.mid", rock_beat(3), tempos=tempos)
+    song = midi.read_song(src)
+    assert [(t, round(b)) for t, b in song.tempos] == [(0, 80), (1920, 70)]
+    assert _tempo_events(_assert_drums_keep_time(src, song)) == [(0, 80), (1920, 70)]
+
+
+@pytest.mark.parametrize("first, later", [(120.0, 90.0), (90.0, 120.0)])
+def test_tempo_tie_across_tracks_later_track_wins(tmp_path, first, later):
+    """Type 1: track 0 has one tempo at tick 0, track 2 another; players merge tracks in order, so track 2's holds."""
+    other = [(0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(later)))]
+    other += [(i * 480, mido.Message("note_on", channel=0, note=40, velocity=90)) for i in range(8)]
+    src = make_midi(tmp_path / "tracks.mid", rock_beat(), tempos=((0, first),), extra_tracks=[other])
+    song = midi.read_song(src)
+    assert [(t, round(b)) for t, b in song.tempos] == [(0, round(later))]
+    for merge in (False, True):
+        out = _assert_drums_keep_time(src, song, merge)
+        if not merge:
+            assert _tempo_events(out) == [(0, round(later))]
+
+
+@pytest.mark.parametrize("meters, ok", [
+    (((0, 3, 4), (0, 4, 4)), True),    # 3/4 superseded at once: the file is in 4/4
+    (((0, 4, 4), (0, 3, 4)), False),   # 3/4 is in force
+    (((0, 4, 4), (1920, 6, 8), (1920, 2, 2)), True),
+    (((0, 4, 4), (1920, 4, 4), (1920, 6, 8)), False),
+])
+def test_meter_tie_last_in_file_is_in_force(tmp_path, meters, ok):
+    song = midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(3), meters=meters))
+    assert len(song.time_signatures) == len({t for t, _, _ in meters})
+    if ok:
+        assert midi.song_to_groove(song).shape == (48, 3)
+        out = midi.hvo_to_midi(midi.song_to_hvo(song)[0], song)
+        assert [(m.numerator, m.denominator) for m in out.tracks[0] if m.type == "time_signature"] == \
+            [(n, d) for _, n, d in song.time_signatures]
+    else:
+        with pytest.raises(midi.MidiError, match="/.*4/4 only"):
+            midi.song_to_groove(song)
+
+
+@pytest.mark.parametrize("first, later, ok", [((3, 4), (4, 4), True), ((4, 4), (3, 4), False)])
+def test_meter_tie_across_tracks_later_track_wins(tmp_path, first, later, ok):
+    other = [(0, mido.MetaMessage("time_signature", numerator=later[0], denominator=later[1]))]
+    song = midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(), meters=((0, *first),), extra_tracks=[other]))
+    assert [(n, d) for _, n, d in song.time_signatures] == [later]
+    if ok:
+        midi.check_meter(song)
+    else:
+        with pytest.raises(midi.MidiError, match="3/4"):
+            midi.check_meter(song)
+
+
+# --- negative offsets at grid lines ------------------------------------------------------------
+
+def test_negative_offset_at_step_zero_is_written_at_tick_zero():
+    """A hit 0.3 step before the very first grid line has no earlier tick to go to: it sounds at tick 0."""
+    hvo = H.empty_hvo(16)
+    hvo[[0, 4], 0] = 1
+    hvo[[0, 4], 9] = 0.8
+    hvo[[0, 4], 18] = -0.3
+    data = midi.midi_to_bytes(midi.hvo_to_midi(hvo, bpm=100))
+    mid = mido.MidiFile(file=io.BytesIO(data))
+    assert all(msg.time >= 0 for track in mid.tracks for msg in track)
+    song = midi.read_song(data)
+    assert song.notes[:, 4].tolist() == [0, 4 * 120 - 36]  # step 4 keeps its -0.3 (36 ticks at 480)
+    back, _ = midi.song_to_hvo(song)
+    assert back[:, 0].nonzero()[0].tolist() == [0, 4]
+    assert back[0, 18] == 0 and back[4, 18] == pytest.approx(-0.3)
+
+
+def test_note_just_before_a_bar_line_belongs_to_the_next_bar(tmp_path):
+    song = midi.read_song(make_midi(tmp_path / "early.mid", [(0, 60, 80, 0), (1920 - 30, 60, 90, 0)]))
+    assert song.n_bars == 2  # the early note opens bar 2
+    groove = midi.song_to_groove(song)
+    assert groove.shape == (32, 3) and groove[:, 0].nonzero()[0].tolist() == [0, 16]
+    assert groove[16, 2] == pytest.approx(-0.25) and groove[16, 1] == pytest.approx(90 / 127)
+
+
+# --- merge when the input has drums of its own; track and channel together -------------------
+
+def test_merge_keeps_the_inputs_own_drums_beside_the_new_ones(tmp_path):
+    bass = [(i * 480, mido.Message("note_on", channel=0, note=40, velocity=90)) for i in range(8)]
+    song = midi.read_song(make_midi(tmp_path / "d.mid", rock_beat(), extra_tracks=[bass]))
+    new = H.empty_hvo(32)
+    new[::4, 8] = 1  # a ride on every beat: nothing like the input's drums
+    new[::4, 17] = 0.6
+    out = midi.read_song(midi.midi_to_bytes(midi.hvo_to_midi(new, song, merge=True)))
+    assert [t.name for t in out.tracks][-1] == "drumgen drums"
+    kept = out.select(track=1)
+    assert (kept == song.select(track=1)).all() and (kept[:, 1] == midi.DRUM_CHANNEL).all()  # untouched
+    assert out.select(track=2)[:, 2].tolist() == [40] * 8
+    ours = out.select(track=len(out.tracks) - 1)
+    assert set(ours[:, 2].tolist()) == {H.OUTPUT_PITCHES[8]} and len(ours) == 8
+    plain = midi.read_song(midi.midi_to_bytes(midi.hvo_to_midi(new, song)))
+    assert len(plain.notes) == 8  # without merge: the new drums alone
+
+
+def _two_channel_song(tmp_path) -> midi.Song:
+    """Track 1: channel 1 in bar 1, channel 2 in bar 2; track 2: channel 1 in bar 3."""
+    notes = [(i * 480, 60, 80, 0) for i in range(4)] + [(1920 + i * 480, 62, 70, 1) for i in range(4)]
+    other = [(3840 + i * 480, mido.Message("note_on", channel=0, note=40, velocity=90)) for i in range(4)]
+    return midi.read_song(make_midi(tmp_path / "tc.mid", notes, extra_tracks=[other]))
+
+
+@pytest.mark.parametrize("track, channel, steps", [
+    (1, 1, [0, 4, 8, 12]),
+    (1, 2, [16, 20, 24, 28]),
+    (2, 1, [32, 36, 40, 44]),
+    (1, None, list(range(0, 32, 4))),
+    (None, 1, [0, 4, 8, 12, 32, 36, 40, 44]),
+])
+def test_groove_from_a_track_and_a_channel_together(tmp_path, track, channel, steps):
+    groove = midi.song_to_groove(_two_channel_song(tmp_path), track, channel)
+    assert groove.shape == (48, 3) and groove[:, 0].nonzero()[0].tolist() == steps
+
+
+def test_track_and_channel_without_common_notes_is_clear(tmp_path):
+    with pytest.raises(midi.MidiError, match=r"Track 2 has no notes on channel 2; its notes are on channels \[1\]"):
+        midi.song_to_groove(_two_channel_song(tmp_path), track=2, channel=2)
