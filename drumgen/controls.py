@@ -1,0 +1,400 @@
+"""Per-bar controls: the one place that says what density, intensity, instruments and style mean.
+
+The same code measures training targets (`measure_controls`), checks user input (`validate_controls`),
+feeds a model (`condition_array`) and steers a model without learned controls (`steer_hits`,
+`steer_velocities`), so a slider means the same thing everywhere. Per bar (16 steps), each in [0, 1]:
+
+* density: how busy the bar is, as a rank among GMD bars. A bar's hit count (9 voices) is mapped
+  piecewise-linearly through DENSITY_TABLE, the hit counts at the 0.00, 0.05, ..., 1.00 quantiles of
+  the bars (with >= 1 hit) of the GMD train performances: density 0.5 is the median bar, 0.9 is busier
+  than 90% of GMD bars, 0 hits is 0.0 and the busiest bar (and above) is 1.0. Integer counts are
+  spread evenly over [c - 0.5, c + 0.5] before taking quantiles, so the table is strictly increasing
+  and `counts_from_density` is the exact inverse of `density_from_counts`. Rebuild it with
+  `python -m drumgen.controls --data groove-v1.0.0-midionly.zip`.
+* intensity: mean velocity (0..1) of the bar's hits.
+* instruments: each voice's share of the bar's hits (sums to 1); share exactly 0 = the voice is muted.
+* style: a GMD primary style (STYLES), as an index.
+
+"Free" (the model chooses) is NaN in a per-bar array, a missing key, or None for a style (-1 as an index).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import hvo as H
+
+BAR = H.STEPS_PER_BAR
+STYLES: tuple[str, ...] = (
+    "afrobeat", "afrocuban", "blues", "country", "dance", "funk", "gospel", "highlife", "hiphop",
+    "jazz", "latin", "middleeastern", "neworleans", "pop", "punk", "reggae", "rock", "soul",
+)
+DENSITY_LEVELS = np.linspace(0.0, 1.0, 21)
+DENSITY_TABLE = np.array([  # hit counts at DENSITY_LEVELS; 17,416 GMD train bars with hits
+    0.0, 8.409, 10.894, 12.271, 13.386, 14.313, 15.21, 16.0, 16.762, 17.568, 18.361,
+    19.258, 20.084, 20.918, 21.846, 22.974, 24.111, 25.317, 26.817, 28.585, 45.5,
+])
+CONDITION_DIM = 2 + 2 + 2 * H.N_VOICES  # density, known | intensity, known | 9 shares | 9 share-known
+CONTROL_KEYS = ("density", "intensity", "instruments", "style")
+
+
+def style_index(name: str) -> int:
+    """'Hip-Hop', ' funk ' -> index into STYLES (case, spaces, '-' and '_' ignored)."""
+    key = re.sub(r"[\s_-]", "", str(name)).lower() if isinstance(name, str) else None
+    if key not in STYLES:
+        raise ValueError(f"unknown style {name!r}; known styles: {', '.join(STYLES)}")
+    return STYLES.index(key)
+
+
+def density_from_counts(counts) -> np.ndarray:
+    """Hit counts per bar (any shape) -> density in [0, 1] (float64), increasing; NaN stays NaN."""
+    return np.interp(np.asarray(counts, np.float64), DENSITY_TABLE, DENSITY_LEVELS)
+
+
+def counts_from_density(density) -> np.ndarray:
+    """Density (any shape) -> expected hit count of a bar (float64); inverse of density_from_counts."""
+    return np.interp(np.asarray(density, np.float64), DENSITY_LEVELS, DENSITY_TABLE)
+
+
+def bar_hit_counts(hvo: np.ndarray) -> np.ndarray:
+    """(..., T, 27) -> hits per bar and voice (..., B, 9); a last partial bar is zero-padded."""
+    hits = np.asarray(hvo)[..., H.HITS] > 0.5
+    pad = -hits.shape[-2] % BAR
+    hits = np.pad(hits, [(0, 0)] * (hits.ndim - 2) + [(0, pad), (0, 0)])
+    return hits.reshape(*hits.shape[:-2], -1, BAR, H.N_VOICES).sum(axis=-2)
+
+
+def density_table(counts) -> np.ndarray:
+    """Hit counts at DENSITY_LEVELS for a sample of per-bar hit counts (bars with 0 hits ignored)."""
+    counts = np.asarray(counts, np.int64).ravel()
+    counts = counts[counts > 0]
+    cdf = np.concatenate([[0.0], np.cumsum(np.bincount(counts)) / len(counts)])
+    cdf[-1] = 1.0
+    # count c is spread over [c - 0.5, c + 0.5]: invert the piecewise-linear CDF in the bin holding each level
+    j = np.clip(np.searchsorted(cdf, DENSITY_LEVELS, side="left") - 1, 0, len(cdf) - 2)
+    lower = np.arange(len(cdf))[j] - 0.5
+    table = np.round(lower + (DENSITY_LEVELS - cdf[j]) / np.maximum(cdf[j + 1] - cdf[j], 1e-12), 3)
+    table[0] = 0.0  # density 0 is an empty bar
+    for i in range(1, len(table)):  # strictly increasing after rounding
+        table[i] = max(table[i], round(table[i - 1] + 0.001, 3))
+    return table
+
+
+def measure_controls(hvo: np.ndarray) -> dict[str, np.ndarray]:
+    """HVO (N, T, 27) or (T, 27), T a multiple of 16 -> per-bar controls, float32:
+    density (N, B), intensity (N, B) (0 for an empty bar), instruments (N, B, 9) (0 for an empty bar)."""
+    hvo = np.asarray(hvo, np.float32)
+    if hvo.ndim == 2:
+        return {k: v[0] for k, v in measure_controls(hvo[None]).items()}
+    if hvo.ndim != 3 or hvo.shape[-1] != H.HVO_DIM or hvo.shape[1] % BAR:
+        raise ValueError(f"hvo must have shape (N, T, 27) with T a multiple of {BAR}, got {hvo.shape}")
+    n, length, _ = hvo.shape
+    hits = (hvo[..., H.HITS] > 0.5).reshape(n, length // BAR, BAR, H.N_VOICES)
+    velocity = (hvo[..., H.VELOCITIES].reshape(hits.shape) * hits).sum(axis=(2, 3))
+    per_voice = hits.sum(axis=2).astype(np.float64)
+    total = per_voice.sum(axis=-1)
+    safe = np.maximum(total, 1)
+    return {"density": density_from_counts(total).astype(np.float32),
+            "intensity": (velocity / safe).astype(np.float32),
+            "instruments": (per_voice / safe[..., None]).astype(np.float32)}
+
+
+def curve(points, values, n_bars: int, kind: str = "linear") -> np.ndarray:
+    """(n_bars,) float64 through values at bar indices `points` (increasing): 'linear' interpolates,
+    'step' holds each value until the next point; both are flat before the first and after the last."""
+    points, values = np.asarray(points, np.float64).ravel(), np.asarray(values, np.float64).ravel()
+    if len(points) == 0 or len(points) != len(values):
+        raise ValueError(f"curve needs as many values as points (at least one), got {len(points)} and {len(values)}")
+    if (np.diff(points) <= 0).any():
+        raise ValueError(f"curve points must be strictly increasing bar indices, got {points.tolist()}")
+    bars = np.arange(n_bars)
+    if kind == "linear":
+        return np.interp(bars, points, values)
+    if kind == "step":
+        return values[np.clip(np.searchsorted(points, bars, side="right") - 1, 0, None)]
+    raise ValueError(f"curve kind must be 'linear' or 'step', got {kind!r}")
+
+
+def ramp(start: float, end: float, n_bars: int) -> np.ndarray:
+    """(n_bars,) linear from start (first bar) to end (last bar)."""
+    return curve([0, max(n_bars - 1, 1)], [start, end], n_bars)
+
+
+def style_curve(points, names, n_bars: int) -> list[str | None]:
+    """Per-bar style names (None = free), each held from its bar until the next point."""
+    names = list(names)
+    for name in names:
+        if name is not None:
+            style_index(name)
+    index = curve(points, np.arange(len(names)), n_bars, kind="step").astype(int)
+    return [names[i] for i in index]
+
+
+def parse_curve(text: str | None, n_bars: int) -> np.ndarray:
+    """Command-line curve -> (n_bars,) in [0, 1], NaN = free: '0.5' flat, '0.2-0.9' a ramp over all
+    bars, '0.2,0.5,0.9' one value a bar (the last repeated), '' or 'free' all free."""
+    text = (text or "").strip().lower()
+    if text in ("", "free"):
+        return np.full(n_bars, np.nan)
+    ramp_match = re.fullmatch(r"([0-9.]+)\s*-\s*([0-9.]+)", text)
+    parts = ramp_match.groups() if ramp_match else text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"curve {text!r}: expected '0.5', '0.2-0.9', '0.2,0.5,0.9' or 'free'") from None
+    if not all(0.0 <= v <= 1.0 for v in values):  # also refuses nan and inf
+        raise ValueError(f"curve {text!r}: values must be numbers between 0 and 1")
+    if ramp_match:
+        return ramp(values[0], values[1], n_bars)
+    if len(values) > n_bars:
+        raise ValueError(f"curve {text!r}: {len(values)} values for {n_bars} bars")
+    return np.array(values + values[-1:] * (n_bars - len(values)))
+
+
+@dataclass
+class Controls:
+    """Validated controls of a batch: density, intensity (N, B) float32, instruments (N, B, 9) float32,
+    NaN = free; style (N, B) int64, -1 = free. Build with validate_controls."""
+
+    density: np.ndarray
+    intensity: np.ndarray
+    instruments: np.ndarray
+    style: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.density.shape
+
+    @classmethod
+    def free(cls, n_items: int, n_bars: int) -> Controls:
+        nan = np.full((n_items, n_bars), np.nan, np.float32)
+        return cls(nan, nan.copy(), np.full((n_items, n_bars, H.N_VOICES), np.nan, np.float32),
+                   np.full((n_items, n_bars), -1, np.int64))
+
+    def bars(self, start: int, stop: int) -> Controls:
+        """Bars start..stop-1 (a copy), e.g. for one window of a long song."""
+        return Controls(*(getattr(self, k)[:, start:stop].copy() for k in CONTROL_KEYS))
+
+    def padded(self, n_bars: int) -> Controls:
+        """The same with free bars appended up to n_bars (a song's last, shorter window)."""
+        if n_bars < self.shape[1]:
+            raise ValueError(f"cannot pad {self.shape[1]} bars to {n_bars}")
+        out = Controls.free(self.shape[0], n_bars)
+        for k in CONTROL_KEYS:
+            getattr(out, k)[:, :self.shape[1]] = getattr(self, k)
+        return out
+
+    def any_set(self) -> bool:
+        return bool(np.isfinite(self.density).any() or np.isfinite(self.intensity).any()
+                    or np.isfinite(self.instruments).any() or (self.style >= 0).any())
+
+    def is_free(self) -> bool:
+        return not self.any_set()
+
+
+def _numbers(name: str, value, n: int, b: int, tail: tuple = ()) -> np.ndarray:
+    """A value, per-bar values or per-item-and-bar values -> (n, b, *tail) float32, checked."""
+    shapes = [tail, (b, *tail), (n, b, *tail)]
+    expected = " or ".join(str(s) if s else "a number" for s in shapes)
+    if value is None:
+        return np.full((n, b, *tail), np.nan, np.float32)
+    try:
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected numbers in [0, 1] (NaN = free) shaped {expected}") from None
+    if array.shape not in shapes:
+        raise ValueError(f"{name}: expected {expected} for {n} items x {b} bars, got shape {array.shape}")
+    if np.isinf(array).any() or (array < 0).any() or (array > 1).any():
+        bad = array[np.isinf(array) | (array < 0) | (array > 1)][0]
+        raise ValueError(f"{name}: values must be in [0, 1] (NaN = free), got {bad:g}")
+    return np.broadcast_to(array, (n, b, *tail)).astype(np.float32)
+
+
+def _styles(value, n: int, b: int) -> np.ndarray:
+    """None | name | B names | N lists of B names (None = free) | int array -> (n, b) int64, -1 = free."""
+    if value is None or isinstance(value, str):
+        return np.full((n, b), -1 if value is None else style_index(value), np.int64)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        if value.shape not in ((), (b,), (n, b)) or ((value < -1) | (value >= len(STYLES))).any():
+            raise ValueError(f"style: index arrays must be (), ({b},) or ({n}, {b}) in -1..{len(STYLES) - 1}")
+        return np.broadcast_to(value, (n, b)).astype(np.int64)
+    items = value.tolist() if isinstance(value, np.ndarray) else list(value) if hasattr(value, "__len__") else []
+    if len(items) == b and all(x is None or isinstance(x, str) for x in items):
+        return np.broadcast_to(np.array([-1 if x is None else style_index(x) for x in items], np.int64), (n, b)).copy()
+    if len(items) == n and all(not isinstance(x, str) and hasattr(x, "__len__") and len(x) == b for x in items):
+        return np.concatenate([_styles(list(x), 1, b) for x in items])
+    raise ValueError(f"style: expected a name or None, {b} names (one a bar), or {n} lists of {b} names; "
+                     f"known styles: {', '.join(STYLES)}")
+
+
+def validate_controls(controls: dict | Controls | None, n_items: int, n_bars: int) -> Controls:
+    """Any accepted form -> Controls for n_items x n_bars; ValueError naming the control otherwise.
+
+    density / intensity: a number, B numbers or (N, B); instruments: 9 shares, (B, 9), (N, B, 9), or
+    {voice: number or B numbers} (missing voices free); style: see _styles. None = free.
+    """
+    if controls is None:
+        return Controls.free(n_items, n_bars)
+    if isinstance(controls, Controls):
+        controls = {k: getattr(controls, k) for k in CONTROL_KEYS}
+    if not isinstance(controls, dict):
+        raise ValueError(f"controls must be a dict with keys {CONTROL_KEYS} or Controls, got {type(controls).__name__}")
+    unknown = set(controls) - set(CONTROL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown controls {sorted(map(str, unknown))}; known: {', '.join(CONTROL_KEYS)}")
+    n, b = n_items, n_bars
+    instruments = controls.get("instruments")
+    if isinstance(instruments, dict):
+        bad = [v for v in instruments if v not in H.VOICES]
+        if bad:
+            raise ValueError(f"instruments: unknown voices {bad}; voices: {', '.join(H.VOICES)}")
+        instruments = np.stack([_numbers(f"instruments[{v}]", instruments.get(v), n, b) for v in H.VOICES], axis=-1)
+    return Controls(_numbers("density", controls.get("density"), n, b),
+                    _numbers("intensity", controls.get("intensity"), n, b),
+                    _numbers("instruments", instruments, n, b, (H.N_VOICES,)),
+                    _styles(controls.get("style"), n, b))
+
+
+def controls_from_measure(measured: dict, styles=None) -> Controls:
+    """measure_controls output (N, B[, 9]) + per-item style names (N,) (None = free) -> Controls."""
+    density = np.asarray(measured["density"])
+    n, b = density.shape
+    style = None if styles is None else [[s] * b for s in styles]
+    return validate_controls({**{k: measured[k] for k in ("density", "intensity", "instruments")},
+                              "style": style}, n, b)
+
+
+def condition_array(c: Controls) -> tuple[np.ndarray, np.ndarray]:
+    """Model input: float32 (N, B, 22) = [density, known, intensity, known, 9 shares, 9 known] with free
+    values as 0 and known as 0/1, and style indices (N, B) int64 with free = len(STYLES) ('any')."""
+    parts = []
+    for values in (c.density[..., None], c.intensity[..., None], c.instruments):
+        known = np.isfinite(values)
+        parts += [np.where(known, values, 0.0), known]
+    return np.concatenate(parts, axis=-1).astype(np.float32), np.where(c.style < 0, len(STYLES), c.style).astype(np.int64)
+
+
+def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
+    """Training dropout: per item, free density, intensity, style and each voice's share with chance p,
+    and all shares together with chance p; returns a copy, so every control is also learnt free."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"drop probability must be in [0, 1], got {p}")
+    n = c.shape[0]
+    drop = {k: rng.random(n) < p for k in ("density", "intensity", "style")}
+    voices = (rng.random((n, H.N_VOICES)) < p) | (rng.random(n) < p)[:, None]
+    return Controls(np.where(drop["density"][:, None], np.nan, c.density).astype(np.float32),
+                    np.where(drop["intensity"][:, None], np.nan, c.intensity).astype(np.float32),
+                    np.where(voices[:, None, :], np.nan, c.instruments).astype(np.float32),
+                    np.where(drop["style"][:, None], -1, c.style).astype(np.int64))
+
+
+def mute_mask(c: Controls, n_steps: int | None = None) -> np.ndarray:
+    """(N, n_steps, 9) bool, True where a voice's share is exactly 0 (muted); steps past the bars are False."""
+    mask = np.repeat(c.instruments == 0, BAR, axis=1)
+    n_steps = mask.shape[1] if n_steps is None else n_steps
+    return np.pad(mask, ((0, 0), (0, max(n_steps - mask.shape[1], 0)), (0, 0)))[:, :n_steps]
+
+
+def _top(score: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the k highest scores (ties: earlier first); -inf cells are never chosen."""
+    chosen = np.zeros(score.shape, bool)
+    k = min(int(k), int(np.isfinite(score).sum()))
+    if k > 0:
+        chosen.ravel()[np.argsort(-score.ravel(), kind="stable")[:k]] = True
+    return chosen
+
+
+def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: Controls | None) -> np.ndarray:
+    """Hits (N, T, 9) float32 in {0, 1} from probabilities (N, T, 9) steered by per-bar controls.
+
+    Per item and bar: a voice with share exactly 0 never hits, nor does a cell with probability 0.
+    Cells are ranked by prob / threshold. K = round(counts_from_density(density)) when density is set
+    (capped at the allowed cells), else the bar's plain-threshold count. A voice with a share s > 0
+    gets its round(s * K) best cells (at least 1 when K > 0; when the set shares ask for more than K,
+    the largest quota gives way first). Then, with density set, the free voices fill the bar up to
+    exactly K by rank (the set voices too if the free ones run out); with density free they keep
+    their plain-threshold hits. With nothing set a cell hits when prob > threshold.
+    """
+    probs = np.asarray(probs, np.float32)
+    if probs.ndim != 3 or probs.shape[-1] != H.N_VOICES or probs.shape[1] % BAR:
+        raise ValueError(f"probs must have shape (N, T, 9) with T a multiple of {BAR}, got {probs.shape}")
+    n, length, _ = probs.shape
+    thresholds = np.asarray(thresholds, np.float32).reshape(H.N_VOICES)
+    c = validate_controls(c, n, length // BAR)
+    bars = probs.reshape(n, -1, BAR, H.N_VOICES)
+    allowed = (bars > 0) & ~mute_mask(c).reshape(bars.shape)
+    hits = (bars > thresholds) & allowed
+    score = np.where(allowed, bars / np.maximum(thresholds, 1e-6), -np.inf)
+    steered = np.isfinite(c.density) | (c.instruments > 0).any(axis=-1)
+    for i, b in zip(*np.nonzero(steered)):
+        s, share, plain = score[i, b], c.instruments[i, b], hits[i, b]
+        density_set = np.isfinite(c.density[i, b])
+        k = int(plain.sum())
+        if density_set:
+            k = min(int(np.floor(counts_from_density(c.density[i, b]) + 0.5)), int(allowed[i, b].sum()))
+        has_share = share > 0
+        quota = np.where(has_share, np.floor(np.nan_to_num(share) * k + 0.5), 0).astype(int)
+        quota = np.minimum(np.where(has_share & (k > 0), np.maximum(quota, 1), quota), allowed[i, b].sum(axis=0))
+        while quota.sum() > k:
+            quota[np.argmax(quota)] -= 1
+        out = np.zeros_like(plain)
+        for v in np.nonzero(quota)[0]:
+            out[:, v] = _top(s[:, v], quota[v])
+        free = np.isnan(share)[None, :]
+        if density_set:
+            out |= _top(np.where(free & ~out, s, -np.inf), k - out.sum())
+            out |= _top(np.where(~out, s, -np.inf), k - out.sum())
+        else:
+            out |= plain & free
+        hits[i, b] = out
+    return hits.reshape(n, length, H.N_VOICES).astype(np.float32)
+
+
+def steer_velocities(hits: np.ndarray, velocities: np.ndarray, c: Controls | None) -> np.ndarray:
+    """Velocities (N, T, 9): in each bar with intensity set and hits, all velocities scaled by one gain
+    (hits clipped to [1/127, 1]) so the mean velocity of the bar's hits is the intensity (bisection)."""
+    hits = np.asarray(hits) > 0.5
+    velocities = np.asarray(velocities, np.float32)
+    n, length, _ = hits.shape
+    c = validate_controls(c, n, length // BAR)
+    shape = (n, length // BAR, BAR * H.N_VOICES)
+    mask, v = hits.reshape(shape), velocities.reshape(shape)
+    hit_v = np.clip(v, 1 / 127, 1.0)
+    count = mask.sum(axis=-1)
+    target = np.clip(np.nan_to_num(c.intensity, nan=0.0), 1 / 127, 1.0)
+    lo, hi = np.full(count.shape, -np.log(127.0)), np.full(count.shape, np.log(127.0))  # all at 1/127 .. all at 1
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        mean = (np.clip(hit_v * np.exp(mid)[..., None], 1 / 127, 1) * mask).sum(-1) / np.maximum(count, 1)
+        lo, hi = np.where(mean < target, mid, lo), np.where(mean < target, hi, mid)
+    steer = (np.isfinite(c.intensity) & (count > 0))[..., None]
+    gain = np.exp((lo + hi) / 2)[..., None]
+    scaled = np.where(mask, np.clip(hit_v * gain, 1 / 127, 1.0), np.clip(v * gain, 0.0, 1.0))
+    out = np.where(steer, scaled, v)
+    return out.reshape(velocities.shape).astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m drumgen.controls --data ZIP`: recompute STYLES and DENSITY_TABLE from the GMD."""
+    import argparse
+
+    from . import data
+
+    parser = argparse.ArgumentParser(description="Recompute the control tables from the Groove MIDI Dataset.")
+    parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
+    args = parser.parse_args(argv)
+    items = data.read_gmd(data.find_gmd_zip(args.data))
+    styles = tuple(sorted({item["style"].split("/")[0] for item in items}))
+    counts = np.concatenate([bar_hit_counts(i["hvo"]).sum(-1) for i in items if i["split"] == "train"])
+    table = density_table(counts)
+    print(f"STYLES = {styles!r}")
+    print(f"DENSITY_TABLE = {[float(x) for x in table]!r}  # from {int((counts > 0).sum())} train bars with hits")
+    same = styles == STYLES and np.array_equal(table, DENSITY_TABLE)
+    print("matches drumgen/controls.py" if same else "differs from drumgen/controls.py")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
