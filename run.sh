@@ -18,9 +18,11 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 stamp=.venv/.requirements.sha
-want=$(sha1sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -r requirements.txt
+  # the package itself, editable: `import drumgen` works from anywhere, scripts need no path edits
+  .venv/bin/python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
 

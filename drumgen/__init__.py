@@ -9,3 +9,10 @@ def load_variational_mgt_model(path, device="cpu"):
     from .models.vae import load_variational_mgt_model as _load
 
     return _load(path, device)
+
+
+def load_model(path, device="cpu"):
+    """Any drumgen checkpoint, ready to generate (one loaded copy per file and device)."""
+    from .models.checkpoint import load_model as _load
+
+    return _load(path, device)

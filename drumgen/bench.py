@@ -54,7 +54,7 @@ def _memory_child(checkpoint: str, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    import drumgen.models.vae  # noqa: F401  (the library's own imports, before the model counts)
+    import drumgen.models.base  # noqa: F401  (the library's own imports, before the model counts)
 
     before = _rss_mb("VmRSS")
     from drumgen.pipeline import load_default_model
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     model = load_default_model(checkpoint)
     load_ms = (time.perf_counter() - t) * 1e3
-    params = sum(p.numel() for p in model.parameters())
+    params = sum(p.numel() for p in model.model.parameters())
     print(f"{checkpoint}: {params / 1e6:.2f} M parameters, loaded in {load_ms:.0f} ms; torch {torch.__version__}, "
           f"{args.threads} threads, {torch.get_num_threads()} in use")
     figures: dict = {"checkpoint": checkpoint, "threads": args.threads, "parameters": params, "load_ms": load_ms, "cases": {}}

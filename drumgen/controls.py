@@ -277,22 +277,31 @@ def condition_array(c: Controls) -> tuple[np.ndarray, np.ndarray]:
 
 
 def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
-    """Training dropout: per item, free density, intensity, style and each voice's share with chance p,
-    and all shares together with chance p; returns a copy, so every control is also learnt free."""
+    """Training dropout: per item, free density, intensity and style with chance p, and all shares
+    together with chance p; otherwise (when p > 0) each voice's share is freed at a rate drawn per
+    item from U(0, 1), so a model also learns from bars where only one or two voices are set (a
+    musician mutes the ride and leaves the rest to the model). Returns a copy, so every control
+    is also learnt free."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"drop probability must be in [0, 1], got {p}")
     n = c.shape[0]
     drop = {k: rng.random(n) < p for k in ("density", "intensity", "style")}
-    voices = (rng.random((n, H.N_VOICES)) < p) | (rng.random(n) < p)[:, None]
+    voice_rate = rng.random(n) if p > 0 else np.zeros(n)
+    voices = (rng.random((n, H.N_VOICES)) < voice_rate[:, None]) | (rng.random(n) < p)[:, None]
     return Controls(np.where(drop["density"][:, None], np.nan, c.density).astype(np.float32),
                     np.where(drop["intensity"][:, None], np.nan, c.intensity).astype(np.float32),
                     np.where(voices[:, None, :], np.nan, c.instruments).astype(np.float32),
                     np.where(drop["style"][:, None], -1, c.style).astype(np.int64))
 
 
+def per_step(per_bar: np.ndarray) -> np.ndarray:
+    """Per-bar values (N, B, ...) -> the same on every step of each bar (N, B * 16, ...)."""
+    return np.repeat(per_bar, BAR, axis=1)
+
+
 def mute_mask(c: Controls, n_steps: int | None = None) -> np.ndarray:
     """(N, n_steps, 9) bool, True where a voice's share is exactly 0 (muted); steps past the bars are False."""
-    mask = np.repeat(c.instruments == 0, BAR, axis=1)
+    mask = per_step(c.instruments == 0)
     n_steps = mask.shape[1] if n_steps is None else n_steps
     return np.pad(mask, ((0, 0), (0, max(n_steps - mask.shape[1], 0)), (0, 0)))[:, :n_steps]
 

@@ -199,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.checkpoint)
     if args.set_thresholds:
         chosen = choose_thresholds(model, data.load_split("validation", args.data).hvo)
-        model.config.thresholds = [round(float(t), 3) for t in chosen]
+        model.thresholds = [round(float(t), 3) for t in chosen]
         model.save(args.checkpoint, meta={"thresholds": THRESHOLDS_NOTE})
-        print(f"thresholds chosen on validation and saved: {model.config.thresholds}")
+        print(f"thresholds chosen on validation and saved: {model.thresholds}")
     results = {
         "drumgen": evaluate(lambda g: model.generate(g, seed=args.seed, temperature=args.temperature), true_hvo),
         "hat baseline": evaluate(baseline_hat, true_hvo),

@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import controls as C
 from . import hvo as H
 
-WindowFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+WindowFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Sequence[float], name: str,
@@ -34,37 +35,81 @@ def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Seque
     return array
 
 
-def stitch_windows(groove: np.ndarray, window_fn: WindowFn, window: int = 32, hop: int = H.STEPS_PER_BAR):
-    """Run `window_fn` over windows of a long groove (N, T, 3) and average where windows overlap.
+def item_seeds(seed: int | Sequence[int] | None, n_items: int) -> np.ndarray:
+    """One seed per batch item: the same for all (an int), one each (a sequence of n), or fresh (None)."""
+    if seed is None:
+        return np.random.SeedSequence().generate_state(n_items, np.uint64).astype(np.int64) & (2 ** 62 - 1)
+    values = np.atleast_1d(np.asarray(seed, dtype=object))
+    if values.ndim != 1 or len(values) not in (1, n_items):
+        raise ValueError(f"seed must be one whole number or one per groove ({n_items}), got {len(values)} values")
+    out = []
+    for value in values:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < 2 ** 63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {value!r}")
+        out.append(int(value))
+    return np.array(out * n_items if len(out) == 1 else out, dtype=np.int64)
 
-    Windows start on bar lines (every `hop` steps), so every bar is seen in its place in a 2-bar
-    window; the last window is zero-padded. Returns hit probabilities, velocities and offsets,
-    each (N, T, 9).
+
+def window_noise(seeds: np.ndarray, starts: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal noise (M, *shape) for M windows, row m drawn from its own stream of
+    (seeds[m], starts[m]): a window's randomness depends on its groove's seed and its place in the
+    song only, never on the other items of a batch or on how long the song is."""
+    return np.stack([np.random.default_rng([int(s), int(t)]).standard_normal(shape, dtype=np.float32)
+                     for s, t in zip(seeds, starts)])
+
+
+def crossfade_weights(window: int) -> np.ndarray:
+    """Triangular weights over a window's steps: a step counts most where it has context on both sides."""
+    position = np.arange(window, dtype=np.float32)
+    return np.minimum(position + 1, window - position)
+
+
+def stitch_windows(groove: np.ndarray, window_fn: WindowFn, window: int = 32, hop: int = H.STEPS_PER_BAR):
+    """Run `window_fn(windows, items, starts)` over windows of a long groove (N, T, 3) and join them.
+
+    Windows start on bar lines (every `hop` steps), so every bar is seen in its place; the last
+    window is zero-padded. Where windows overlap, hit probabilities are cross-faded with
+    triangular weights (a window's edges count least), and velocities and offsets come from the
+    windows in proportion to weight x hit probability, so a window that would not play a hit does
+    not pull its velocity. Returns hit probabilities, velocities and offsets, each (N, T, 9).
     """
     n, length, _ = groove.shape
-    if length == window:  # the common 2-bar case: one window, nothing to stitch
-        return window_fn(groove)
     starts = list(range(0, max(length - window, 0) + 1, hop))
     if starts[-1] + window < length:
         starts.append(starts[-1] + hop)
     padded = np.zeros((n, starts[-1] + window, groove.shape[-1]), np.float32)
     padded[:, :length] = groove
     batch = np.stack([padded[:, s:s + window] for s in starts], axis=1).reshape(-1, window, groove.shape[-1])
-    outputs = window_fn(batch)  # each (n * len(starts), window, 9)
-    total = [np.zeros((n, padded.shape[1], H.N_VOICES), np.float32) for _ in outputs]
-    count = np.zeros((1, padded.shape[1], 1), np.float32)
+    items = np.repeat(np.arange(n), len(starts))
+    row_starts = np.tile(np.array(starts), n)
+    probs, velocities, offsets = (o.reshape(n, len(starts), window, H.N_VOICES)
+                                  for o in window_fn(batch, items, row_starts))
+    if len(starts) == 1:  # one window (e.g. the common 2-bar case): nothing to join
+        return probs[:, 0, :length], velocities[:, 0, :length], offsets[:, 0, :length]
+    weight = crossfade_weights(window)[None, :, None]  # (1, W, 1)
+    total_p, total_w = (np.zeros((n, padded.shape[1], H.N_VOICES), np.float32) for _ in range(2))
+    total_v, total_o, total_pw = (np.zeros_like(total_p) for _ in range(3))
     for k, s in enumerate(starts):
-        for acc, out in zip(total, outputs):
-            acc[:, s:s + window] += out.reshape(n, len(starts), window, H.N_VOICES)[:, k]
-        count[:, s:s + window] += 1
-    return tuple(acc[:, :length] / count[:, :length] for acc in total)
+        p = probs[:, k]
+        pw = weight * p + 1e-6
+        total_p[:, s:s + window] += weight * p
+        total_w[:, s:s + window] += weight
+        total_v[:, s:s + window] += pw * velocities[:, k]
+        total_o[:, s:s + window] += pw * offsets[:, k]
+        total_pw[:, s:s + window] += pw
+    return tuple((a / b)[:, :length] for a, b in ((total_p, total_w), (total_v, total_pw), (total_o, total_pw)))
 
 
 def decide_hits(probs: np.ndarray, thresholds: np.ndarray, max_hits: np.ndarray | None = None,
                 window: int = 32) -> np.ndarray:
     """Hits (N, T, 9) in {0, 1}: probability over the voice's threshold, and at most max_hits[v] per
     voice in each `window` steps (the most probable kept). Works for every item of the batch."""
-    hits = probs > thresholds.astype(np.float32)
+    return cap_hits(probs > thresholds.astype(np.float32), probs, max_hits, window)
+
+
+def cap_hits(hits: np.ndarray, probs: np.ndarray, max_hits: np.ndarray | None, window: int = 32) -> np.ndarray:
+    """At most max_hits[v] of the hits of voice v in each `window` steps, the most probable kept."""
+    hits = np.asarray(hits) > 0.5
     if max_hits is None:
         return hits.astype(np.float32)
     n, length, _ = probs.shape
@@ -98,14 +143,32 @@ def silent_bars(groove: np.ndarray) -> np.ndarray:
 
 def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offsets: np.ndarray,
            thresholds: np.ndarray, max_hits: np.ndarray | None, keep_groove_timing: bool,
-           rest_in_silent_bars: bool = True) -> np.ndarray:
-    """Model outputs -> HVO. With rest_in_silent_bars, bars where the groove plays nothing stay
-    empty (an intro or a break): never seen in training, so what the model plays there is noise."""
-    if rest_in_silent_bars:
-        probs = np.where(silent_bars(groove), 0.0, probs)
-    hits = decide_hits(probs, thresholds, max_hits)
+           rest_in_silent_bars: bool = True, controls: C.Controls | None = None,
+           hits: np.ndarray | None = None, steer: bool = True) -> np.ndarray:
+    """Model outputs -> HVO, the steps every model shares.
+
+    Hits are the model's own (`hits`, when it decided them while generating) or come from the
+    probabilities: over the thresholds or, with `steer` (a model that did not learn the controls),
+    steered to the requested per-bar density and instrument shares (`controls.steer_hits`). A voice
+    given weight 0 never plays in that bar, whatever the model. With rest_in_silent_bars, bars where
+    the groove plays nothing stay empty (an intro or a break): never seen in training, so what a
+    model plays there is noise. Where a bar's intensity is requested, the groove's dynamics do not
+    rescale its velocities (with `steer`, they are scaled to the requested mean instead)."""
+    silent = silent_bars(groove) if rest_in_silent_bars else np.zeros(groove.shape[:2] + (1,), bool)
+    probs = np.where(silent, 0.0, probs)
+    steering = steer and controls is not None and controls.any_set()
+    if hits is None:
+        hits = C.steer_hits(probs, thresholds, controls) if steering else probs > thresholds.astype(np.float32)
+    hits = (hits > 0.5) & ~silent
+    if controls is not None:
+        hits &= ~C.mute_mask(controls, groove.shape[1])
+    hits = cap_hits(hits, probs, max_hits)
     velocities = np.clip(velocities, 0.0, 1.0)
     offsets = np.clip(offsets, -0.5, 0.4999)
     if keep_groove_timing:
-        velocities, offsets = apply_groove_timing(hits, velocities, offsets, groove)
+        grooved, offsets = apply_groove_timing(hits, velocities, offsets, groove)
+        asked = np.zeros_like(silent) if controls is None else C.per_step(np.isfinite(controls.intensity))[..., None]
+        velocities = np.where(asked, velocities, grooved)
+    if steering:
+        velocities = C.steer_velocities(hits, velocities, controls)
     return H.join_hvo(hits, velocities, offsets)

@@ -1,13 +1,16 @@
-"""One training loop for every drumgen model: each model exposes `loss(groove, drums, step)`.
+"""One training loop for every drumgen model: each model exposes `make_batch` and `loss(batch, step)`.
 
 The loop keeps what a long CPU run needs: a progress bar, validation after each epoch, the best
-checkpoint (by validation reconstruction loss), a resume file, and metrics in a JSON-lines log.
+checkpoint (by a validation score or reconstruction loss), a resume file, and metrics in a
+JSON-lines log. The same loop runs under `torchrun` on several processes or GPUs
+(DistributedDataParallel; rank 0 alone writes).
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
@@ -20,8 +23,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from . import hvo as H
-from .data import AugmentConfig, WindowSet, augment_drums, augmented_grooves
+from .data import AugmentConfig, WindowSet
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class TrainConfig:
     ema_decay: float = 0.999    # validate and save an exponential moving average of the weights (0 = off)
     seed: int = 0
     threads: int = 2
+    device: str = "cpu"         # "cuda" trains on a GPU (one per process under torchrun)
     bf16: bool = False          # bf16 autocast for the forward pass
     max_train_windows: int = 0  # 0 = all; small values make smoke runs
     max_val_windows: int = 0
@@ -78,22 +81,17 @@ def _autocast(cfg: TrainConfig, device: str):
 
 @torch.no_grad()
 def validate(model: torch.nn.Module, windows: WindowSet, cfg: TrainConfig, device: str, step: int) -> dict[str, float]:
-    """Mean losses on the validation windows with the full flattened groove (the evaluation's case)."""
+    """Mean losses by name on the validation windows, built by the model without augmentation."""
     model.eval()
     sums: dict[str, float] = {}
-    n = 0
-    grooves = H.hvo_to_groove(windows.hvo)
     for start in range(0, len(windows), 256):
-        target = torch.from_numpy(windows.hvo[start:start + 256]).to(device)
-        groove = torch.from_numpy(grooves[start:start + 256]).to(device)
+        index = np.arange(start, min(start + 256, len(windows)))
+        batch = {k: v.to(device) for k, v in model.make_batch(windows, index, None, None).items()}
         with _autocast(cfg, device):
-            parts = model.loss(groove, target, step)
+            parts = model.loss(batch, step)
         for k, v in parts.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * len(target)
-        n += len(target)
-    out = {f"val_{k}": v / n for k, v in sums.items()}
-    out["val_recon"] = out["val_hits"] + out["val_velocity"] + out["val_offset"]
-    return out
+            sums[k] = sums.get(k, 0.0) + float(v) * len(index)
+    return {f"val_{k}": v / max(len(windows), 1) for k, v in sums.items()}
 
 
 @torch.no_grad()
@@ -119,54 +117,96 @@ def weights(model: torch.nn.Module, state: dict[str, torch.Tensor] | None):
         model.load_state_dict(live)
 
 
+class _LossModule(torch.nn.Module):
+    """forward = the model's loss, so DistributedDataParallel sees (and syncs) the training step."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        return self.model.loss(batch, step)
+
+
+def distributed_context(cfg: TrainConfig) -> tuple[int, int, str]:
+    """(rank, world size, device). Under `torchrun` (WORLD_SIZE > 1) this joins the process group:
+    gloo on CPUs, nccl on GPUs, one GPU per local rank."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, cfg.device
+    import torch.distributed as dist
+
+    use_cuda = cfg.device.startswith("cuda") and torch.cuda.is_available()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    device = cfg.device
+    if use_cuda:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        torch.cuda.set_device(device)
+    return dist.get_rank(), dist.get_world_size(), device
+
+
 def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg: TrainConfig,
           resume: bool = True, meta: dict[str, Any] | None = None,
           score_fn: Callable[[torch.nn.Module, WindowSet], float] | None = None) -> Path:
-    """Train `model`; returns the path of the best checkpoint (`out_dir/best.pth`).
+    """Train `model` (any DrumModel: the loop only calls `make_batch` and `loss`); returns the path
+    of the best checkpoint (`out_dir/best.pth`).
 
     "Best" is the highest `score_fn(model, validation windows)` when one is given (what the model
     is judged by, e.g. hit F1: the BCE on validation turns up long before F1 stops improving),
-    else the lowest validation reconstruction loss."""
+    else the lowest validation reconstruction loss. Under `torchrun` every process trains on its
+    own shard of each epoch's batches (DistributedDataParallel averages the gradients); rank 0
+    alone validates, writes checkpoints, logs and the resume file."""
     torch.set_num_threads(cfg.threads)
-    device = model.config.device
+    rank, world, device = distributed_context(cfg)
+    model.to(device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_hvo = train_set.head(cfg.max_train_windows).hvo
+    train_set = train_set.head(cfg.max_train_windows)
     val_set = val_set.head(cfg.max_val_windows)
-    steps_per_epoch = max(1, len(train_hvo) // cfg.batch_size)
+    steps_per_epoch = max(1, len(train_set) // (cfg.batch_size * world))
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    rng = np.random.default_rng(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    order_rng = np.random.default_rng(cfg.seed)               # the same on every rank: one shared epoch order
+    rng = np.random.default_rng([cfg.seed, rank])             # augmentation: each rank its own
+    torch.manual_seed(cfg.seed + rank)
     step, epoch, best = 0, 0, float("inf")
 
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema_decay else None
     resume_path = out / "resume.pt"
     if resume and resume_path.is_file():
-        state = torch.load(resume_path, map_location="cpu", weights_only=False)
+        state = torch.load(resume_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, best = state["step"], state["epoch"], state["best"]
         ema = state.get("ema", ema)
-        rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        order_rng.bit_generator.state = state["order_rng"]
+        rng.bit_generator.state = state["numpy_rng"][rank] if rank < len(state["numpy_rng"]) else rng.bit_generator.state
         log.info("resumed from %s at epoch %d, step %d", resume_path, epoch, step)
-    (out / "train_config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model.config.to_dict()}, indent=2))
+    if rank == 0:
+        (out / "train_config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model.config.to_dict(),
+                                                           "world_size": world}, indent=2))
+    stepper: torch.nn.Module = _LossModule(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        stepper = DistributedDataParallel(stepper, device_ids=[device] if device.startswith("cuda") else None)
 
     while epoch < cfg.epochs:
         model.train()
-        order = rng.permutation(len(train_hvo))
+        order = order_rng.permutation(len(train_set))
         sums: dict[str, float] = {}
         t0 = time.time()
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5,
+                   disable=rank != 0)
         for i in bar:
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            drums = augment_drums(train_hvo[idx], cfg.augment, rng)
-            groove = augmented_grooves(drums, cfg.augment, rng)
+            first = (i * world + rank) * cfg.batch_size
+            batch = model.make_batch(train_set, order[first:first + cfg.batch_size], rng, cfg.augment)
+            batch = {k: v.to(device) for k, v in batch.items()}
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total_steps, cfg)
             with _autocast(cfg, device):
-                parts = model.loss(torch.from_numpy(groove).to(device), torch.from_numpy(drums).to(device), step)
+                parts = stepper(batch, step)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -179,25 +219,45 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{parts['loss'].item():.4f}")
         epoch += 1
-        record = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "seconds": round(time.time() - t0, 1)}
-        record.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
-        with weights(model, ema):
-            record.update(validate(model, val_set, cfg, device, step))
-            if score_fn is not None:
-                model.eval()
-                record["val_score"] = float(score_fn(model, val_set))
-            loss_like = -record["val_score"] if score_fn is not None else record["val_recon"]
-            improved = loss_like < best
-            if improved:
-                best = loss_like
-                model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
-                                                        "val_recon": record["val_recon"], "val_score": record.get("val_score")})
-        record["best"] = improved
-        with open(out / "metrics.jsonl", "a") as metrics_log:
-            metrics_log.write(json.dumps(record) + "\n")
-        log.info("epoch %d  train %.4f  val recon %.4f  val score %s%s  (%.0fs)", epoch, record["train_loss"],
-                 record["val_recon"], record.get("val_score", "-"), "  *best*" if improved else "", record["seconds"])
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                    "best": best, "ema": ema, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
-                   resume_path)
+        rng_states = _gather_rng_states(rng, world)
+        if rank == 0:
+            record = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "seconds": round(time.time() - t0, 1)}
+            record.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
+            with weights(model, ema):
+                record.update(validate(model, val_set, cfg, device, step))
+                if score_fn is not None:
+                    model.eval()
+                    record["val_score"] = float(score_fn(model, val_set))
+                loss_like = -record["val_score"] if score_fn is not None else record["val_recon"]
+                improved = loss_like < best
+                if improved:
+                    best = loss_like
+                    model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
+                                                            "val_recon": record["val_recon"],
+                                                            "val_score": record.get("val_score")})
+            record["best"] = improved
+            with open(out / "metrics.jsonl", "a") as metrics_log:
+                metrics_log.write(json.dumps(record) + "\n")
+            log.info("epoch %d  train %.4f  val recon %.4f  val score %s%s  (%.0fs)", epoch, record["train_loss"],
+                     record["val_recon"], record.get("val_score", "-"), "  *best*" if improved else "", record["seconds"])
+            tmp = resume_path.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+                        "best": best, "ema": ema, "order_rng": order_rng.bit_generator.state, "numpy_rng": rng_states,
+                        "torch_rng": torch.get_rng_state()}, tmp)
+            tmp.replace(resume_path)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
     return out / "best.pth"
+
+
+def _gather_rng_states(rng: np.random.Generator, world: int) -> list[dict]:
+    """Every rank's augmentation RNG state, so a resumed run continues each rank's stream."""
+    if world == 1:
+        return [rng.bit_generator.state]
+    import torch.distributed as dist
+
+    states: list = [None] * world
+    dist.all_gather_object(states, rng.bit_generator.state)
+    return states

@@ -178,8 +178,10 @@ def test_drop_controls_rate_and_no_mutation():
     assert np.isnan(dropped.density[:, 0]).mean() == pytest.approx(0.3, abs=0.03)
     assert (np.isnan(dropped.density[:, 0]) == np.isnan(dropped.density[:, 1])).all()  # per item
     assert (dropped.style[:, 0] == -1).mean() == pytest.approx(0.3, abs=0.03)
-    assert np.isnan(dropped.instruments[:, 0]).mean() == pytest.approx(1 - 0.7 ** 2, abs=0.03)
-    assert np.isnan(dropped.instruments[:, 0]).all(-1).mean() == pytest.approx(0.3 + 0.7 * 0.3 ** 9, abs=0.03)
+    assert np.isnan(dropped.instruments[:, 0]).mean() == pytest.approx(0.3 + 0.7 * 0.5, abs=0.03)
+    assert np.isnan(dropped.instruments[:, 0]).all(-1).mean() == pytest.approx(0.3 + 0.7 / 10, abs=0.03)
+    n_set = np.isfinite(dropped.instruments[:, 0]).sum(-1)
+    assert all((n_set == k).mean() > 0.03 for k in range(1, 9))  # any number of voices may be set
     assert not C.drop_controls(c, np.random.default_rng(0), 0.0).is_free()
     assert C.drop_controls(c, np.random.default_rng(0), 0.0).density.tolist() == c.density.tolist()
     assert C.drop_controls(c, np.random.default_rng(0), 1.0).is_free()

@@ -87,6 +87,6 @@ def test_evaluate_command_sets_thresholds_and_prints_table(gmd_zip, tiny_model, 
     assert "thresholds chosen on validation and saved" in out and "| f1 |" in out and "kick/snare/hat baseline" in out
     saved = json.loads(path.with_suffix(".json").read_text())
     assert saved["meta"]["thresholds"] == E.THRESHOLDS_NOTE
-    assert set(saved["config"]["thresholds"]) <= set(E.THRESHOLD_GRID.tolist())
+    assert set(saved["sampling"]["thresholds"]) <= set(E.THRESHOLD_GRID.tolist())
     report = json.loads((tmp_path / "scores.json").read_text())
     assert report["windows"] == 64 and set(report["results"]) == {"drumgen", "hat baseline", "kick/snare/hat baseline"}

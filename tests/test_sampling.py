@@ -6,7 +6,8 @@ from drumgen import sampling
 
 
 def identity_window_fn(calls):
-    def fn(windows):
+    def fn(windows, items, starts):
+        assert len(items) == len(starts) == len(windows)
         calls.append(windows.copy())
         p = np.repeat(windows[..., :1], H.N_VOICES, axis=-1)
         return p, p * 0.5, p * 0.1
@@ -25,6 +26,39 @@ def test_stitching_keeps_every_bar_in_place(bars):
     assert np.allclose(vel[..., 3], groove[..., 0] * 0.5)
     assert all(w.shape[1:] == (32, 3) for w in calls)
     assert calls[0].shape[0] == 2 * max(bars - 1, 1)  # one window per bar line, 2 bars each
+
+
+def test_overlapping_windows_take_velocity_from_the_window_that_plays():
+    """Bar 2 of a 3-bar groove is in two windows; only the second plays the hit, so its velocity wins
+    whatever the first says, and probabilities are cross-faded by position, not plainly averaged."""
+    groove = np.zeros((1, 48, 3), np.float32)
+
+    def fn(windows, items, starts):
+        p = np.zeros((len(windows), 32, 9), np.float32)
+        v = np.zeros_like(p)
+        first, second = starts == 0, starts == 16
+        p[first, 20, 0], v[first, 20, 0] = 0.0, 0.1    # step 20 = position 20 of window 0 ...
+        p[second, 4, 0], v[second, 4, 0] = 0.9, 0.8    # ... and position 4 of window 1
+        p[first, 17, 1], p[second, 1, 1] = 1.0, 0.0    # step 17: near window 1's edge, window 0 counts most
+        return p, v, v * 0
+    probs, vel, _ = sampling.stitch_windows(groove, fn)
+    assert vel[0, 20, 0] == pytest.approx(0.8, abs=1e-3)
+    assert probs[0, 17, 1] > 0.8
+    w = sampling.crossfade_weights(32)
+    assert probs[0, 20, 0] == pytest.approx(0.9 * w[4] / (w[4] + w[20]))
+
+
+def test_item_seeds():
+    assert sampling.item_seeds(3, 2).tolist() == [3, 3]
+    assert sampling.item_seeds([4, 5], 2).tolist() == [4, 5]
+    fresh = sampling.item_seeds(None, 3)
+    assert len(set(fresh.tolist())) == 3
+    for bad in (-1, 2 ** 64, 1.5, "7", True, [1, 2, 3]):
+        with pytest.raises(ValueError):
+            sampling.item_seeds(bad, 2)
+    noise = sampling.window_noise(np.array([1, 1, 2]), np.array([0, 16, 0]), (4,))
+    assert noise.shape == (3, 4) and not np.allclose(noise[0], noise[1]) and not np.allclose(noise[0], noise[2])
+    assert np.array_equal(noise[0], sampling.window_noise(np.array([1]), np.array([0]), (4,))[0])
 
 
 def test_thresholds_and_caps_apply_to_every_batch_item():

@@ -22,10 +22,11 @@ def shipped():
 def test_checkpoint_files_and_format():
     assert CHECKPOINT.stat().st_size < 25 * 2**20
     header = json.loads(CHECKPOINT.with_suffix(".json").read_text())
-    assert header["model_kind"] == "MonotonicGrooveVAE" and header["format_version"] == 1
+    assert header["model_kind"] == "MonotonicGrooveVAE" and header["format_version"] == 1  # the first release's format
     assert len(header["config"]["thresholds"]) == 9
     raw = torch.load(CHECKPOINT, weights_only=True)
     assert raw["config"] == header["config"]
+    assert load_variational_mgt_model(str(CHECKPOINT)).thresholds == header["config"]["thresholds"]
     assert CHECKPOINT.with_suffix(".md").is_file()  # the model card
 
 

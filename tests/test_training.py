@@ -48,7 +48,7 @@ def test_training_script_smoke_run(gmd_zip, tmp_path):
     from tests.conftest import ROOT
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "train/train_vae.py", "--data", str(gmd_zip), "--config", "train/configs/vae_smoke.yaml",
+    cmd = [sys.executable, "train/train.py", "--data", str(gmd_zip), "--config", "train/configs/vae_smoke.yaml",
            "--out-dir", str(out), "--cache-dir", str(tmp_path / "cache"), "--set", "train.epochs=1"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -56,7 +56,7 @@ def test_training_script_smoke_run(gmd_zip, tmp_path):
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "resumed" in result.stderr
     header = json.loads((out / "best.json").read_text())
-    assert header["meta"]["thresholds"].startswith("per-voice") and len(header["config"]["thresholds"]) == 9
+    assert header["meta"]["thresholds"].startswith("per-voice") and len(header["sampling"]["thresholds"]) == 9
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
 
 

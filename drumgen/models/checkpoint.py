@@ -3,32 +3,46 @@
 Schema of the `.pth` (readable with `torch.load(path, weights_only=True)`)::
 
     {
-        "format_version": 1,
-        "model_kind": "MonotonicGrooveVAE",      # key of MODEL_KINDS
-        "config": {...},                          # the model's config dataclass as a dict
+        "format_version": 2,
+        "model_kind": "MonotonicGrooveVAE",      # a key of MODEL_KINDS
+        "config": {...},                          # the model's config dataclass as a dict (architecture, loss)
+        "sampling": {"thresholds": [9 floats]},   # sampling defaults, chosen after training
         "state_dict": {name: tensor},
         "meta": {...},                            # free-form: training step, scores, data
     }
 
-The `.json` beside it holds everything but the weights. Training state (optimizer, step) lives
-in a separate resume file written by the training loop, never in a released checkpoint.
+Format 1 (the first release) kept the thresholds and the device inside "config"; it is read as
+format 2. The `.json` beside a `.pth` holds everything but the weights. Training state (optimizer,
+step) lives in a separate resume file written by the training loop, never in a released checkpoint.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-FORMAT_VERSION = 1
-MODEL_KINDS: dict[str, type] = {}
+FORMAT_VERSION = 2
+
+# Every model kind and where it lives, so a checkpoint can name its kind and be loaded without
+# importing every model first (and without relying on which modules happen to be imported).
+MODEL_KINDS: dict[str, str] = {
+    "MonotonicGrooveVAE": "drumgen.models.vae:MonotonicGrooveVAE",
+    "RhythmDrivenDrumGen": "drumgen.models.controlled:RhythmDrivenDrumGen",
+}
 
 
-def register(cls: type) -> type:
-    MODEL_KINDS[cls.__name__] = cls
-    return cls
+def model_class(kind: str) -> type:
+    """The class of a model kind, imported on first use."""
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
+    module, name = MODEL_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any] | None = None) -> Path:
@@ -40,6 +54,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
         "format_version": FORMAT_VERSION,
         "model_kind": type(model).__name__,
         "config": model.config.to_dict(),
+        "sampling": {"thresholds": [float(t) for t in model.thresholds]},
         "meta": meta or {},
     }
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -51,29 +66,65 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint dict in the current format (older formats upgraded in memory)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "model_kind" not in ckpt:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a drumgen checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or "model_kind" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a drumgen checkpoint")
-    if ckpt.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format {ckpt['format_version']}; this drumgen reads up to {FORMAT_VERSION}")
+    version = ckpt.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"{path} has checkpoint format {version}; this drumgen reads formats up to {FORMAT_VERSION}. "
+                         "Update drumgen to load it.")
+    if version < 2:
+        config = dict(ckpt["config"])
+        config.pop("device", None)
+        thresholds = config.pop("thresholds", None)
+        ckpt = {**ckpt, "format_version": FORMAT_VERSION, "config": config,
+                "sampling": {"thresholds": thresholds} if thresholds else {}}
     return ckpt
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Rebuild any registered model from its checkpoint; no training code is needed."""
-    from . import vae  # noqa: F401  (registers the model kinds)
-
-    ckpt = read_checkpoint(path)
-    kind = ckpt["model_kind"]
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"unknown model kind {kind!r} in {path}; known: {sorted(MODEL_KINDS)}")
-    cls = MODEL_KINDS[kind]
-    config = cls.config_class.from_dict({**ckpt["config"], "device": str(device)})
-    model = cls(config)
+def build_model(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The nn.Module of a checkpoint dict, in eval mode on `device` (training code uses this one)."""
+    cls = model_class(ckpt["model_kind"])
+    model = cls(cls.config_class.from_dict(ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
+    if ckpt.get("sampling", {}).get("thresholds"):
+        model.thresholds = [float(t) for t in ckpt["sampling"]["thresholds"]]
     model.meta = ckpt.get("meta", {})
-    model = model.to(device).eval()
-    return model.prepare_inference() if hasattr(model, "prepare_inference") else model
+    return model.to(device).eval()
+
+
+# One loaded model per (file, its version on disk, device): loading again returns the same one,
+# so an app or a test suite that loads a checkpoint many times does not grow its memory.
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", cache: bool = True):
+    """A model ready to generate (a `Runtime`: `.generate`, `.save`, `.config`, `.model`); no training code needed."""
+    from .base import Runtime
+
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, str(device))
+    with _CACHE_LOCK:
+        if cache and key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        runtime = Runtime(build_model(read_checkpoint(path), device))
+        if cache:
+            for old in [k for k in _CACHE if k[0] == key[0] and k[3] == key[3]]:  # an older version of the file
+                del _CACHE[old]
+            _CACHE[key] = runtime
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return runtime

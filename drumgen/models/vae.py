@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,15 +20,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import controls as C
 from .. import hvo as H
 from .. import sampling
-from .checkpoint import load_model, register, save_checkpoint
+from ..data import augment_drums, augmented_grooves
+from .base import DrumModel, ModelConfig, Prediction, Runtime
+from .checkpoint import load_model
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(ModelConfig):
     # architecture (names as in the original GrooveTransformer code)
     d_model_enc: int = 96
     d_model_dec: int = 96
@@ -44,7 +47,6 @@ class VAEConfig:
     latent_dim: int = 128
     max_len_enc: int = 32
     max_len_dec: int = 32
-    device: str = "cpu"
     o_activation: str = "tanh"  # offsets: "tanh" (scaled to +-0.5) or "sigmoid" (shifted)
     # loss
     hit_loss_weight: float = 1.0
@@ -52,19 +54,6 @@ class VAEConfig:
     offset_loss_weight: float = 5.0
     beta: float = 0.05           # KL weight once annealed
     beta_anneal_steps: int = 4000
-    # sampling defaults, chosen on the validation split after training
-    thresholds: list[float] = field(default_factory=lambda: [0.5] * H.N_VOICES)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VAEConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown VAEConfig fields: {sorted(unknown)}")
-        return cls(**d)
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
@@ -146,73 +135,47 @@ class DrumDecoder(nn.Module):
         return hit_logits, velocities, offsets
 
 
-def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float,
-                  generator: torch.Generator | None) -> torch.Tensor:
-    """Reparameterised z = mu + temperature * sigma * eps; temperature 0 gives mu itself."""
+def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float = 1.0,
+                  eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Reparameterised z = mu + temperature * sigma * eps (eps drawn here when not given);
+    temperature 0 gives mu itself."""
     if temperature == 0:
         return mu
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    if eps is None:
+        eps = torch.randn_like(mu)
     return mu + temperature * torch.exp(0.5 * logvar) * eps
 
 
-@register
-class MonotonicGrooveVAE(nn.Module):
+class MonotonicGrooveVAE(DrumModel):
     config_class = VAEConfig
 
     def __init__(self, config: VAEConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.encoder = GrooveEncoder(config)
         self.decoder = DrumDecoder(config)
-        self.meta: dict[str, Any] = {}
 
     @property
     def window(self) -> int:
         return self.config.max_len_enc
 
-    # --- inference fast path: a traced + frozen encoder and decoder cut about a third of the
-    # Python overhead of a 2-bar generation on a CPU. Built once by `prepare_inference()` (the
-    # loaders call it), dropped when the weights or the mode change so it never runs stale
-    # weights, and never rebuilt implicitly: every trace keeps memory torch does not give back.
-    _traced: tuple | None = None
-
-    def train(self, mode: bool = True):
-        if mode:
-            self._traced = None
-        return super().train(mode)
-
-    def load_state_dict(self, *args, **kwargs):
-        self._traced = None
-        return super().load_state_dict(*args, **kwargs)
-
-    def prepare_inference(self) -> MonotonicGrooveVAE:
-        """Switch to eval mode and build the traced fast path (CPU only; eager elsewhere)."""
-        self.eval()
-        if self.config.device != "cpu" or self._traced is not None:
-            return self
-        try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                groove = torch.zeros(1, self.config.max_len_enc, self.config.embedding_size_src)
-                z = torch.zeros(1, self.config.latent_dim)
-                self._traced = (torch.jit.freeze(torch.jit.trace(self.encoder, groove)),
-                                torch.jit.freeze(torch.jit.trace(self.decoder, z)))
-        except Exception as exc:  # a torch without jit: eager is correct, only slower
-            log.warning("inference tracing unavailable (%s); using eager mode", exc)
-        return self
-
-    def _inference_modules(self):
-        if self.training or self._traced is None:
-            return self.encoder, self.decoder
-        return self._traced
-
-    def forward(self, groove: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None):
+    def forward(self, groove: torch.Tensor, temperature: float = 1.0, eps: torch.Tensor | None = None):
         mu, logvar = self.encoder(groove)
-        hit_logits, velocities, offsets = self.decoder(sample_latent(mu, logvar, temperature, generator))
+        hit_logits, velocities, offsets = self.decoder(sample_latent(mu, logvar, temperature, eps))
         return hit_logits, velocities, offsets, mu, logvar
 
-    def loss(self, groove: torch.Tensor, target: torch.Tensor, step: int = 0) -> dict[str, torch.Tensor]:
-        """Losses by name for a batch; `target` is the drums HVO (B, T, 27).
+    def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
+        """Drums of the chosen windows and their grooves: augmented for training (rng and augment
+        given), the full flattened kit otherwise (the evaluation's case)."""
+        drums = windows.hvo[index]
+        if rng is not None and augment is not None:
+            drums = augment_drums(drums, augment, rng)
+            groove = augmented_grooves(drums, augment, rng)
+        else:
+            groove = H.hvo_to_groove(drums)
+        return {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums))}
+
+    def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
+        """Losses by name for a batch of grooves (B, T, 3) and drums HVO (B, T, 27).
 
         Each term is summed over a window's cells and averaged over the batch, so the KL term
         weighs against the whole window as in the ELBO (per-cell means make the KL win and the
@@ -220,7 +183,8 @@ class MonotonicGrooveVAE(nn.Module):
         are never heard.
         """
         c = self.config
-        hit_logits, velocities, offsets, mu, logvar = self(groove)
+        target = batch["drums"]
+        hit_logits, velocities, offsets, mu, logvar = self(batch["groove"])
         hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
         B = target.shape[0]
         hit_loss = F.binary_cross_entropy_with_logits(hit_logits, hits, reduction="sum") / B
@@ -228,60 +192,58 @@ class MonotonicGrooveVAE(nn.Module):
         offset_loss = ((offsets - true_o) ** 2 * hits).sum() / B
         kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / B
         beta = c.beta * min(1.0, step / max(c.beta_anneal_steps, 1))
-        total = (c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss
-                 + c.offset_loss_weight * offset_loss + beta * kl)
-        return {"loss": total, "hits": hit_loss, "velocity": velocity_loss, "offset": offset_loss, "kl": kl}
+        recon = c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss + c.offset_loss_weight * offset_loss
+        return {"loss": recon + beta * kl, "recon": recon, "hits": hit_loss, "velocity": velocity_loss,
+                "offset": offset_loss, "kl": kl}
+
+    def build_engine(self):
+        """A traced + frozen encoder and decoder: about a third less Python overhead per 2-bar
+        generation on a CPU. Built once per loaded checkpoint (every trace keeps memory torch does
+        not give back); None (eager) off the CPU or where tracing is unavailable."""
+        if self.device.type != "cpu":
+            return None
+        try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                groove = torch.zeros(1, self.config.max_len_enc, self.config.embedding_size_src)
+                z = torch.zeros(1, self.config.latent_dim)
+                return (torch.jit.freeze(torch.jit.trace(self.encoder.eval(), groove)),
+                        torch.jit.freeze(torch.jit.trace(self.decoder.eval(), z)))
+        except Exception as exc:  # a torch without jit: eager is correct, only slower
+            log.warning("inference tracing unavailable (%s); using eager mode", exc)
+            return None
 
     @torch.inference_mode()
-    def predict_windows(self, grooves: np.ndarray, temperature: float = 1.0, seed: int | None = 0):
-        """Windows (M, 32, 3) -> hit probabilities, velocities, offsets, each numpy (M, 32, 9)."""
-        generator = None
-        if seed is not None:
-            generator = torch.Generator(device=self.config.device).manual_seed(int(seed))
-        encoder, decoder = self._inference_modules()
-        x = torch.from_numpy(np.ascontiguousarray(grooves, dtype=np.float32)).to(self.config.device)
+    def predict_windows(self, grooves: np.ndarray, noise: np.ndarray | None, temperature: float = 1.0,
+                        engine: tuple | None = None):
+        """Windows (M, 32, 3) and latent noise (M, L) -> hit probabilities, velocities, offsets,
+        each numpy (M, 32, 9)."""
+        encoder, decoder = engine if engine is not None and not self.training else (self.encoder, self.decoder)
+        x = torch.from_numpy(np.ascontiguousarray(grooves, dtype=np.float32)).to(self.device)
         mu, logvar = encoder(x)
-        hit_logits, velocities, offsets = decoder(sample_latent(mu, logvar, temperature, generator))
+        eps = None if noise is None else torch.from_numpy(noise).to(self.device)
+        hit_logits, velocities, offsets = decoder(sample_latent(mu, logvar, temperature, eps))
         return torch.sigmoid(hit_logits).cpu().numpy(), velocities.cpu().numpy(), offsets.cpu().numpy()
 
-    def generate(self, groove: np.ndarray, seed: int | None = 0, temperature: float = 1.0,
-                 thresholds: float | list[float] | None = None, max_hits: int | list[int] | None = None,
-                 keep_groove_timing: bool = True, rest_in_silent_bars: bool = True) -> np.ndarray:
-        """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
-        drums HVO (N, T, 27) with hits in {0, 1}.
+    def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
+                thresholds: np.ndarray, engine: Any = None) -> Prediction:
+        """2-bar windows on every bar line, each with the latent noise of (its groove's seed, its
+        start), joined by `sampling.stitch_windows`. Controls act at sampling time only (the
+        shared `to_hvo` steers hits and velocities to them); style is ignored: this model was not
+        trained with styles."""
+        def window_fn(windows: np.ndarray, items: np.ndarray, starts: np.ndarray):
+            noise = None if temperature == 0 else sampling.window_noise(seeds[items], starts, (self.config.latent_dim,))
+            return self.predict_windows(windows, noise, temperature, engine)
 
-        seed: same seed, same drums (None: fresh randomness). temperature: scale of the latent
-        noise (0 = the most likely drums, higher = more varied). thresholds: hit threshold, one or
-        per voice (default: chosen on validation). max_hits: at most this many hits per voice in
-        each 2 bars, one or per voice. keep_groove_timing: hits on the groove's onsets take its
-        offset, and are scaled so the loudest has the groove's velocity. rest_in_silent_bars:
-        bars where the groove has no onset get no drums.
-        """
-        groove = H.validate_groove(groove)
-        if not np.isfinite(temperature) or not 0 <= temperature <= 100:
-            raise ValueError(f"temperature must be a number from 0 to 100, got {temperature}")
-        if seed is not None and not 0 <= int(seed) < 2 ** 63:
-            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
-        thresholds = sampling.per_voice(thresholds, self.config.thresholds, "thresholds", 0.0, 1.0)
-        caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0)
-        if self.training:  # dropout off; checked, not set each call (eval() walks every module)
-            self.eval()
-        probs, velocities, offsets = sampling.stitch_windows(
-            groove, lambda w: self.predict_windows(w, temperature, seed), window=self.window)
-        return sampling.to_hvo(groove, probs, velocities, offsets, thresholds, caps, keep_groove_timing,
-                               rest_in_silent_bars)
-
-    def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
-        """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""
-        save_checkpoint(path, self, {**self.meta, **(meta or {})})
+        return Prediction(*sampling.stitch_windows(groove, window_fn, window=self.window))
 
 
-def load_variational_mgt_model(path: str, device: str = "cpu") -> MonotonicGrooveVAE:
-    """Restore a MonotonicGrooveVAE written by `save`; needs no training code."""
-    model = load_model(path, device)
-    if not isinstance(model, MonotonicGrooveVAE):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a MonotonicGrooveVAE")
-    return model
+def load_variational_mgt_model(path: str, device: str = "cpu") -> Runtime:
+    """Restore a MonotonicGrooveVAE written by `save`, ready to generate; needs no training code."""
+    runtime = load_model(path, device)
+    if not isinstance(runtime.model, MonotonicGrooveVAE):
+        raise ValueError(f"{path} holds a {runtime.kind}, not a MonotonicGrooveVAE")
+    return runtime
 
 
 def tiny_config(**overrides: Any) -> VAEConfig:

@@ -1,25 +1,26 @@
-"""Train the MonotonicGrooveVAE on the Groove MIDI Dataset, then choose its hit thresholds on validation.
+"""Train any drumgen model on the Groove MIDI Dataset, then choose its hit thresholds on validation.
 
-    python train/train_vae.py --data ../shared/data/groove-v1.0.0-midionly.zip --config train/configs/vae.yaml
+    python train/train.py --data ../shared/data/groove-v1.0.0-midionly.zip --config train/configs/vae.yaml
+    python train/train.py --data ../shared/data/groove-v1.0.0-midionly.zip --config train/configs/controlled.yaml
+    torchrun --nproc_per_node 2 train/train.py --data ... --config ...     # several processes / GPUs
 
-Progress goes to the terminal, metrics to <out_dir>/metrics.jsonl; rerunning resumes from
-<out_dir>/resume.pt. The result is <out_dir>/best.pth (+ .json), with thresholds chosen on the
-validation split; copy it to checkpoints/ to ship it.
+The YAML names the model kind and holds its config (`model`), the data windows (`data`) and the
+training settings (`train`). Progress goes to the terminal, metrics to <out_dir>/metrics.jsonl;
+rerunning resumes from <out_dir>/resume.pt. The result is <out_dir>/best.pth (+ .json), with
+thresholds chosen on the validation split; copy it to checkpoints/ to ship it.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from drumgen import data, evaluate  # noqa: E402
-from drumgen.models.vae import MonotonicGrooveVAE, VAEConfig, load_variational_mgt_model  # noqa: E402
-from drumgen.training import TrainConfig, load_yaml, train  # noqa: E402
+from drumgen import data, evaluate
+from drumgen.models.checkpoint import build_model, model_class, read_checkpoint
+from drumgen.training import TrainConfig, load_yaml, train
 
 
 def apply_override(spec: dict, item: str) -> None:
@@ -59,17 +60,20 @@ def main(argv: list[str] | None = None) -> None:
                for split in ("train", "validation")}
     logging.info("windows: train %d, validation %d", len(windows["train"]), len(windows["validation"]))
 
-    model = MonotonicGrooveVAE(VAEConfig.from_dict(spec.get("model", {})))
-    meta = {"data": "Groove MIDI Dataset v1.0.0 (CC BY 4.0), 4/4, published splits",
+    cls = model_class(spec.get("model_kind", "MonotonicGrooveVAE"))
+    model = cls(cls.config_class.from_dict(spec.get("model", {})))
+    meta = {"data": "Groove MIDI Dataset v1.0.0 (CC BY 4.0), 4/4, published splits", "data_windows": spec.get("data", {}),
             "config_file": args.config, "command": " ".join(["python"] + sys.argv)}
     best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta,
-                 score_fn=lambda m, ws: evaluate.quick_f1(m, ws.hvo))
+                 score_fn=lambda m, ws: m.selection_score(ws))
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
 
-    model = load_variational_mgt_model(str(best))
-    thresholds = evaluate.choose_thresholds(model, windows["validation"].head(train_cfg.max_val_windows).hvo)
-    model.config.thresholds = [round(float(t), 3) for t in thresholds]
+    model = build_model(read_checkpoint(best))
+    validation = windows["validation"].head(train_cfg.max_val_windows or spec.get("threshold_windows", 0))
+    model.thresholds = [round(float(t), 3) for t in evaluate.choose_thresholds(model, validation.hvo)]
     model.save(str(best), meta={"thresholds": evaluate.THRESHOLDS_NOTE})
-    logging.info("thresholds chosen on validation: %s -> %s", model.config.thresholds, best)
+    logging.info("thresholds chosen on validation: %s -> %s", model.thresholds, best)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,166 @@
+"""What every drumgen model offers, so the training loop, checkpoints, evaluation, CLI and app never
+ask which model they hold.
+
+A model kind subclasses `DrumModel` and provides:
+
+* `config_class`: a dataclass with `to_dict` / `from_dict` (the checkpoint's "config");
+* `window`: the steps it sees at once;
+* `make_batch(windows, index, rng, augment) -> dict of tensors` and `loss(batch, step) -> dict`
+  with a "loss" entry and a "recon" entry (the loop logs every entry by name);
+* `predict(groove, controls, seeds, temperature, thresholds, engine) -> Prediction`: the
+  model-specific part of generation; `generate` wraps it with the argument checks and the shared
+  sampling steps (`drumgen.sampling`);
+* optionally `build_engine()`: an inference speed-up the loader builds once (kept in the
+  `Runtime`, never in the module training sees).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .. import controls as C
+from .. import hvo as H
+from .. import sampling
+from .checkpoint import save_checkpoint
+
+
+class ModelConfig:
+    """Mixin for a model's config dataclass: a plain dict out, and back with unknown names refused."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class Prediction:
+    """Per-step outputs of a model for grooves (N, T, 3), each (N, T, 9). `hits` is set by models
+    that decide hits while they generate (an autoregressive model feeds them back)."""
+
+    probs: np.ndarray
+    velocities: np.ndarray
+    offsets: np.ndarray
+    hits: np.ndarray | None = None
+
+
+class DrumModel(nn.Module):
+    config_class: type
+    window: int
+    learns_controls = False  # False: controls are applied at sampling time (`controls.steer_hits`)
+
+    def __init__(self, config: Any):
+        super().__init__()
+        self.config = config
+        self.thresholds: list[float] = [0.5] * H.N_VOICES  # sampling defaults, saved beside the config
+        self.meta: dict[str, Any] = {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def build_engine(self) -> Any:
+        return None
+
+    def selection_score(self, windows) -> float:
+        """What training keeps the best epoch by (higher is better): hit F1 on validation windows."""
+        from ..evaluate import quick_f1
+
+        return quick_f1(self, windows.hvo)
+
+    def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
+                thresholds: np.ndarray, engine: Any = None) -> Prediction:
+        raise NotImplementedError
+
+    def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | list[int] | None = 0,
+                 temperature: float = 1.0, thresholds: float | list[float] | None = None,
+                 max_hits: int | list[int] | None = None, keep_groove_timing: bool = True,
+                 rest_in_silent_bars: bool = True, engine: Any = None) -> np.ndarray:
+        """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
+        drums HVO (N, T, 27) with hits in {0, 1}.
+
+        controls: per-bar density, intensity, instrument weights and style (`drumgen.controls`;
+        None or NaN = the model decides). seed: one for every item, or one per item; an item's
+        drums depend only on its groove, controls and seed, not on the rest of the batch (None:
+        fresh randomness). temperature: 0 = the most likely drums, higher = more varied.
+        thresholds: hit threshold, one or per voice (default: chosen on validation). max_hits:
+        at most this many hits per voice in each 2 bars. keep_groove_timing: hits on the
+        groove's onsets take its offset, and are scaled so the loudest has the groove's velocity.
+        rest_in_silent_bars: bars where the groove has no onset get no drums. engine: the
+        loader's fast path (`Runtime` passes it).
+        """
+        groove = H.validate_groove(groove)
+        n, length, _ = groove.shape
+        if not isinstance(temperature, (int, float, np.number)) or not np.isfinite(temperature) \
+                or not 0 <= temperature <= 100:
+            raise ValueError(f"temperature must be a number from 0 to 100, got {temperature}")
+        seeds = sampling.item_seeds(seed, n)
+        thresholds = sampling.per_voice(thresholds, self.thresholds, "thresholds", 0.0, 1.0)
+        caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0)
+        ctrl = C.validate_controls(controls, n, length // H.STEPS_PER_BAR)
+        if self.training:  # dropout off; checked, not set each call (eval() walks every module)
+            self.eval()
+        out = self.predict(groove, ctrl, seeds, float(temperature), thresholds, engine)
+        return sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
+                               rest_in_silent_bars, ctrl, out.hits, steer=not self.learns_controls)
+
+    def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
+        """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""
+        save_checkpoint(path, self, {**self.meta, **(meta or {})})
+
+
+class Runtime:
+    """A loaded model ready to generate: in eval mode, with its fast path built once by the loader.
+    Safe to share between threads (generation keeps no state between calls)."""
+
+    def __init__(self, model: DrumModel):
+        self.model = model.eval()
+        self.engine = model.build_engine()
+
+    def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, **kwargs) -> np.ndarray:
+        return self.model.generate(groove, controls, engine=self.engine, **kwargs)
+
+    def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
+        self.model.save(path, meta)
+
+    @property
+    def kind(self) -> str:
+        return type(self.model).__name__
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.model.meta
+
+    @property
+    def thresholds(self) -> list[float]:
+        return self.model.thresholds
+
+    @thresholds.setter
+    def thresholds(self, value: list[float]) -> None:
+        self.model.thresholds = list(value)
+
+    @property
+    def window(self) -> int:
+        return self.model.window
+
+    def __repr__(self) -> str:
+        return f"Runtime({self.kind}, fast path: {self.engine is not None})"
