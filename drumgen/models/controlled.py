@@ -1,0 +1,332 @@
+"""RhythmDrivenDrumGen: a groove encoder and a causal drum decoder steered bar by bar.
+
+    groove (B, T, 3) -> beats (B, J, 12) -> linear -> bidirectional blocks -> memory (B, J, C)
+                                                                  mean pool -> mu, logvar (B, L)
+    drums so far, one beat behind (B, J, 108) -> linear + memory + beat-in-bar embedding -> x (B, J, C)
+    per layer: x += W_l [z ; bar conditions ; style]   (MuseMorphose's "in-attention")
+               x -> causal self-attention (rotary) -> SwiGLU                      (pre-RMSNorm)
+    x -> linear -> (B, J, 4, 27) = each beat's 4 steps: hit logits | velocities | offsets
+
+A token is a beat (4 sixteenths): 8 bars are 32 decoding steps, so generation stays well inside a
+CPU's real-time budget with cached keys and values, and every bar's conditions (density,
+intensity, 9 instrument shares, style, each free or set; `drumgen.controls`) reach every layer of
+every token of that bar. The decoder is causal in the drums: beat j's outputs depend on the drums
+of beats before j only (and on the whole groove, which is known in advance).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .. import controls as C
+from .. import hvo as H
+from .. import sampling
+from ..data import augment_drums, augmented_grooves
+from .base import DrumModel, ModelConfig, Prediction
+
+BEAT = H.STEPS_PER_BEAT
+BEATS_PER_BAR = H.STEPS_PER_BAR // BEAT
+BEAT_DIM = BEAT * H.HVO_DIM  # 108 numbers of drums per beat
+
+
+@dataclass
+class ControlledConfig(ModelConfig):
+    d_model: int = 128
+    n_heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 4
+    ffn_hidden: int = 256
+    dropout: float = 0.1
+    latent_dim: int = 32
+    style_dim: int = 16
+    max_bars: int = 8            # the window: 8 bars = 128 steps = 32 tokens
+    context_bars: int = 4        # longer songs: each next window starts with this many bars already played
+    # loss
+    hit_loss_weight: float = 1.0
+    velocity_loss_weight: float = 5.0
+    offset_loss_weight: float = 5.0
+    beta: float = 0.02
+    beta_anneal_steps: int = 4000
+    # training: how often a control is left free, so every one can be at sampling time
+    control_dropout: float = 0.3
+    all_free: float = 0.2        # share of windows trained with every control free
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotary_tables(length: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
+    angles = torch.outer(torch.arange(length).float(), inv)  # (T, D/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels of x (B, h, T, D) by position: attention then sees relative offsets."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+
+
+class Attention(nn.Module):
+    def __init__(self, c: ControlledConfig, causal: bool):
+        super().__init__()
+        self.n_heads, self.causal, self.dropout = c.n_heads, causal, c.dropout
+        self.qkv = nn.Linear(c.d_model, 3 * c.d_model, bias=False)
+        self.proj = nn.Linear(c.d_model, c.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], start: int = 0,
+                cache: list | None = None) -> torch.Tensor:
+        """x (B, T, C) at positions start..start+T-1; with `cache` ([keys, values] of earlier
+        positions), new keys and values are appended to it and attention covers all of them."""
+        B, T, Cd = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, Cd // self.n_heads).permute(2, 0, 3, 1, 4).unbind(0)
+        cos, sin = (t[start:start + T] for t in rotary)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # (B, h, T, D)
+        if cache is not None:
+            if cache[0] is not None:
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            cache[0], cache[1] = k, v
+        mask = None
+        if self.causal and T > 1:  # query i (at start + i) sees keys up to start + i
+            mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(diagonal=k.shape[2] - T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(B, T, Cd))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, c: ControlledConfig):
+        super().__init__()
+        self.gate_up = nn.Linear(c.d_model, 2 * c.ffn_hidden, bias=False)
+        self.down = nn.Linear(c.ffn_hidden, c.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    def __init__(self, c: ControlledConfig, causal: bool):
+        super().__init__()
+        self.norm1, self.norm2 = RMSNorm(c.d_model), RMSNorm(c.d_model)
+        self.attn, self.ffn = Attention(c, causal), SwiGLU(c)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x, rotary, start=0, cache=None):
+        x = x + self.drop(self.attn(self.norm1(x), rotary, start, cache))
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+
+class GrooveEncoder(nn.Module):
+    def __init__(self, c: ControlledConfig):
+        super().__init__()
+        self.embed = nn.Linear(BEAT * H.GROOVE_DIM, c.d_model)
+        self.blocks = nn.ModuleList(Block(c, causal=False) for _ in range(c.encoder_layers))
+        self.norm = RMSNorm(c.d_model)
+        self.to_latent = nn.Linear(c.d_model, 2 * c.latent_dim)
+
+    def forward(self, groove: torch.Tensor, rotary) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B, T, _ = groove.shape
+        x = self.embed(groove.reshape(B, T // BEAT, BEAT * H.GROOVE_DIM))  # (B, J, C)
+        for block in self.blocks:
+            x = block(x, rotary)
+        memory = self.norm(x)                                               # (B, J, C)
+        mu, logvar = self.to_latent(memory.mean(dim=1)).chunk(2, dim=-1)   # (B, L) each
+        return memory, mu, logvar.clamp(-12.0, 8.0)
+
+
+class DrumDecoder(nn.Module):
+    def __init__(self, c: ControlledConfig):
+        super().__init__()
+        self.embed_drums = nn.Linear(BEAT_DIM, c.d_model)
+        self.embed_memory = nn.Linear(c.d_model, c.d_model)
+        self.beat_in_bar = nn.Embedding(BEATS_PER_BAR, c.d_model)
+        self.style = nn.Embedding(len(C.STYLES) + 1, c.style_dim)  # the last index: any style
+        cond_dim = c.latent_dim + C.CONDITION_DIM + c.style_dim
+        self.condition = nn.ModuleList(nn.Linear(cond_dim, c.d_model) for _ in range(c.decoder_layers))
+        self.blocks = nn.ModuleList(Block(c, causal=True) for _ in range(c.decoder_layers))
+        self.norm = RMSNorm(c.d_model)
+        self.out = nn.Linear(c.d_model, BEAT_DIM)
+
+    def conditions(self, z: torch.Tensor, cond: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Per-token condition (B, J, L + 22 + S) from z (B, L) and per-bar controls (B, bars, 22), (B, bars)."""
+        per_bar = torch.cat([cond, self.style(style)], dim=-1).repeat_interleave(BEATS_PER_BAR, dim=1)
+        return torch.cat([z[:, None].expand(-1, per_bar.shape[1], -1), per_bar], dim=-1)
+
+    def forward(self, prev_drums: torch.Tensor, memory: torch.Tensor, condition: torch.Tensor, rotary,
+                start: int = 0, caches: list | None = None) -> torch.Tensor:
+        """Tokens start..start+n-1: prev_drums (B, n, 108) = the drums of the beat before each,
+        memory and condition of those tokens -> outputs (B, n, 108) before activations."""
+        n = prev_drums.shape[1]
+        beat = torch.arange(start, start + n, device=prev_drums.device) % BEATS_PER_BAR
+        x = self.embed_drums(prev_drums) + self.embed_memory(memory) + self.beat_in_bar(beat)
+        for i, (block, cond) in enumerate(zip(self.blocks, self.condition)):
+            x = block(x + cond(condition), rotary, start, None if caches is None else caches[i])
+        return self.out(self.norm(x))
+
+
+def split_outputs(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, n, 108) -> hit logits, velocities, offsets, each (B, 4n, 9)."""
+    B, n, _ = raw.shape
+    hit_logits, v, o = raw.view(B, n * BEAT, H.HVO_DIM).split(H.N_VOICES, dim=-1)
+    return hit_logits, torch.sigmoid(v), 0.5 * torch.tanh(o)
+
+
+class RhythmDrivenDrumGen(DrumModel):
+    config_class = ControlledConfig
+    learns_controls = True
+
+    def __init__(self, config: ControlledConfig):
+        super().__init__(config)
+        self.encoder = GrooveEncoder(config)
+        self.decoder = DrumDecoder(config)
+        cos, sin = rotary_tables(self.window // BEAT, config.d_model // config.n_heads // 2 * 2)
+        self.register_buffer("rot_cos", cos, persistent=False)
+        self.register_buffer("rot_sin", sin, persistent=False)
+
+    @property
+    def window(self) -> int:
+        return self.config.max_bars * H.STEPS_PER_BAR
+
+    def forward(self, groove, drums, cond, style, temperature: float = 1.0, eps=None):
+        """Teacher forcing: groove (B, T, 3), true drums (B, T, 27), controls (B, bars, 22) and
+        (B, bars) -> hit logits, velocities, offsets (B, T, 9) each, mu, logvar."""
+        B, T, _ = groove.shape
+        rotary = (self.rot_cos, self.rot_sin)
+        memory, mu, logvar = self.encoder(groove, rotary)
+        z = mu if temperature == 0 else mu + temperature * torch.exp(0.5 * logvar) * (
+            torch.randn_like(mu) if eps is None else eps)
+        beats = drums.reshape(B, T // BEAT, BEAT_DIM)
+        prev = torch.cat([torch.zeros_like(beats[:, :1]), beats[:, :-1]], dim=1)  # one beat behind
+        raw = self.decoder(prev, memory, self.decoder.conditions(z, cond, style), rotary)
+        return (*split_outputs(raw), mu, logvar)
+
+    def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
+        """Drums, grooves and the controls measured from the drums themselves (the training
+        targets of "what a slider means"); for training, augmented and with controls dropped to
+        free at random. Without rng: the full groove and every true control (validation)."""
+        drums = windows.hvo[index]
+        if rng is not None and augment is not None:
+            drums = augment_drums(drums, augment, rng)
+            groove = augmented_grooves(drums, augment, rng)
+        else:
+            groove = H.hvo_to_groove(drums)
+        ctrl = C.controls_from_measure(C.measure_controls(drums), windows.style[index])
+        if rng is not None:
+            ctrl = C.drop_controls(ctrl, rng, self.config.control_dropout)
+            free = rng.random(len(index)) < self.config.all_free
+            ctrl.density[free], ctrl.intensity[free], ctrl.instruments[free], ctrl.style[free] = np.nan, np.nan, np.nan, -1
+        cond, style = C.condition_array(ctrl)
+        return {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums)),
+                "cond": torch.from_numpy(cond), "style": torch.from_numpy(style)}
+
+    def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
+        """As the MonotonicGrooveVAE's: sums over a window's cells averaged over the batch;
+        velocity and offset errors on the true hits only; KL annealed."""
+        c, target = self.config, batch["drums"]
+        hit_logits, velocities, offsets, mu, logvar = self(batch["groove"], target, batch["cond"], batch["style"])
+        hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
+        B = target.shape[0]
+        hit_loss = F.binary_cross_entropy_with_logits(hit_logits.float(), hits, reduction="sum") / B
+        velocity_loss = ((velocities.float() - true_v) ** 2 * hits).sum() / B
+        offset_loss = ((offsets.float() - true_o) ** 2 * hits).sum() / B
+        kl = -0.5 * torch.sum(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp()) / B
+        beta = c.beta * min(1.0, step / max(c.beta_anneal_steps, 1))
+        recon = c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss + c.offset_loss_weight * offset_loss
+        return {"loss": recon + beta * kl, "recon": recon, "hits": hit_loss, "velocity": velocity_loss,
+                "offset": offset_loss, "kl": kl}
+
+    def selection_score(self, windows) -> float:
+        """Mean hit F1 on (up to) 256 validation windows with the true controls and with all free:
+        the model must both follow the controls and play well without them."""
+        from ..evaluate import score
+
+        pick = np.unique(np.linspace(0, len(windows) - 1, min(256, len(windows))).astype(int))  # spread over files
+        true = windows.hvo[pick]
+        groove = H.hvo_to_groove(true)
+        measured = C.controls_from_measure(C.measure_controls(true), windows.style[pick])
+        return 0.5 * (score(self.generate(groove, measured), true)["f1"] + score(self.generate(groove), true)["f1"])
+
+    @torch.inference_mode()
+    def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
+                      thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True):
+        """One window of up to 8 bars, token by token. groove (B, W, 3) padded to the window with
+        silence; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
+        kept as they are. Returns probs, velocities, offsets, hits (B, W, 9) as numpy."""
+        B, W, _ = groove.shape
+        device, rotary = self.device, (self.rot_cos, self.rot_sin)
+        memory, mu, logvar = self.encoder(torch.from_numpy(groove).to(device), rotary)
+        z = mu if temperature == 0 or noise is None else mu + temperature * torch.exp(0.5 * logvar) * torch.from_numpy(
+            noise).to(device)
+        cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
+        condition = self.decoder.conditions(z, cond, style)                     # (B, J, cond)
+        mute = torch.from_numpy(C.mute_mask(ctrl, W)).to(device)                 # (B, W, 9)
+        threshold = torch.as_tensor(thresholds, dtype=torch.float32, device=device)
+        n_tokens, done = W // BEAT, 0 if prefix is None else prefix.shape[1] // BEAT
+        drums = torch.zeros(B, n_tokens + 1, BEAT_DIM, device=device)          # token j's input: drums of beat j-1
+        if done:
+            drums[:, 1:done + 1] = torch.from_numpy(prefix).to(device).reshape(B, done, BEAT_DIM)
+        probs, vel, off = (torch.zeros(B, W, H.N_VOICES, device=device) for _ in range(3))
+        caches = [[None, None] for _ in self.decoder.blocks] if use_cache else None
+        j = 0
+        while j < n_tokens:
+            # with a cache: the prefix in one pass, then one token at a time; without: all tokens so far again
+            first = j if use_cache else 0
+            last = max(done, j + 1) if (use_cache and j == 0) else j + 1
+            raw = self.decoder(drums[:, first:last], memory[:, first:last], condition[:, first:last], rotary, first, caches)
+            hit_logits, v, o = split_outputs(raw[:, -(last - j):])              # (B, 4 * new, 9) for tokens j..last-1
+            steps = slice(j * BEAT, last * BEAT)
+            probs[:, steps], vel[:, steps], off[:, steps] = torch.sigmoid(hit_logits), v, o
+            for t in range(j, last):
+                if t < done:
+                    continue  # already played: keep the prefix
+                s = slice(t * BEAT, (t + 1) * BEAT)
+                hit = ((probs[:, s] > threshold) & ~mute[:, s]).float()
+                drums[:, t + 1] = torch.cat([hit, vel[:, s] * hit, off[:, s] * hit], dim=-1).reshape(B, BEAT_DIM)
+            j = last
+        played = drums[:, 1:].reshape(B, W, H.HVO_DIM)
+        return probs.cpu().numpy(), vel.cpu().numpy(), off.cpu().numpy(), played[..., H.HITS].cpu().numpy()
+
+    def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
+                thresholds: np.ndarray, engine: Any = None) -> Prediction:
+        """Songs of any length: the first window is generated from scratch; every next one starts
+        `context_bars` before the end of what is done, with those bars as its prefix."""
+        n, length, _ = groove.shape
+        W, bar = self.window, H.STEPS_PER_BAR
+        out = [np.zeros((n, length, H.N_VOICES), np.float32) for _ in range(4)]
+        start, done = 0, 0
+        while done < length:
+            piece = np.zeros((n, W, H.GROOVE_DIM), np.float32)
+            piece[:, :min(W, length - start)] = groove[:, start:start + W]
+            n_bars = min(W, length - start) // bar
+            window_ctrl = controls.bars(start // bar, start // bar + n_bars).padded(W // bar)
+            noise = None if temperature == 0 else sampling.window_noise(seeds, np.full(n, start), (self.config.latent_dim,))
+            prefix = None
+            if done > start:
+                hits, velocities, offsets = out[3][:, start:done], out[1][:, start:done], out[2][:, start:done]
+                prefix = H.join_hvo(hits, velocities, offsets)
+            result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix)
+            end = min(start + W, length)
+            for acc, values in zip(out, result):
+                acc[:, done:end] = values[:, done - start:end - start]
+            done = end
+            start = done - self.config.context_bars * bar
+        return Prediction(out[0], out[1], out[2], out[3])
+
+
+def tiny_config(**overrides: Any) -> ControlledConfig:
+    """A small random-weight preset for tests and smoke runs."""
+    base = dict(d_model=16, n_heads=2, encoder_layers=1, decoder_layers=2, ffn_hidden=32, latent_dim=4, style_dim=4,
+                dropout=0.0, max_bars=4, context_bars=2)
+    return ControlledConfig(**{**base, **overrides})
