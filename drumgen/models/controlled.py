@@ -260,13 +260,16 @@ class RhythmDrivenDrumGen(DrumModel):
 
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
-                      thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True):
-        """One window of up to 8 bars, token by token. groove (B, W, 3) padded to the window with
-        silence; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
-        kept as they are. Returns probs, velocities, offsets, hits (B, W, 9) as numpy."""
+                      thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True,
+                      n_steps: int | None = None):
+        """One window, token by token. groove (B, W, 3), padded to the window with silence as in
+        training; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
+        kept as they are; n_steps: how many steps to generate (default all W). Returns probs,
+        velocities, offsets, hits (B, n_steps, 9) as numpy."""
         B, W, _ = groove.shape
+        W = W if n_steps is None else n_steps
         device, rotary = self.device, (self.rot_cos, self.rot_sin)
-        memory, mu, logvar = self.encoder(torch.from_numpy(groove).to(device), rotary)
+        memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary)
         z = mu if temperature == 0 or noise is None else mu + temperature * torch.exp(0.5 * logvar) * torch.from_numpy(
             noise).to(device)
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
@@ -316,8 +319,8 @@ class RhythmDrivenDrumGen(DrumModel):
             if done > start:
                 hits, velocities, offsets = out[3][:, start:done], out[1][:, start:done], out[2][:, start:done]
                 prefix = H.join_hvo(hits, velocities, offsets)
-            result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix)
             end = min(start + W, length)
+            result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start)
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end
