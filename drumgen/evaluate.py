@@ -134,13 +134,20 @@ def evaluate(generate: Callable[[np.ndarray], np.ndarray], true_hvo: np.ndarray)
     return score(generate(H.hvo_to_groove(true_hvo)), true_hvo)
 
 
-def score_songs(generate: Callable[[np.ndarray], np.ndarray], songs: list[np.ndarray]) -> dict[str, float]:
+def score_songs(generate: Callable[..., np.ndarray], songs: list[np.ndarray], variety: bool = False) -> dict[str, float]:
     """Whole performances, each generated from its full groove in one call (stitched windows, the
-    command line's case), scored over all their cells together."""
+    command line's case), scored over all their cells together. With `variety`, also the
+    seed-to-seed hit difference: the share of hits that differ between seeds 0 and 1 (of the hits
+    of either), i.e. how much of what temperature adds survives into a song."""
     pred = np.concatenate([generate(H.hvo_to_groove(s)[None])[0] for s in songs])
     full = score(pred[None], np.concatenate(songs)[None])
-    return {k: full[k] for k in ("precision", "recall", "f1", "f1_kick", "f1_snare", "f1_closed_hat",
-                                 "velocity_mae_tp", "hit_ratio")}
+    out = {k: full[k] for k in ("precision", "recall", "f1", "f1_kick", "f1_snare", "f1_closed_hat",
+                                "velocity_mae_tp", "hit_ratio")}
+    if variety:
+        a, b = (np.concatenate([generate(H.hvo_to_groove(s)[None], seed=k)[0] for s in songs])[:, H.HITS] > 0.5
+                for k in (0, 1))
+        out["seed_to_seed_hit_difference"] = float((a ^ b).sum() / max((a | b).sum(), 1))
+    return out
 
 
 TARGETS = {  # issue #3: the bar a shipped checkpoint must clear on the test split
@@ -188,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the checkpoint (as training does at its end)")
     parser.add_argument("--songs", action="store_true",
                         help="also score whole performances, each generated in one call (slower)")
+    parser.add_argument("--stitch", default=None, choices=("crossfade", "average"),
+                        help="how a MonotonicGrooveVAE joins overlapping windows of a song (default: the model's)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -197,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     windows = data.load_split(args.split, args.data)
     true_hvo = windows.hvo[: args.limit or None]
     model = load_model(args.checkpoint)
+    if args.stitch:
+        model.model.stitch_rule = args.stitch
     if args.set_thresholds:
         chosen = choose_thresholds(model, data.load_split("validation", args.data).hvo)
         model.thresholds = [round(float(t), 3) for t in chosen]
@@ -217,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.songs:
         songs = [item["hvo"] for item in data.read_gmd(data.find_gmd_zip(args.data)) if item["split"] == args.split]
         song_results = {
-            "drumgen": score_songs(lambda g: model.generate(g, seed=args.seed, temperature=args.temperature), songs),
+            "drumgen": score_songs(lambda g, seed=args.seed: model.generate(g, seed=seed, temperature=args.temperature),
+                                   songs, variety=True),
             "kick/snare/hat baseline": score_songs(baseline_rock, songs),
         }
         print(f"\nwhole performances of the {args.split} split ({len(songs)} files), each generated in one call:")
+        song_results["kick/snare/hat baseline"]["seed_to_seed_hit_difference"] = 0.0
         print(format_table(song_results, targets=False))
         report["songs"] = song_results
     if args.json:

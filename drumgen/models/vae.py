@@ -148,6 +148,7 @@ def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float = 1
 
 class MonotonicGrooveVAE(DrumModel):
     config_class = VAEConfig
+    stitch_rule = "crossfade"  # how overlapping 2-bar windows are joined (sampling.STITCH_RULES)
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
@@ -235,7 +236,7 @@ class MonotonicGrooveVAE(DrumModel):
             noise = None if temperature == 0 else sampling.window_noise(seeds[items], starts, (self.config.latent_dim,))
             return self.predict_windows(windows, noise, temperature, engine)
 
-        return Prediction(*sampling.stitch_windows(groove, window_fn, window=self.window))
+        return Prediction(*sampling.stitch_windows(groove, window_fn, window=self.window, rule=self.stitch_rule))
 
 
 def load_variational_mgt_model(path: str, device: str = "cpu") -> Runtime:
