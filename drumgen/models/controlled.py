@@ -56,6 +56,7 @@ class ControlledConfig(ModelConfig):
     # training: how often a control is left free, so every one can be at sampling time
     control_dropout: float = 0.3
     all_free: float = 0.2        # share of windows trained with every control free
+    history_dropout: float = 0.0  # share of beats whose drum history input is hidden (word dropout)
 
 
 class RMSNorm(nn.Module):
@@ -150,6 +151,7 @@ class DrumDecoder(nn.Module):
     def __init__(self, c: ControlledConfig):
         super().__init__()
         self.embed_drums = nn.Linear(BEAT_DIM, c.d_model)
+        self.hidden_beat = nn.Parameter(torch.zeros(c.d_model))  # stands in for a beat hidden in training
         self.embed_memory = nn.Linear(c.d_model, c.d_model)
         self.beat_in_bar = nn.Embedding(BEATS_PER_BAR, c.d_model)
         self.style = nn.Embedding(len(C.STYLES) + 1, c.style_dim)  # the last index: any style
@@ -165,12 +167,16 @@ class DrumDecoder(nn.Module):
         return torch.cat([z[:, None].expand(-1, per_bar.shape[1], -1), per_bar], dim=-1)
 
     def forward(self, prev_drums: torch.Tensor, memory: torch.Tensor, condition: torch.Tensor, rotary,
-                start: int = 0, caches: list | None = None) -> torch.Tensor:
+                start: int = 0, caches: list | None = None, hide: torch.Tensor | None = None) -> torch.Tensor:
         """Tokens start..start+n-1: prev_drums (B, n, 108) = the drums of the beat before each,
-        memory and condition of those tokens -> outputs (B, n, 108) before activations."""
+        memory and condition of those tokens -> outputs (B, n, 108) before activations. `hide`
+        (B, n, 1) bool replaces those drum inputs by a learnt "unknown" vector (training only)."""
         n = prev_drums.shape[1]
         beat = torch.arange(start, start + n, device=prev_drums.device) % BEATS_PER_BAR
-        x = self.embed_drums(prev_drums) + self.embed_memory(memory) + self.beat_in_bar(beat)
+        drums = self.embed_drums(prev_drums)
+        if hide is not None:
+            drums = torch.where(hide, self.hidden_beat.to(drums.dtype), drums)
+        x = drums + self.embed_memory(memory) + self.beat_in_bar(beat)
         for i, (block, cond) in enumerate(zip(self.blocks, self.condition)):
             x = block(x + cond(condition), rotary, start, None if caches is None else caches[i])
         return self.out(self.norm(x))
@@ -209,7 +215,10 @@ class RhythmDrivenDrumGen(DrumModel):
             torch.randn_like(mu) if eps is None else eps)
         beats = drums.reshape(B, T // BEAT, BEAT_DIM)
         prev = torch.cat([torch.zeros_like(beats[:, :1]), beats[:, :-1]], dim=1)  # one beat behind
-        raw = self.decoder(prev, memory, self.decoder.conditions(z, cond, style), rotary)
+        hide = None
+        if self.training and self.config.history_dropout > 0:  # the decoder must not lean on copying alone
+            hide = torch.rand(B, T // BEAT, 1, device=groove.device) < self.config.history_dropout
+        raw = self.decoder(prev, memory, self.decoder.conditions(z, cond, style), rotary, hide=hide)
         return (*split_outputs(raw), mu, logvar)
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
