@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -414,18 +415,20 @@ def main(argv: list[str] | None = None) -> int:
         if real.any() else float("nan")
     del train
 
-    results, kinds = {}, {}
+    results, kinds, seconds = {}, {}, {}
     labels = [Path(p).stem for p in args.checkpoints]
     if len(set(labels)) < len(labels):
         labels = list(args.checkpoints)
     for label, path in zip(labels, args.checkpoints):
         model = load_model(path)
         kinds[label] = model.kind
+        start = time.perf_counter()
         results[label] = evaluate_model(model, true_hvo, window_styles, classifier, asked, args.seed,
                                         args.temperature, args.batch)
+        seconds[label] = time.perf_counter() - start
 
     print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars, seed {args.seed}, temperature {args.temperature}; "
-          + ", ".join(f"{k} = {v}" for k, v in kinds.items()))
+          + ", ".join(f"{k} = {v} ({seconds[k]:.0f} s)" for k, v in kinds.items()))
     print(format_report(results))
     first = next(iter(results.values()))["density"]
     print(f"density and intensity: {first['bars']} bars with a groove onset used, {first['excluded_silent']} left out "
@@ -445,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
                   "density_levels": list(DENSITY_LEVELS), "intensity_levels": list(INTENSITY_LEVELS),
                   "style_classifier": {"classes": classifier.classes, "asked": asked, "dropped": dropped,
                                        "accuracy_on_true_drums": ceiling, "true_windows": int(real.sum())},
-                  "checkpoints": {label: {"path": str(p), "kind": kinds[label], **results[label]}
+                  "checkpoints": {label: {"path": str(p), "kind": kinds[label], "seconds": seconds[label], **results[label]}
                                   for label, p in zip(labels, args.checkpoints)}}
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2, default=float)
