@@ -17,6 +17,28 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
   fi
 fi
+# Debian packages: packages.txt (the same list a Hugging Face Space installs: FluidSynth for the
+# audio preview, libsndfile) for the app; `test` adds chromium for the browser tests. Installed only
+# when missing, as root with apt-get; elsewhere the app runs without audio and says why.
+debs=()
+while read -r pkg; do [ -n "$pkg" ] && debs+=("$pkg"); done < <(sed 's/#.*//; s/[[:space:]]//g' packages.txt)
+[ "$what" = test ] && debs+=(chromium)
+missing=()
+if command -v dpkg >/dev/null 2>&1; then
+  for pkg in "${debs[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}"; } >/dev/null 2>&1 \
+      || echo "run.sh: could not install ${missing[*]} (apt-get failed); audio or browser tests may be unavailable" >&2
+  else
+    echo "run.sh: missing Debian packages ${missing[*]} (install them as root); audio or browser tests may be unavailable" >&2
+  fi
+fi
+
 stamp=.venv/.requirements.sha
 want=$(cat requirements.txt pyproject.toml | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -28,6 +50,11 @@ fi
 
 case "$what" in
   app)  exec .venv/bin/python app.py "$@" ;;
-  test) exec .venv/bin/python -m pytest -q "$@" tests ;;
+  test)
+    # the whole suite, unless the arguments name test files or folders themselves
+    args=("$@"); named=0
+    for a in "$@"; do [[ "$a" != -* && -e "${a%%::*}" ]] && named=1; done
+    [ "$named" = 1 ] || args+=(tests)
+    exec .venv/bin/python -m pytest -q "${args[@]}" ;;
   *)    echo "usage: bash run.sh [app|test]" >&2; exit 2 ;;
 esac
