@@ -1,10 +1,15 @@
-"""Command line: `python -m drumgen generate groove.mid -o drums.mid` and `python -m drumgen tracks file.mid`."""
+"""Command line: `python -m drumgen generate groove.mid -o drums.mid` and `python -m drumgen tracks file.mid`.
+
+    python -m drumgen generate song.mid -o drums.mid --density 0.3-0.9 --intensity 0.6 --mute ride,crash \
+        --weight snare=0.3 --style funk
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 
+from . import controls as C
 from . import hvo as H
 from . import midi, pipeline
 
@@ -26,7 +31,28 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--merge", action="store_true", help="also copy the input's tracks into the output")
     gen.add_argument("--play-silent-bars", action="store_true",
                      help="let the drums play in bars where the groove is silent (default: they rest)")
-    gen.add_argument("--checkpoint", default=None, help=f"model checkpoint (default {pipeline.DEFAULT_CHECKPOINT.name})")
+    ctl = gen.add_argument_group(
+        "per-bar controls",
+        "A CURVE is one value for every bar ('0.5'), a ramp over the song ('0.2-0.9'), or one value a bar "
+        "('0.2,0.2,0.5,0.9', the last repeated to the end). Voices: " + ", ".join(H.VOICES) + " ('hat' = closed_hat).")
+    ctl.add_argument("--density", metavar="CURVE", default=None,
+                     help="how busy each bar is, 0..1 as a rank among real drummers' bars (0.5 = a median bar, "
+                          "0.9 = busier than 90%%); default: the model decides")
+    ctl.add_argument("--intensity", metavar="CURVE", default=None,
+                     help="how loud each bar is: the mean velocity of its hits, 0..1; default: the groove's dynamics")
+    ctl.add_argument("--mute", metavar="VOICES", action="append", default=None,
+                     help="voices that never play, e.g. ride,crash (repeatable)")
+    ctl.add_argument("--weight", metavar="VOICE=CURVE", action="append", default=None,
+                     help="a voice's share of each bar's hits, 0..1, e.g. snare=0.3 or a ramp snare=0.1-0.4 "
+                          "(repeatable, or snare=0.3,kick=0.3; weights together at most 1)")
+    ctl.add_argument("--style", default=None,
+                     help="any (default) or one of: " + ", ".join(C.STYLES) + " (the controlled model only)")
+    gen.add_argument("--model", default=None, metavar="{" + ",".join(pipeline.SHIPPED) + "}",
+                     help="which shipped model: controlled (per-bar controls and style, learnt; "
+                          f"{pipeline.SHIPPED['controlled'].name}) or mgvae (the MonotonicGrooveVAE, controls "
+                          f"applied while sampling, no style; {pipeline.SHIPPED['mgvae'].name}); default: controlled "
+                          "when its checkpoint is there, else mgvae")
+    gen.add_argument("--checkpoint", default=None, help="a model checkpoint (.pth) of any kind; overrides --model")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
     tracks.add_argument("input")
     return parser
@@ -48,13 +74,19 @@ def main(argv: list[str] | None = None) -> int:
                     print("  drum pitches drumgen has no voice for: "
                           + ", ".join(f"{p} ({n}x)" for p, n in sorted(unmapped.items())))
             return 0
-        model = pipeline.load_default_model(args.checkpoint)
+        spec = pipeline.ControlSpec(density=args.density, intensity=args.intensity, mute=args.mute,
+                                    weights=pipeline.parse_weights(args.weight), style=args.style)
+        model = pipeline.load_default_model(args.checkpoint, model=args.model)
+        for name in pipeline.ignored_controls(model, spec):
+            print(f"note: {pipeline.model_kind(model)} ignores {name}; use --model controlled to choose a {name}",
+                  file=sys.stderr)
         song, hvo, out = pipeline.midi_to_drum_midi(
-            model, args.input, track=args.track, channel=args.channel, merge=args.merge, seed=args.seed,
-            temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
+            model, args.input, track=args.track, channel=args.channel, merge=args.merge, controls=spec,
+            seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
             rest_in_silent_bars=not args.play_silent_bars)
         midi.write_midi(out, args.output)
-        print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM")
+        print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM "
+              f"({pipeline.model_kind(model)})")
         return 0
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

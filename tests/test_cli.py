@@ -181,3 +181,144 @@ def test_module_entry_point_with_track_and_channel(tmp_path, tiny_checkpoint):
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run([*command, "--channel", "3"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: There are no notes on channel 3; channels with notes: [1, 2]."
+
+
+# --- per-bar controls, style and model choice (issue #7) ---------------------------------------------
+
+@pytest.fixture
+def tiny_controlled_checkpoint(tmp_path):
+    import torch
+
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_controlled.pth"
+    RhythmDrivenDrumGen(tiny_config()).save(str(path))
+    return str(path)
+
+
+def _notes_per_bar(path, pitch=None, bars=4) -> list[int]:
+    song = midi.read_song(path)
+    rows = song.notes if pitch is None else song.notes[song.notes[:, 2] == pitch]
+    steps, _ = H.tick_to_step(rows[:, 4], song.ticks_per_beat)
+    return [int((steps // H.STEPS_PER_BAR == b).sum()) for b in range(bars)]
+
+
+def _generate(tmp_path, checkpoint, *args, bars=4):
+    src = make_midi(tmp_path / "in.mid", rock_beat(bars))
+    out = tmp_path / "out.mid"
+    return cli.main(["generate", str(src), "-o", str(out), "--checkpoint", checkpoint, *args]), out
+
+
+@pytest.mark.parametrize("which", ["mgvae", "controlled"])
+def test_mute_removes_a_voice(tmp_path, tiny_checkpoint, tiny_controlled_checkpoint, which):
+    checkpoint = tiny_checkpoint if which == "mgvae" else tiny_controlled_checkpoint
+    code, out = _generate(tmp_path, checkpoint, "--threshold", "0.01")
+    assert code == 0 and sum(_notes_per_bar(out, 36)) > 0  # the kick plays when free
+    code, out = _generate(tmp_path, checkpoint, "--threshold", "0.01", "--mute", "kick", "--mute", "ride,hat")
+    pitches = set(midi.read_song(out).notes[:, 2].tolist())
+    assert code == 0 and pitches and not pitches & {36, 51, 42}
+
+
+def test_density_sets_how_many_notes(tmp_path, tiny_checkpoint):
+    """The VAE applies density at sampling time: each bar gets round(counts_from_density(d)) hits."""
+    from drumgen import controls as C
+
+    counts = {}
+    for density in ("0.05", "0.95"):
+        code, out = _generate(tmp_path, tiny_checkpoint, "--density", density)
+        assert code == 0
+        counts[density] = _notes_per_bar(out)
+        expected = int(C.counts_from_density(float(density)) + 0.5)
+        assert counts[density] == [expected] * 4
+    assert sum(counts["0.05"]) < sum(counts["0.95"])
+
+
+def test_density_ramp_and_per_bar_list(tmp_path, tiny_checkpoint):
+    code, out = _generate(tmp_path, tiny_checkpoint, "--density", "0.05-0.95")
+    ramp = _notes_per_bar(out)
+    assert code == 0 and ramp == sorted(ramp) and ramp[0] < ramp[-1]
+    code, out = _generate(tmp_path, tiny_checkpoint, "--density", "0.9,0.1")  # the last value repeats
+    listed = _notes_per_bar(out)
+    assert code == 0 and listed[0] > listed[1] == listed[2] == listed[3]
+
+
+def test_intensity_per_bar(tmp_path, tiny_checkpoint):
+    code, out = _generate(tmp_path, tiny_checkpoint, "--intensity", "0.2,0.9", "--threshold", "0.3", bars=2)
+    song = midi.read_song(out)
+    steps, _ = H.tick_to_step(song.notes[:, 4], song.ticks_per_beat)
+    means = [song.notes[steps // 16 == b, 3].mean() / 127 for b in range(2)]
+    assert code == 0 and means == pytest.approx([0.2, 0.9], abs=0.03)
+
+
+def test_weights_set_a_voices_share(tmp_path, tiny_checkpoint):
+    code, out = _generate(tmp_path, tiny_checkpoint, "--density", "0.5", "--weight", "snare=0.5")
+    assert code == 0 and _notes_per_bar(out, 38) == [9] * 4 and _notes_per_bar(out) == [18] * 4
+    code, out = _generate(tmp_path, tiny_checkpoint, "--density", "0.5", "--weight", "snare=0.2-0.8,kick=0.1")
+    snare = _notes_per_bar(out, 38)
+    assert code == 0 and snare == [4, 7, 11, 14] and _notes_per_bar(out, 36) == [2] * 4
+
+
+def test_style_with_each_model(tmp_path, tiny_checkpoint, tiny_controlled_checkpoint, capsys):
+    code, out = _generate(tmp_path, tiny_controlled_checkpoint, "--style", "funk")
+    captured = capsys.readouterr()
+    assert code == 0 and "RhythmDrivenDrumGen" in captured.out and captured.err == ""
+    code, out = _generate(tmp_path, tiny_checkpoint, "--style", "Hip-Hop")
+    captured = capsys.readouterr()
+    assert code == 0 and out.is_file()
+    assert captured.err.startswith("note: MonotonicGrooveVAE ignores style") and captured.err.count("\n") == 1
+    code, _ = _generate(tmp_path, tiny_checkpoint, "--style", "any")
+    assert code == 0 and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--density", "lots"], "density: curve 'lots'"),
+    (["--density", "1.5"], "between 0 and 1"),
+    (["--intensity", "0.2-1.2"], "intensity"),
+    (["--density", "0.1,0.2,0.3,0.4,0.5"], "5 values for 4 bars"),
+    (["--mute", "cowbell"], "unknown voice 'cowbell'; voices: kick, snare"),
+    (["--weight", "cowbell=0.2"], "unknown voice 'cowbell'"),
+    (["--weight", "snare"], "expected VOICE=VALUE"),
+    (["--weight", "snare=loud"], "weight snare"),
+    (["--weight", "snare=0.2", "--weight", "snare=0.3"], "given twice"),
+    (["--weight", "snare=0.7,kick=0.6"], "add up to 1.30 in bar 1"),
+    (["--mute", "kick", "--weight", "kick=0.2"], "kick is both muted and given a weight"),
+    (["--mute", ",".join(H.VOICES)], "every voice is muted"),
+    (["--style", "polka"], "unknown style 'polka'; styles: any, afrobeat"),
+    (["--model", "big"], "unknown model 'big'"),
+])
+def test_bad_controls_are_one_clear_line(tmp_path, tiny_checkpoint, capsys, args, message):
+    code, out = _generate(tmp_path, tiny_checkpoint, *args)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_model_choice_and_its_fallback(tmp_path, tiny_checkpoint, tiny_controlled_checkpoint, monkeypatch, capsys):
+    from drumgen import pipeline
+
+    controlled = tmp_path / "shipped" / "controlled_gmd.pth"
+    monkeypatch.setitem(pipeline.SHIPPED, "controlled", controlled)
+    monkeypatch.setitem(pipeline.SHIPPED, "mgvae", pipeline.Path(tiny_checkpoint))
+    src = make_midi(tmp_path / "in.mid", rock_beat())
+    command = ["generate", str(src), "-o", str(tmp_path / "o.mid")]
+    assert cli.main(command) == 0 and "(MonotonicGrooveVAE)" in capsys.readouterr().out  # no controlled: the VAE
+    assert cli.main([*command, "--model", "controlled"]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+    controlled.parent.mkdir()
+    controlled.write_bytes(pipeline.Path(tiny_controlled_checkpoint).read_bytes())
+    assert cli.main(command) == 0 and "(RhythmDrivenDrumGen)" in capsys.readouterr().out  # now the default
+    assert cli.main([*command, "--model", "mgvae"]) == 0 and "(MonotonicGrooveVAE)" in capsys.readouterr().out
+    assert cli.main([*command, "--model", "mgvae", "--checkpoint", str(controlled)]) == 0  # --checkpoint wins
+    assert "(RhythmDrivenDrumGen)" in capsys.readouterr().out
+
+
+def test_module_entry_point_with_controls(tmp_path, tiny_controlled_checkpoint):
+    src = make_midi(tmp_path / "in.mid", rock_beat(4))
+    command = [sys.executable, "-m", "drumgen", "generate", str(src), "-o", str(tmp_path / "o.mid"),
+               "--checkpoint", tiny_controlled_checkpoint, "--density", "0.2-0.9", "--intensity", "0.5,0.7",
+               "--mute", "ride,crash", "--weight", "snare=0.3", "--style", "funk"]
+    ok = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stderr == "", ok.stderr
+    bad = subprocess.run([*command, "--density", "0.1,0.2,0.3,0.4,0.5,0.6"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr == "error: density: curve '0.1,0.2,0.3,0.4,0.5,0.6': 6 values for 4 bars\n"
