@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -159,8 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     params = sum(p.numel() for p in model.model.parameters())
     print(f"{checkpoint}: {kind}, {params / 1e6:.2f} M parameters, loaded in {load_ms:.0f} ms; torch {torch.__version__}, "
           f"{args.threads} threads, {torch.get_num_threads()} in use")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cpus = os.cpu_count() or 1
+    print(f"machine: {cpus} CPUs, load average {load:.1f} before the run"
+          + (" (other work shares the CPUs: figures are pessimistic)" if load > 0.5 * cpus else ""))
     figures: dict = {"checkpoint": checkpoint, "kind": kind, "threads": args.threads, "parameters": params,
-                     "load_ms": load_ms, "cases": {}}
+                     "load_ms": load_ms, "cpus": cpus, "load_average": load, "cases": {}}
     print("| case | median ms | p90 ms | per bar ms | calls |")
     print("|---|---|---|---|---|")
     for bars, batch, repeats in _cases(kind, args.repeats):
