@@ -182,6 +182,10 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         ema = state.get("ema", ema)
         order_rng.bit_generator.state = state["order_rng"]
         rng.bit_generator.state = state["numpy_rng"][rank] if rank < len(state["numpy_rng"]) else rng.bit_generator.state
+        torch_rng = state.get("torch_rng")  # every rank's (older resume files: rank 0's alone)
+        torch_rng = torch_rng if isinstance(torch_rng, list) else [torch_rng]
+        if rank < len(torch_rng) and torch_rng[rank] is not None:  # sampling and dropout go on where they were
+            torch.set_rng_state(torch_rng[rank].cpu())
         log.info("resumed from %s at epoch %d, step %d", resume_path, epoch, step)
     if rank == 0:
         (out / "train_config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model.config.to_dict(),
@@ -190,7 +194,10 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        stepper = DistributedDataParallel(stepper, device_ids=[device] if device.startswith("cuda") else None)
+        # find_unused_parameters: a model may hold parameters its loss leaves out in some configurations
+        # (the controlled model's hidden_beat without history_dropout); DDP would fail on the second step
+        stepper = DistributedDataParallel(stepper, device_ids=[device] if device.startswith("cuda") else None,
+                                          find_unused_parameters=True)
 
     while epoch < cfg.epochs:
         model.train()
@@ -219,7 +226,7 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{parts['loss'].item():.4f}")
         epoch += 1
-        rng_states = _gather_rng_states(rng, world)
+        rng_states, torch_states = _gather_rng_states(rng, world)
         if rank == 0:
             record = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "seconds": round(time.time() - t0, 1)}
             record.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
@@ -243,7 +250,8 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
             tmp = resume_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
                         "best": best, "ema": ema, "order_rng": order_rng.bit_generator.state, "numpy_rng": rng_states,
-                        "torch_rng": torch.get_rng_state()}, tmp)
+                        # rank 0's after validation, which draws latents from it as it would going on
+                        "torch_rng": [torch.get_rng_state()] + torch_states[1:]}, tmp)
             tmp.replace(resume_path)
         if world > 1:
             import torch.distributed as dist
@@ -252,12 +260,12 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
     return out / "best.pth"
 
 
-def _gather_rng_states(rng: np.random.Generator, world: int) -> list[dict]:
-    """Every rank's augmentation RNG state, so a resumed run continues each rank's stream."""
+def _gather_rng_states(rng: np.random.Generator, world: int) -> tuple[list[dict], list[torch.Tensor]]:
+    """Every rank's augmentation RNG state and torch RNG state, so a resumed run continues each rank's streams."""
     if world == 1:
-        return [rng.bit_generator.state]
+        return [rng.bit_generator.state], [torch.get_rng_state()]
     import torch.distributed as dist
 
     states: list = [None] * world
-    dist.all_gather_object(states, rng.bit_generator.state)
-    return states
+    dist.all_gather_object(states, (rng.bit_generator.state, torch.get_rng_state()))
+    return [s[0] for s in states], [s[1] for s in states]
