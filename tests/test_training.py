@@ -1,11 +1,18 @@
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
+import pytest
+import torch
 
 from drumgen import data
 from drumgen import hvo as H
 from drumgen.models.vae import MonotonicGrooveVAE, load_variational_mgt_model, tiny_config
 from drumgen.training import TrainConfig, train
+from tests.conftest import ROOT
 
 
 def _windows(n, seed):
@@ -40,16 +47,27 @@ def test_train_config_roundtrip():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
-def test_training_script_smoke_run(gmd_zip, tmp_path):
+@pytest.fixture(scope="session")
+def smoke_cache(gmd_zip, tmp_path_factory):
+    """A window cache shared by the script tests; prepare(n_bars) fills it once per window length, in
+    this process (torchrun's ranks would otherwise both prepare the same files at once)."""
+    cache = tmp_path_factory.mktemp("smoke_cache")
+    done = set()
+
+    def prepare(n_bars: int):
+        if n_bars not in done:
+            data.load_split("train", gmd_zip, n_bars=n_bars, hop_bars=1, min_hits=4, cache_dir=cache)
+            done.add(n_bars)
+        return cache
+
+    return prepare
+
+
+def test_training_script_smoke_run(gmd_zip, smoke_cache, tmp_path):
     """The script the model card cites, on a few real GMD windows: trains, resumes, chooses thresholds."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     out = tmp_path / "run"
     cmd = [sys.executable, "train/train.py", "--data", str(gmd_zip), "--config", "train/configs/vae_smoke.yaml",
-           "--out-dir", str(out), "--cache-dir", str(tmp_path / "cache"), "--set", "train.epochs=1"]
+           "--out-dir", str(out), "--cache-dir", str(smoke_cache(2)), "--set", "train.epochs=1"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     cmd[-1] = "train.epochs=2"
@@ -65,3 +83,106 @@ def test_bf16_autocast_training_runs(tmp_path):
     best = train(MonotonicGrooveVAE(tiny_config()), _windows(64, 0), _windows(16, 1), cfg)
     record = json.loads((tmp_path / "bf16" / "metrics.jsonl").read_text())
     assert np.isfinite(record["train_loss"]) and np.isfinite(record["val_recon"]) and best.is_file()
+
+
+def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path):
+    """Stopped after epoch 1 and run again, training ends with the very weights of an uninterrupted run:
+    the epoch order, the augmentation and torch's RNG (latent noise, dropout) all continue."""
+
+    class Stop(Exception):
+        pass
+
+    def score(stop_at):
+        calls = []
+
+        def fn(model, windows):
+            calls.append(1)
+            if len(calls) == stop_at:  # in epoch 2, before its resume file is written
+                raise Stop
+            return 0.0
+        return fn
+
+    def run(out, stops):
+        cfg = TrainConfig(out_dir=str(out), epochs=3, batch_size=16, warmup_steps=2, threads=1)
+        for stop_at in stops:
+            torch.manual_seed(0)
+            try:
+                train(MonotonicGrooveVAE(tiny_config(beta_anneal_steps=10)), _windows(64, 0), _windows(16, 1), cfg,
+                      score_fn=score(stop_at))
+            except Stop:
+                pass
+        return torch.load(out / "resume.pt", weights_only=False)
+
+    whole, resumed = run(tmp_path / "whole", [None]), run(tmp_path / "resumed", [2, None])
+    assert whole["epoch"] == resumed["epoch"] == 3 and whole["step"] == resumed["step"]
+    assert all(torch.equal(whole["model"][k], resumed["model"][k]) for k in whole["model"])
+    assert all(torch.equal(whole["ema"][k], resumed["ema"][k]) for k in whole["ema"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_script(args, n_processes=1):
+    """train/train.py as a user runs it: alone, or under torchrun on CPUs (gloo), one thread each."""
+    launcher = [sys.executable]
+    if n_processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--nproc_per_node", str(n_processes),
+                     "--master_port", str(_free_port())]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(launcher + ["train/train.py", *args], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("config, n_bars, resume", [("vae_smoke", 2, True), ("controlled_smoke", 8, False)])
+def test_training_script_under_torchrun(gmd_zip, smoke_cache, tmp_path, config, n_bars, resume):
+    """Two processes (DistributedDataParallel over gloo): both train, rank 0 alone writes; resuming
+    restores each rank's RNG streams. The controlled model holds a parameter its loss leaves out
+    without history dropout (hidden_beat): DDP must not stop at the second step over it."""
+    from drumgen.models.checkpoint import load_model
+
+    out = tmp_path / "run"
+    args = ["--data", str(gmd_zip), "--config", f"train/configs/{config}.yaml", "--out-dir", str(out),
+            "--cache-dir", str(smoke_cache(n_bars)), "--set", "train.epochs=1"]
+    result = _run_script(args, n_processes=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("windows: train") == 2                      # two processes ran the script
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1]                             # one line an epoch: rank 0 alone
+    assert records[0]["step"] == 2 and np.isfinite(records[0]["train_loss"]) and np.isfinite(records[0]["val_recon"])
+    assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
+    state = torch.load(out / "resume.pt", weights_only=False)
+    assert len(state["numpy_rng"]) == len(state["torch_rng"]) == 2
+    assert state["numpy_rng"][0] != state["numpy_rng"][1]                   # each rank augments its own way
+    runtime = load_model(out / "best.pth", cache=False)
+    assert runtime.kind == {"vae_smoke": "MonotonicGrooveVAE", "controlled_smoke": "RhythmDrivenDrumGen"}[config]
+    assert all(torch.isfinite(p).all() for p in runtime.model.parameters())
+    assert runtime.generate(H.hvo_to_groove(_windows(2, 3).hvo)).shape == (2, 32, 27)
+    if resume:
+        args[-1] = "train.epochs=2"
+        result = _run_script(args, n_processes=2)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stderr.count("resumed from") == 2                     # both ranks
+        assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_training_script_trains_the_controlled_model(gmd_zip, smoke_cache, tmp_path):
+    """The one script trains the second model kind too (8-bar windows), single process."""
+    from drumgen.models.checkpoint import load_model
+
+    out = tmp_path / "run"
+    result = _run_script(["--data", str(gmd_zip), "--config", "train/configs/controlled_smoke.yaml", "--out-dir", str(out),
+                          "--cache-dir", str(smoke_cache(8)), "--set", "train.epochs=1"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and records[0]["step"] == 4 and "val_score" in records[0]   # 32 windows / 8
+    assert json.loads((out / "train_config.json").read_text())["world_size"] == 1
+    header = json.loads((out / "best.json").read_text())
+    assert header["model_kind"] == "RhythmDrivenDrumGen" and header["format_version"] == 2
+    assert header["config"]["max_bars"] == 8 and len(header["sampling"]["thresholds"]) == 9
+    runtime = load_model(out / "best.pth", cache=False)
+    assert runtime.thresholds == header["sampling"]["thresholds"]
+    song = runtime.generate(H.hvo_to_groove(np.tile(_windows(1, 4).hvo[:, :16], (1, 10, 1))), controls={"style": "funk"})
+    assert song.shape == (1, 160, 27)
