@@ -1,6 +1,5 @@
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -119,18 +118,13 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path):
     assert all(torch.equal(whole["ema"][k], resumed["ema"][k]) for k in whole["ema"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_script(args, n_processes=1):
-    """train/train.py as a user runs it: alone, or under torchrun on CPUs (gloo), one thread each."""
+    """train/train.py as a user runs it: alone, or under torchrun on CPUs (gloo), one thread each.
+    --standalone: the rendezvous binds a free port itself (a port picked here and passed as --master_port
+    can be taken by another process before torchrun listens on it)."""
     launcher = [sys.executable]
     if n_processes > 1:
-        launcher += ["-m", "torch.distributed.run", "--nproc_per_node", str(n_processes),
-                     "--master_port", str(_free_port())]
+        launcher += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_processes)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(launcher + ["train/train.py", *args], cwd=ROOT, capture_output=True, text=True, env=env,
                           timeout=600)
@@ -147,7 +141,7 @@ def test_training_script_under_torchrun(gmd_zip, smoke_cache, tmp_path, config, 
     args = ["--data", str(gmd_zip), "--config", f"train/configs/{config}.yaml", "--out-dir", str(out),
             "--cache-dir", str(smoke_cache(n_bars)), "--set", "train.epochs=1"]
     result = _run_script(args, n_processes=2)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert result.stderr.count("windows: train") == 2                      # two processes ran the script
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1]                             # one line an epoch: rank 0 alone
@@ -163,7 +157,7 @@ def test_training_script_under_torchrun(gmd_zip, smoke_cache, tmp_path, config, 
     if resume:
         args[-1] = "train.epochs=2"
         result = _run_script(args, n_processes=2)
-        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
         assert result.stderr.count("resumed from") == 2                     # both ranks
         assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
