@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 
+import torch
 import yaml
 
 from drumgen import data, evaluate
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
                for split in ("train", "validation")}
     logging.info("windows: train %d, validation %d", len(windows["train"]), len(windows["validation"]))
 
+    torch.manual_seed(train_cfg.seed)  # the initial weights too: the same command, the same run
     cls = model_class(spec.get("model_kind", "MonotonicGrooveVAE"))
     model = cls(cls.config_class.from_dict(spec.get("model", {})))
     meta = {"data": "Groove MIDI Dataset v1.0.0 (CC BY 4.0), 4/4, published splits", "data_windows": spec.get("data", {}),

@@ -15,7 +15,6 @@ of beats before j only (and on the whole groove, which is known in advance).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +56,10 @@ class ControlledConfig(ModelConfig):
     control_dropout: float = 0.3
     all_free: float = 0.2        # share of windows trained with every control free
     history_dropout: float = 0.0  # share of beats whose drum history input is hidden (word dropout)
+    # The groove made from the drums implies their density and loudness, so a model trained on such
+    # pairs alone ignores those controls. These break the link where a control explains the change:
+    thin_drums: float = 0.0      # share of windows whose target loses some voices (density, shares given)
+    shift_loudness: float = 0.0  # share of windows whose target is louder or softer than its groove (intensity given)
 
 
 class RMSNorm(nn.Module):
@@ -223,19 +226,37 @@ class RhythmDrivenDrumGen(DrumModel):
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
         """Drums, grooves and the controls measured from the drums themselves (the training
-        targets of "what a slider means"); for training, augmented and with controls dropped to
-        free at random. Without rng: the full groove and every true control (validation)."""
+        targets of "what a slider means"). For training: augmented, some targets thinned or made
+        louder / softer than their groove (with the controls that say so always given), and the
+        other controls dropped to free at random. Without rng: the full groove and every true
+        control (validation)."""
         drums = windows.hvo[index]
+        n = len(index)
+        thin = shift = np.zeros(n, bool)
         if rng is not None and augment is not None:
             drums = augment_drums(drums, augment, rng)
             groove = augmented_grooves(drums, augment, rng)
+            thin = rng.random(n) < self.config.thin_drums
+            shift = rng.random(n) < self.config.shift_loudness
+            drums = drums.copy()
+            if thin.any():
+                drums[thin] = remove_voices(drums[thin], rng)
+            if shift.any():
+                gain = rng.uniform(0.55, 1.45, (int(shift.sum()), 1, 1)).astype(np.float32)
+                velocities = np.clip(drums[shift][..., H.VELOCITIES] * gain, 1 / 127, 1.0)
+                drums[shift, :, H.VELOCITIES] = velocities * drums[shift][..., H.HITS]
         else:
             groove = H.hvo_to_groove(drums)
-        ctrl = C.controls_from_measure(C.measure_controls(drums), windows.style[index])
+        true = C.controls_from_measure(C.measure_controls(drums), windows.style[index])
+        ctrl = true
         if rng is not None:
-            ctrl = C.drop_controls(ctrl, rng, self.config.control_dropout)
-            free = rng.random(len(index)) < self.config.all_free
+            ctrl = C.drop_controls(true, rng, self.config.control_dropout)
+            free = (rng.random(n) < self.config.all_free) & ~thin & ~shift
             ctrl.density[free], ctrl.intensity[free], ctrl.instruments[free], ctrl.style[free] = np.nan, np.nan, np.nan, -1
+            ctrl.density[thin] = true.density[thin]
+            removed = thin[:, None, None] & (true.instruments == 0)
+            ctrl.instruments[removed] = 0.0
+            ctrl.intensity[shift] = true.intensity[shift]
         cond, style = C.condition_array(ctrl)
         return {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums)),
                 "cond": torch.from_numpy(cond), "style": torch.from_numpy(style)}
@@ -335,6 +356,18 @@ class RhythmDrivenDrumGen(DrumModel):
             done = end
             start = done - self.config.context_bars * bar
         return Prediction(out[0], out[1], out[2], out[3])
+
+
+def remove_voices(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each window (N, T, 27) loses each of its playing voices with chance 1/2, keeping at least one:
+    a plausible sparser part for the same groove."""
+    playing = hvo[..., H.HITS].max(axis=1) > 0                      # (N, 9)
+    drop = playing & (rng.random(playing.shape) < 0.5)
+    keep_one = playing & ~drop
+    for i in np.nonzero(~keep_one.any(axis=1) & playing.any(axis=1))[0]:
+        drop[i, rng.choice(np.nonzero(playing[i])[0])] = False     # never remove every voice
+    mask = np.tile(~drop, 3)[:, None, :].astype(np.float32)         # (N, 1, 27)
+    return hvo * mask
 
 
 def tiny_config(**overrides: Any) -> ControlledConfig:
