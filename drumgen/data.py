@@ -144,7 +144,7 @@ def load_split(split: str, zip_path: str | os.PathLike | None = None, n_bars: in
     for name in SPLITS:  # one pass over the zip fills the cache of every split
         ws = build_windows(items, name, n_bars, hop_bars, min_hits)
         path = cache_dir / f"gmd-{name}-{key}.npz"
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # processes preparing at once (torchrun) never share it
         np.savez_compressed(tmp, hvo=ws.hvo, file_index=ws.file_index, start_bar=ws.start_bar,
                             style=ws.style, files=np.array(ws.files))
         tmp.replace(path)
