@@ -12,25 +12,36 @@ TPB = 480
 SIXTEENTH = TPB // 4
 
 
-def write(name: str, bpm: float, notes: list[tuple[float, int, int, int]], program: int = 0) -> None:
-    """notes: (position in 16ths, pitch, velocity, length in 16ths) on channel 1."""
+def write(name: str, bpm: float, notes: list[tuple[float, int, int, int]], program: int = 0,
+          more: tuple[tuple[str, list, int, int], ...] = (), channel: int = 0, track_name: str | None = None) -> None:
+    """notes: (position in 16ths, pitch, velocity, length in 16ths) on MIDI channel `channel` (0-based)
+    in a track named `track_name` (default: after the file); `more`: further (name, notes, program,
+    channel) tracks."""
     mid = mido.MidiFile(type=1, ticks_per_beat=TPB)
     meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
                            mido.MetaMessage("time_signature", numerator=4, denominator=4)])
     mid.tracks.append(meta)
+    first = (track_name or name.replace("_", " "), notes, program, channel)
+    for name_, notes_, program_, channel_ in (first, *more):
+        mid.tracks.append(_track(name_, notes_, program_, channel_))
+    mid.save(str(HERE / f"{name}.mid"))
+
+
+def _track(name: str, notes: list[tuple[float, int, int, int]], program: int, channel: int) -> mido.MidiTrack:
     events = []
     for pos, pitch, vel, length in notes:
         start = max(0, int(round(pos * SIXTEENTH)))
-        events.append((start, 1, mido.Message("note_on", channel=0, note=pitch, velocity=vel)))
-        events.append((start + int(length * SIXTEENTH), 0, mido.Message("note_off", channel=0, note=pitch, velocity=0)))
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name.replace("_", " ")),
-                            mido.Message("program_change", channel=0, program=program)])
+        events.append((start, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=vel)))
+        events.append((start + int(length * SIXTEENTH), 0,
+                       mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+    if channel != 9:  # channel 10 plays the drum kit: no program
+        track.append(mido.Message("program_change", channel=channel, program=program))
     now = 0
     for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
         track.append(msg.copy(time=tick - now))
         now = tick
-    mid.tracks.append(track)
-    mid.save(str(HERE / f"{name}.mid"))
+    return track
 
 
 def main() -> None:
@@ -47,6 +58,34 @@ def main() -> None:
     bass = [(rep * 32 + s + (0.12 if s % 2 else 0) + rng.normal(0, 0.04), p, int(rng.integers(80, 115)), d)
             for rep in range(4) for s, p, d in line]
     write("funk_bass", 96, bass, program=33)
+
+    rng = np.random.default_rng(11)  # its own generator: the files above stay as they were
+    # A 16-bar song with two tracks (a bass line and keys), to choose the groove from: an 8-bar verse
+    # (roots in 8ths, a push into each bar), an 8-bar chorus (busier 16ths, keys stabbing the off-beats)
+    # and a last-bar fill. A minor: Am F C G.
+    roots = [45, 41, 48, 43]
+    verse = [(0, 0, 2), (3, 0, 1), (4, 0, 2), (8, 0, 2), (10, 12, 1), (12, 0, 2), (14, 7, 1), (15, 0, 1)]
+    chorus = [(0, 0, 1), (2, 0, 1), (3, 12, 1), (6, 0, 1), (8, 0, 1), (10, 7, 1), (11, 0, 1), (12, 12, 1),
+              (14, 0, 1), (15, 10, 1)]
+    fill = [(0, 0, 1), (2, 3, 1), (4, 5, 1), (6, 7, 1), (8, 10, 1), (9, 12, 1), (10, 10, 1), (11, 7, 1),
+            (12, 5, 1), (13, 3, 1), (14, 2, 1), (15, 0, 1)]
+    bass16, keys = [], []
+    for bar in range(16):
+        root = roots[bar % 4]
+        pattern = fill if bar == 15 else chorus if bar >= 8 else verse
+        for s, interval, d in pattern:
+            accent = 112 if s in (0, 8) else 92
+            bass16.append((bar * 16 + s + rng.normal(0, 0.05), root + interval, accent + int(rng.integers(-10, 8)), d))
+        chord = [root + 24, root + 24 + (3 if root in (45,) else 4), root + 31]
+        if bar < 8:   # a sustained chord on each bar line
+            keys += [(bar * 16 + rng.normal(0, 0.03), p, 70 + int(rng.integers(-6, 6)), 15) for p in chord]
+        elif bar < 15:  # stabs on the off-beats of 2 and 4
+            keys += [(bar * 16 + s + rng.normal(0, 0.03), p, 88 + int(rng.integers(-8, 8)), 1)
+                     for s in (6, 14) for p in chord]
+    write("bass_and_keys", 110, bass16, program=33, more=(("keys", keys, 4, 1),), track_name="bass")
+    # A 4-bar son clave (3-2) on the claves of the General MIDI drum kit (channel 10), straight.
+    clave = [(bar * 32 + s, 75, 100 if s in (0, 16) else 88, 1) for bar in range(2) for s in (0, 6, 12, 20, 24)]
+    write("son_clave", 105, clave, channel=9)
 
 
 if __name__ == "__main__":
