@@ -106,12 +106,14 @@ def level_plan(n_items: int, n_bars: int, levels, rng: np.random.Generator) -> n
 
 @dataclass
 class Generator:
-    """A model's `generate` in chunks of `batch` items with one seed and temperature."""
+    """A model's `generate` in chunks of `batch` items with one seed and temperature (and, for
+    models that learnt the controls, with or without sampling-time steering)."""
 
     model: Any
     seed: int = 0
     temperature: float = 1.0
     batch: int = 256
+    steer: bool | None = None  # None: generate's default
 
     def __call__(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | None = None) -> np.ndarray:
         n, length, _ = groove.shape
@@ -120,8 +122,9 @@ class Generator:
         for start in range(0, n, self.batch):
             part = slice(start, start + self.batch)
             c = None if ctrl is None else C.Controls(*(getattr(ctrl, k)[part] for k in C.CONTROL_KEYS))
+            extra = {} if self.steer is None else {"steer": self.steer}
             out.append(self.model.generate(groove[part], controls=c, seed=self.seed if seed is None else seed,
-                                           temperature=self.temperature))
+                                           temperature=self.temperature, **extra))
         return np.concatenate(out) if out else np.zeros((0, length, H.HVO_DIM), np.float32)
 
 
@@ -314,9 +317,10 @@ def style_figures(gen: Generator, groove: np.ndarray, classifier: StyleClassifie
 # ------------------------------------------------------------------------------------------ report
 
 def evaluate_model(model, true_hvo: np.ndarray, window_styles, classifier: StyleClassifier | None = None,
-                   styles=STYLES_ASKED, seed: int = 0, temperature: float = 1.0, batch: int = 256) -> dict:
+                   styles=STYLES_ASKED, seed: int = 0, temperature: float = 1.0, batch: int = 256,
+                   steer: bool | None = None) -> dict:
     """Every figure of one model (anything with `generate(groove, controls=, seed=, temperature=)`)."""
-    gen = Generator(model, seed, temperature, batch)
+    gen = Generator(model, seed, temperature, batch, steer)
     groove = H.hvo_to_groove(true_hvo)
     rng = np.random.default_rng(seed)
     with_true, free, free_hvo = quality(gen, true_hvo, window_styles)
@@ -394,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", default=",".join(STYLES_ASKED), help="styles to ask for (comma-separated)")
     parser.add_argument("--batch", type=int, default=256, help="windows per generate call")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--steered-only", action="store_true",
+                        help="for a model that learnt the controls, skip the run without sampling-time steering")
     parser.add_argument("--json", default=None, help="also write every figure to this file")
     args = parser.parse_args(argv)
 
@@ -415,17 +421,21 @@ def main(argv: list[str] | None = None) -> int:
         if real.any() else float("nan")
     del train
 
-    results, kinds, seconds = {}, {}, {}
+    results, kinds, seconds, paths = {}, {}, {}, {}
     labels = [Path(p).stem for p in args.checkpoints]
     if len(set(labels)) < len(labels):
         labels = list(args.checkpoints)
-    for label, path in zip(labels, args.checkpoints):
+    for name, path in zip(labels, args.checkpoints):
         model = load_model(path)
-        kinds[label] = model.kind
-        start = time.perf_counter()
-        results[label] = evaluate_model(model, true_hvo, window_styles, classifier, asked, args.seed,
-                                        args.temperature, args.batch)
-        seconds[label] = time.perf_counter() - start
+        # a model that learnt the controls is shown by itself too: how far it follows them unaided
+        variants = [(f"{name} learnt only", False), (f"{name} + steering", True)] \
+            if model.model.learns_controls and not args.steered_only else [(name, None)]
+        for label, steer in variants:
+            kinds[label], paths[label] = model.kind, str(path)
+            start = time.perf_counter()
+            results[label] = evaluate_model(model, true_hvo, window_styles, classifier, asked, args.seed,
+                                            args.temperature, args.batch, steer)
+            seconds[label] = time.perf_counter() - start
 
     print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars, seed {args.seed}, temperature {args.temperature}; "
           + ", ".join(f"{k} = {v} ({seconds[k]:.0f} s)" for k, v in kinds.items()))
@@ -448,8 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                   "density_levels": list(DENSITY_LEVELS), "intensity_levels": list(INTENSITY_LEVELS),
                   "style_classifier": {"classes": classifier.classes, "asked": asked, "dropped": dropped,
                                        "accuracy_on_true_drums": ceiling, "true_windows": int(real.sum())},
-                  "checkpoints": {label: {"path": str(p), "kind": kinds[label], "seconds": seconds[label], **results[label]}
-                                  for label, p in zip(labels, args.checkpoints)}}
+                  "checkpoints": {label: {"path": paths[label], "kind": kinds[label], "seconds": seconds[label],
+                                          **results[label]} for label in results}}
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2, default=float)
     return 0

@@ -158,8 +158,9 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
     """Model outputs -> HVO, the steps every model shares.
 
     Hits are the model's own (`hits`, when it decided them while generating) or come from the
-    probabilities: over the thresholds or, with `steer` (a model that did not learn the controls),
-    steered to the requested per-bar density and instrument shares (`controls.steer_hits`). A voice
+    probabilities over the thresholds; with `steer` and a control set, they are chosen from the
+    probabilities to meet the requested per-bar density and instrument shares
+    (`controls.steer_hits`), and velocities are scaled to the requested intensity. A voice
     given weight 0 never plays in that bar, whatever the model. With rest_in_silent_bars, bars where
     the groove plays nothing stay empty (an intro or a break): never seen in training, so what a
     model plays there is noise. Where a bar's intensity is requested, the groove's dynamics do not
@@ -167,8 +168,10 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
     silent = silent_bars(groove) if rest_in_silent_bars else np.zeros(groove.shape[:2] + (1,), bool)
     probs = np.where(silent, 0.0, probs)
     steering = steer and controls is not None and controls.any_set()
-    if hits is None:
-        hits = C.steer_hits(probs, thresholds, controls) if steering else probs > thresholds.astype(np.float32)
+    if steering:
+        hits = C.steer_hits(probs, thresholds, controls)
+    elif hits is None:
+        hits = probs > thresholds.astype(np.float32)
     hits = (hits > 0.5) & ~silent
     if controls is not None:
         hits &= ~C.mute_mask(controls, groove.shape[1])

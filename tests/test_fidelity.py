@@ -141,9 +141,11 @@ def test_command_prints_the_table_and_writes_json(gmd_zip, tmp_path, capsys):
     out = tmp_path / "fidelity.json"
     assert F.main([str(path), "--data", str(gmd_zip), "--limit", "16", "--threads", "1", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "| figure | target | tiny_ctrl |" in text and "density: Spearman rho" in text and "targets met" in text
+    assert "| figure | target | tiny_ctrl learnt only | tiny_ctrl + steering |" in text
+    assert "density: Spearman rho" in text and "targets met" in text
     report = json.loads(out.read_text())
-    figures = report["checkpoints"]["tiny_ctrl"]["figures"]
+    assert report["checkpoints"]["tiny_ctrl + steering"]["figures"]["density_rho"] > 0.9  # steering meets the levels
+    figures = report["checkpoints"]["tiny_ctrl learnt only"]["figures"]
     assert report["windows"] == 16 and set(figures) == set(F.TARGETS)
     assert report["style_classifier"]["asked"] == list(F.STYLES_ASKED)
     assert figures["mute_leak"] == 0  # a weight of 0 is enforced at sampling, whatever the weights

@@ -56,7 +56,7 @@ class Prediction:
 class DrumModel(nn.Module):
     config_class: type
     window: int
-    learns_controls = False  # False: controls are applied at sampling time (`controls.steer_hits`)
+    learns_controls = False  # True: trained with the controls (style included), not only steered at sampling time
 
     def __init__(self, config: Any):
         super().__init__()
@@ -90,7 +90,7 @@ class DrumModel(nn.Module):
     def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | list[int] | None = 0,
                  temperature: float = 1.0, thresholds: float | list[float] | None = None,
                  max_hits: int | list[int] | None = None, keep_groove_timing: bool = True,
-                 rest_in_silent_bars: bool = True, engine: Any = None) -> np.ndarray:
+                 rest_in_silent_bars: bool = True, steer: bool = True, engine: Any = None) -> np.ndarray:
         """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
         drums HVO (N, T, 27) with hits in {0, 1}.
 
@@ -101,8 +101,11 @@ class DrumModel(nn.Module):
         thresholds: hit threshold, one or per voice (default: chosen on validation). max_hits:
         at most this many hits per voice in each 2 bars. keep_groove_timing: hits on the
         groove's onsets take its offset, and are scaled so the loudest has the groove's velocity.
-        rest_in_silent_bars: bars where the groove has no onset get no drums. engine: the
-        loader's fast path (`Runtime` passes it).
+        rest_in_silent_bars: bars where the groove has no onset get no drums. steer: also make
+        each bar meet its requested density, instrument shares and intensity at sampling time
+        (`controls.steer_hits`, `controls.steer_velocities`), on top of what a model learnt; False
+        leaves the controls to the model alone (a model that did not learn them then ignores all
+        but mutes, which always hold). engine: the loader's fast path (`Runtime` passes it).
         """
         groove = H.validate_groove(groove)
         n, length, _ = groove.shape
@@ -117,7 +120,7 @@ class DrumModel(nn.Module):
             self.eval()
         out = self.predict(groove, ctrl, seeds, float(temperature), thresholds, engine)
         return sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
-                               rest_in_silent_bars, ctrl, out.hits, steer=not self.learns_controls)
+                               rest_in_silent_bars, ctrl, out.hits, steer)
 
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
         """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""
