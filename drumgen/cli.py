@@ -1,4 +1,5 @@
-"""Command line: `python -m drumgen generate groove.mid -o drums.mid` and `python -m drumgen tracks file.mid`.
+"""Command line: `python -m drumgen generate groove.mid -o drums.mid`, `python -m drumgen tracks file.mid`
+and `python -m drumgen demo` (drums for an example groove, printed as a grid).
 
     python -m drumgen generate song.mid -o drums.mid --density 0.3-0.9 --intensity 0.6 --mute ride,crash \
         --weight snare=0.3 --style funk
@@ -12,6 +13,8 @@ import sys
 from . import controls as C
 from . import hvo as H
 from . import midi, pipeline
+
+DEMO_GROOVE = pipeline.CHECKPOINT_DIR.parent / "assets" / "tapped_rhythm.mid"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,13 +58,36 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--checkpoint", default=None, help="a model checkpoint (.pth) of any kind; overrides --model")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
     tracks.add_argument("input")
+    demo = sub.add_parser("demo", help="drums for an example groove with the shipped model, printed as a grid")
+    demo.add_argument("input", nargs="?", default=str(DEMO_GROOVE), help=f"a MIDI groove (default: {DEMO_GROOVE.name})")
+    demo.add_argument("-o", "--output", default="out/drums.mid", help="where to write the drum MIDI (default out/drums.mid)")
+    demo.add_argument("--seed", type=int, default=0, help="same seed, same drums (default 0)")
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The first release's demo: the groove's drums from the shipped model, written and shown as a grid."""
+    from pathlib import Path
+
+    from .render import hvo_to_text
+
+    model = pipeline.load_default_model()
+    song, hvo, out = pipeline.midi_to_drum_midi(model, args.input, seed=args.seed)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    midi.write_midi(out, args.output)
+    shown = min(song.n_bars, 4)
+    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output} ({pipeline.model_kind(model)})")
+    print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
+    print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
+        if args.command == "demo":
+            return _demo(args)
         if args.command == "tracks":
             song = midi.read_song(args.input)
             print(f"{args.input}: {song.n_bars} bars, {song.bpm:.1f} BPM, ticks per beat {song.ticks_per_beat}, "

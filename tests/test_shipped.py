@@ -69,10 +69,11 @@ def test_example_grooves(shipped, name):
 
 def test_demo_runs(tmp_path):
     out = tmp_path / "drums.mid"
-    result = subprocess.run([sys.executable, "app.py", "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    demo = [sys.executable, "-m", "drumgen", "demo"]
+    result = subprocess.run([*demo, "-o", str(out)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert out.is_file() and "KD |" in result.stdout
+    assert out.is_file() and "KD |" in result.stdout and "tapped_rhythm.mid: 8 bars" in result.stdout
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"RIFF....WAVE")
-    result = subprocess.run([sys.executable, "app.py", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([*demo, str(bad)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2 and "WAV" in result.stderr and "Traceback" not in result.stderr
