@@ -246,18 +246,28 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
 
 
 def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float) -> list[tuple[int, mido.Message]]:
-    """Note on/off pairs; a note ends before the next hit of its own voice, so none overlap."""
+    """Note on/off pairs; a note ends before the next hit of its own voice, so none overlap.
+
+    Offsets are clipped to half a step, so a voice's notes stay in step order; two hits of a voice that
+    land on one tick (a late 16th and an early next one) are written as one note at the louder velocity,
+    not as two note-ons of which the first's release would cut the second."""
     hits, velocities, offsets = H.split_hvo(hvo)
     voices, steps = np.nonzero(hits.T > 0.5)  # sorted by voice, then time
-    starts = np.maximum(H.step_to_tick(steps, offsets[steps, voices], tpb), 0)
+    starts = np.maximum(H.step_to_tick(steps, np.clip(offsets[steps, voices], -0.5, 0.5), tpb), 0)
+    velocity_of = velocities[steps, voices].astype(np.float64)
+    same_tick = np.zeros(len(voices), bool)  # the next note is of the same voice, on the same tick
+    same_tick[:-1] = (voices[1:] == voices[:-1]) & (starts[1:] == starts[:-1])
+    for i in np.nonzero(same_tick)[0]:  # in order, so three on one tick end in the last, the loudest
+        velocity_of[i + 1] = max(velocity_of[i], velocity_of[i + 1])
+    voices, starts, velocity_of = voices[~same_tick], starts[~same_tick], velocity_of[~same_tick]
     length = max(1, int(round(note_steps * tpb / H.STEPS_PER_BEAT)))
     following = np.append(starts[1:], np.iinfo(np.int64).max)
     same_voice = np.append(voices[1:] == voices[:-1], False)
     ends = starts + np.where(same_voice, np.clip(following - starts, 1, length), length)
     events = []
-    for start, end, step, voice in zip(starts, ends, steps, voices):
+    for start, end, voice, loudness in zip(starts, ends, voices, velocity_of):
         pitch = H.OUTPUT_PITCHES[voice]
-        velocity = int(np.clip(round(velocities[step, voice] * 127), 1, 127))
+        velocity = int(np.clip(round(loudness * 127), 1, 127))
         events.append((int(start), mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
         events.append((int(end), mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
     return events

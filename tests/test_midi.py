@@ -434,3 +434,25 @@ def test_groove_from_a_track_and_a_channel_together(tmp_path, track, channel, st
 def test_track_and_channel_without_common_notes_is_clear(tmp_path):
     with pytest.raises(midi.MidiError, match=r"Track 2 has no notes on channel 2; its notes are on channels \[1\]"):
         midi.song_to_groove(_two_channel_song(tmp_path), track=2, channel=2)
+
+
+@pytest.mark.parametrize("late, early", [(0.4999, -0.5), (0.499, -0.499), (0.5, -0.5), (0.9, -0.5)])
+def test_two_hits_of_one_voice_on_one_tick_are_one_note(late, early):
+    """A late 16th and an early next one can round to one tick (or, offsets out of range, cross): one
+    note at the louder velocity, never two note-ons with the first's release cutting the second."""
+    hvo = H.empty_hvo(16)
+    hvo[[3, 4], 0] = 1
+    hvo[3, 9], hvo[4, 9] = 0.5, 0.8
+    hvo[3, 18], hvo[4, 18] = late, early
+    track = midi.hvo_to_midi(hvo).tracks[-1]
+    tick, events = 0, []
+    for msg in track:
+        tick += msg.time
+        if msg.type in ("note_on", "note_off"):
+            events.append((tick, msg.type, msg.velocity))
+    ons = [e for e in events if e[1] == "note_on"]
+    offs = [e for e in events if e[1] == "note_off"]
+    if len(ons) == 1:
+        assert ons[0][2] == round(0.8 * 127) and len(offs) == 1 and offs[0][0] > ons[0][0]
+    else:  # two distinct ticks: the first ends before the second starts
+        assert len(ons) == 2 and ons[0][0] < ons[1][0] and offs[0][0] <= ons[1][0]
