@@ -431,3 +431,13 @@ def test_one_runtime_serves_many_threads(tmp_path, model):
         concurrent = list(pool.map(run, jobs * 2))
     for i, out in enumerate(concurrent):
         assert same_drums(out, sequential[i % 8]), i
+
+
+@pytest.mark.parametrize("bad", [dict(context_bars=4), dict(context_bars=5), dict(context_bars=-1), dict(max_bars=0)])
+def test_context_must_leave_room_for_new_bars(bad):
+    """context_bars >= max_bars would start every next window where the last ended: generation of a song
+    longer than a window never finished."""
+    with pytest.raises(ValueError, match="context_bars"):
+        tiny_config(**bad)
+    with pytest.raises(ValueError, match="context_bars"):
+        type(tiny_config()).from_dict({**tiny_config().to_dict(), **bad})

@@ -61,6 +61,12 @@ class ControlledConfig(ModelConfig):
     thin_drums: float = 0.0      # share of windows whose target loses some voices (density, shares given)
     shift_loudness: float = 0.0  # share of windows whose target is louder or softer than its groove (intensity given)
 
+    def __post_init__(self) -> None:
+        # each next window must add at least one bar, or a song longer than a window never finishes
+        if not 0 <= self.context_bars < self.max_bars:
+            raise ValueError(f"context_bars must be from 0 to max_bars - 1 ({self.max_bars - 1}), got {self.context_bars} "
+                             f"(max_bars {self.max_bars})")
+
 
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float = 1e-6):
