@@ -1,40 +1,127 @@
-"""drumgen demo. Until the web app lands, this runs the command-line demo:
+"""drumgen's web page: a MIDI groove in, per-bar controls painted like automation, a drum part out.
 
-    python app.py [groove.mid] [-o drums.mid]
+    python app.py                     # or: bash run.sh app
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860 python app.py
 
-It turns the groove (default: assets/tapped_rhythm.mid) into drums with the shipped checkpoint,
-writes the drum MIDI and prints the drum grid.
+Only the page and its wiring live here: `build_app(drums)` lays the page out around a
+`drumgen.webapp.DrumApp`, whose methods do the work (tested without a browser in
+tests/test_webapp.py); `main()` loads the models and launches. Every event has an API name
+(`gradio_client.Client(url).view_api()` lists them). The command-line demo that used to live here
+is `python -m drumgen demo`.
 """
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 
-from drumgen import midi, pipeline
-from drumgen.render import hvo_to_text
+import gradio as gr
 
-ROOT = Path(__file__).resolve().parent
+from drumgen import webapp
+from drumgen.lanes import LANE_ROWS, BarLanes
+
+CONCURRENCY = 2          # requests worked on at once (one per CPU core of a small machine)
+MAX_UPLOAD = "16mb"      # larger uploads are refused by Gradio; drumgen itself says so above 8 MB
+INTRO = """# drumgen: a drum part for your groove
+Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song) and it writes a 9-piece
+drum part that follows it, at your tempo. **1.** Upload a `.mid` or pick an example. **2.** Paint per-bar
+controls if you like (or leave them free). **3.** Generate, listen, download the MIDI."""
+CSS = """
+#drumgen-summary { min-height: 3em; }
+.drumgen-tools { align-items: end; }
+"""
+
+
+def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> gr.Blocks:
+    """The page around `drums` (its models, its functions); examples: MIDI files to offer."""
+    examples = webapp.examples() if examples is None else list(examples)
+    with gr.Blocks(title="drumgen", delete_cache=(1800, 7200)) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                file = gr.File(label="Your groove (.mid, .midi)", file_types=[".mid", ".midi"], type="filepath",
+                               height=120)
+                if examples:
+                    gr.Examples([[p] for p in examples], inputs=[file], label="...or an example groove")
+            with gr.Column(scale=4, min_width=320):
+                track = gr.Dropdown(label="Make the groove from", choices=[(webapp.ALL_NOTES, webapp.ALL_NOTES)],
+                                    value=webapp.ALL_NOTES, allow_custom_value=True,
+                                    info="all notes, or one track (e.g. just the bass)")
+                info = gr.Markdown(webapp.NO_FILE, elem_id="drumgen-info")
+        lanes = BarLanes(LANE_ROWS, value={}, label="Per-bar controls", elem_id="drumgen-lanes")
+        with gr.Row(elem_classes="drumgen-tools"):
+            lane = gr.Dropdown(label="Set a whole lane", choices=[(label, key) for key, label, *_ in LANE_ROWS],
+                               value="density", scale=2, min_width=150)
+            level = gr.Slider(0, 1, value=0.8, step=0.05, label="Level", scale=2, min_width=160)
+            shape_buttons = {shape: gr.Button(text, size="md", scale=1, min_width=90) for shape, text in
+                             (("flat", "Flat"), ("ramp_up", "Ramp up"), ("ramp_down", "Ramp down"), ("free", "Free"))}
+            free_all = gr.Button("Free all lanes", size="md", scale=1, min_width=110)
+
+        with gr.Row(equal_height=True):
+            style = gr.Dropdown(label="Style", choices=list(webapp.STYLE_CHOICES), value=webapp.ANY_STYLE,
+                                info="the controllable model only", min_width=140)
+            model = gr.Dropdown(label="Model", choices=drums.model_choices(), value=drums.default_model, scale=2)
+            temperature = gr.Slider(0, webapp.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature",
+                                    info="0: the most likely drums; higher: more varied", min_width=180)
+            seed = gr.Number(0, precision=0, minimum=0, maximum=webapp.MAX_SEED, label="Seed",
+                             info="same seed, same drums", min_width=120)
+        with gr.Row():
+            generate = gr.Button("Generate", variant="primary", scale=3)
+            variation = gr.Button("New variation (new seed)", scale=1)
+
+        summary = gr.Markdown(label="Summary", elem_id="drumgen-summary")
+        # one figure: the groove once a file is read, the groove and its drums after each Generate
+        roll = gr.Image(label="Piano roll: your groove (orange) and the drums (blue)", type="filepath", format="png",
+                        interactive=False, elem_id="drumgen-roll")
+        with gr.Row():
+            mix = gr.Audio(label="Drums with your song", type="filepath", interactive=False)
+            alone = gr.Audio(label="Drums alone", type="filepath", interactive=False)
+        with gr.Row():
+            drums_midi = gr.File(label="MIDI: the drums", interactive=False)
+            merged_midi = gr.File(label="MIDI: your song with the drums", interactive=False)
+
+        settings = [file, track, lanes, style, model, temperature]
+        results = [roll, mix, alone, drums_midi, merged_midi, summary]
+        file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze")
+        track.input(drums.groove, [file, track], roll, api_name="groove")
+        for shape, button in shape_buttons.items():
+            button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}",
+                         show_progress="hidden")
+        free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", show_progress="hidden")
+        generate.click(drums.generate, [*settings, seed], results, api_name="generate")
+        variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation")
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    return demo
+
+
+def launch_options() -> dict:
+    """What launch() needs besides host and port (the tests launch with the same)."""
+    return dict(show_error=True, allowed_paths=[str(webapp.ASSETS)], max_file_size=MAX_UPLOAD, css=CSS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="drumgen demo: a MIDI rhythm in, a drum part out")
-    parser.add_argument("input", nargs="?", default=str(ROOT / "assets" / "tapped_rhythm.mid"))
-    parser.add_argument("-o", "--output", default=str(ROOT / "out" / "drums.mid"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argparse.ArgumentParser(description="drumgen's web page. Host and port also from "
+                                     "GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. The command-line demo: "
+                                     "python -m drumgen demo")
+    parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 7860, or the next free one)")
     args = parser.parse_args(argv)
-    try:
-        model = pipeline.load_default_model()
-        song, hvo, out = pipeline.midi_to_drum_midi(model, args.input, seed=args.seed)
-    except (midi.MidiError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    midi.write_midi(out, args.output)
-    shown = min(song.n_bars, 4)
-    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output}")
-    print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
-    print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    import torch
+
+    # One thread per request: requests run side by side (CONCURRENCY), and on a busy CPU two
+    # threads for a small model are a hundred times slower than one (they wait on each other).
+    torch.set_num_threads(int(os.environ.get("DRUMGEN_TORCH_THREADS", "1")))
+    drums = webapp.DrumApp()
+    print(f"drumgen: models {', '.join(f'{k} ({p.name})' for k, p in drums.models.items())}; loading...", flush=True)
+    drums.warm_up()
+    reason = webapp.render.audio_unavailable_reason()
+    if reason:
+        print(f"drumgen: {reason}", flush=True)
+    demo = build_app(drums)
+    demo.launch(server_name=args.host, server_port=args.port, **launch_options())
     return 0
 
 

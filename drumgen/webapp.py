@@ -1,0 +1,420 @@
+"""What the web page does, as plain functions and one class, so tests call them without a browser.
+
+`app.py` lays the page out and wires each event to a method of a `DrumApp`:
+
+    drums = DrumApp({"mgvae": "checkpoints/mgvae_gmd.pth"})      # model name -> checkpoint
+    info, tracks, roll_png, lanes = drums.analyze("song.mid")
+    lanes = set_lane(lanes, "density", "ramp_up", 0.9)            # or painted on the page
+    png, mix, alone, mid, merged, summary = drums.generate("song.mid", "all", lanes, "any", "mgvae", 1.0, 0)
+
+Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.lanes
+says what the lanes mean and how a caller's value is checked, clamped and padded).
+
+Every method an event calls raises `gr.Error` with a sentence for a person (MidiError's text for a
+bad file), never a traceback; each request writes its files in its own new folder, and folders older
+than `keep_seconds` are removed as new ones are made. Models are loaded once per process
+(`checkpoint.load_model` caches them) and shared by every request.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from . import controls as C
+from . import hvo as H
+from . import midi, pipeline, render
+from .lanes import LANE_SHAPES, clean_lanes, describe_lanes, free_lanes, lanes_length, lanes_to_controls, number_in, set_lane
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+ALL_NOTES = "all"
+ANY_STYLE = "any"
+STYLE_CHOICES = (ANY_STYLE, *C.STYLES)
+MAX_TEMPERATURE = 3.0
+MAX_SEED = 2**31 - 1
+AUDIO_RATE = 44100
+AUDIO_FORMAT = "FLAC"   # lossless, about a quarter of a WAV, and every browser plays it
+FIGURE_DPI = 90
+MODEL_LABELS = {
+    "controlled": "Controllable model (learnt controls and style)",
+    "mgvae": "MonotonicGrooveVAE (controls applied while sampling; no style)",
+}
+NO_FILE = "Upload a MIDI file or pick an example: its tempo, meter, bars and tracks appear here."
+PROGRESS = gr.Progress()  # Gradio sees this default and reports the event's progress through it
+_FIGURE_LOCK = threading.Lock()  # matplotlib's text and font caches are not made for threads
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Let a handler fail only with gr.Error: a bad file or value says why in its own words
+    (MidiError, ValueError), anything else is logged with its traceback and reported in one line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (midi.MidiError, ValueError, FileNotFoundError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:  # a bug, not the user's fault
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"drumgen failed unexpectedly ({type(exc).__name__}: {exc}); please report it.",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+def parse_seed(seed: Any) -> int:
+    """None or '' -> 0; a whole number 0..2**31-1 (as a number or text) -> int; ValueError otherwise."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        return 0
+    try:
+        x = float(seed)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if isinstance(seed, bool) or not math.isfinite(x) or x != int(x) or not 0 <= x <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return int(x)
+
+
+# --- songs ------------------------------------------------------------------------------------------
+
+def file_path(file: Any) -> str:
+    """What a gr.File input gives (a path, or a dict / object with a path) -> the path; gr.Error if none."""
+    if isinstance(file, Mapping):
+        file = file.get("path") or file.get("name")
+    elif file is not None and not isinstance(file, (str, os.PathLike)):
+        file = getattr(file, "path", None) or getattr(file, "name", None)
+    if not file:
+        raise gr.Error("Upload a MIDI file (.mid) or pick an example groove first.", print_exception=False)
+    return os.fspath(file)
+
+
+def read_song(file: Any) -> tuple[midi.Song, str]:
+    """(Song, file name) with the meter checked, so a 3/4 file is refused as soon as it is loaded."""
+    path = file_path(file)
+    song = midi.read_song(path)
+    if song.n_bars == 0:
+        raise midi.MidiError("The file has no notes to make a groove from.")
+    midi.check_meter(song)
+    return song, Path(path).name
+
+
+def parse_track(track: Any, song: midi.Song) -> int | None:
+    """'all' / None / '' -> None (all notes); a track number (int or text, e.g. '2' or 'track 2: bass')
+    -> int, checked against the song's tracks with notes."""
+    if track is None or (isinstance(track, str) and track.strip().lower() in ("", ALL_NOTES, "all notes")):
+        return None
+    if isinstance(track, bool):
+        raise ValueError(f"track must be 'all' or a track number, got {track!r}")
+    if isinstance(track, (int, np.integer)) or (isinstance(track, float) and math.isfinite(track) and track == int(track)):
+        index = int(track)
+    else:
+        found = re.fullmatch(r"\s*(?:track\s*)?(\d+)\b.*", str(track), flags=re.IGNORECASE | re.DOTALL)
+        if not found:
+            raise ValueError(f"track must be 'all' or a track number, got {track!r}")
+        index = int(found.group(1))
+    song.select(index)  # MidiError naming the tracks with notes when there is none
+    return index
+
+
+def track_choices(song: midi.Song) -> list[tuple[str, str]]:
+    """(label, value) pairs for the groove dropdown: all notes, then each track with notes."""
+    total = int(len(song.notes))
+    return [(f"all notes ({total})", ALL_NOTES)] + [(t.describe(), str(t.index)) for t in song.tracks if t.n_notes]
+
+
+def describe_song(song: midi.Song, name: str) -> str:
+    """Markdown: what drumgen understood of a file."""
+    tempos = [bpm for _, bpm in song.tempos] or [midi.DEFAULT_BPM]
+    tempo = f"{tempos[0]:.1f} BPM".replace(".0 ", " ")
+    if len(tempos) > 1:
+        tempo += f" ({len(tempos) - 1} tempo change{'s' if len(tempos) > 2 else ''}, {min(tempos):.0f}–{max(tempos):.0f} BPM)"
+    elif not song.tempos:
+        tempo += " (no tempo in the file: MIDI's default)"
+    meter = ", ".join(f"{n}/{d}" for _, n, d in song.time_signatures) or "4/4 (none given)"
+    tracks = [t for t in song.tracks if t.n_notes]
+    lines = [f"**{name}**: {song.n_bars} bar{'s' if song.n_bars != 1 else ''} of {meter} at {tempo}, "
+             f"{song.ticks_per_beat} ticks per beat",
+             f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} with notes: "
+             + "; ".join(t.describe() for t in tracks)]
+    return "\n\n".join(lines)
+
+
+# --- files of one request -----------------------------------------------------------------------------
+
+class RequestFolders:
+    """A new folder per request under `base`; folders older than keep_seconds go as new ones come."""
+
+    def __init__(self, base: str | os.PathLike | None = None, keep_seconds: float = 2 * 3600):
+        self.base = Path(base) if base else Path(tempfile.gettempdir()) / f"drumgen-app-{os.getpid()}"
+        self.keep_seconds = float(keep_seconds)
+        self._lock = threading.Lock()
+
+    def new(self) -> Path:
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.prune()
+        return Path(tempfile.mkdtemp(prefix="req-", dir=self.base))
+
+    def prune(self) -> None:
+        cutoff = time.time() - self.keep_seconds
+        with self._lock:
+            for folder in self.base.glob("req-*"):
+                try:
+                    if folder.stat().st_mtime < cutoff:
+                        shutil.rmtree(folder, ignore_errors=True)
+                except OSError:
+                    pass
+
+
+def _stem(name: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem).strip("._") or "groove"
+    return stem[:60]
+
+
+# --- the app ------------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    """Everything one Generate makes; `outputs` is what the page shows, in the event's output order."""
+
+    figure: str
+    mix: str | None
+    drums_audio: str | None
+    drums_midi: str
+    merged_midi: str
+    summary: str
+    seed: int
+    hvo: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> tuple:
+        return self.figure, self.mix, self.drums_audio, self.drums_midi, self.merged_midi, self.summary
+
+
+def shipped_models() -> dict[str, Path]:
+    """The shipped checkpoints that exist, the default first (the controllable model when it is there)."""
+    found = {key: path for key, path in pipeline.SHIPPED.items() if path.is_file()}
+    default = pipeline.default_checkpoint()
+    return dict(sorted(found.items(), key=lambda kv: kv[1] != default))
+
+
+class DrumApp:
+    """The page's functions over a set of models {name: checkpoint path}; the first is the default."""
+
+    def __init__(self, models: Mapping[str, str | os.PathLike] | None = None, device: str = "cpu",
+                 work_dir: str | os.PathLike | None = None, keep_seconds: float = 2 * 3600,
+                 audio_rate: int = AUDIO_RATE):
+        models = shipped_models() if models is None else models
+        if not models:
+            raise FileNotFoundError("no model checkpoint found; expected one of: "
+                                    + ", ".join(str(p) for p in pipeline.SHIPPED.values()))
+        self.models = {str(k): Path(p) for k, p in models.items()}
+        self.device = device
+        self.folders = RequestFolders(work_dir, keep_seconds)
+        self.audio_rate = int(audio_rate)
+
+    # models
+    @property
+    def default_model(self) -> str:
+        return next(iter(self.models))
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        return [(MODEL_LABELS.get(k, k), k) for k in self.models]
+
+    def model(self, name: Any = None):
+        """The loaded model of a name (loaded once per process: checkpoint.load_model caches it)."""
+        from .models.checkpoint import load_model
+
+        key = self.default_model if name in (None, "") else str(name)
+        if key not in self.models:
+            raise ValueError(f"unknown model {name!r}; models: {', '.join(self.models)}")
+        return load_model(self.models[key], self.device)
+
+    def warm_up(self) -> None:
+        """Load every model, matplotlib and the SoundFont now, so the first request is as fast as the rest."""
+        groove = np.zeros((H.STEPS_PER_BAR, H.GROOVE_DIM), np.float32)
+        groove[::4] = [1.0, 0.8, 0.0]
+        for name in self.models:
+            hvo = self.model(name).generate(groove[None])[0]
+        with _FIGURE_LOCK:
+            render.figure_to_png(render.piano_roll(hvo, groove), dpi=20)
+        if render.audio_unavailable_reason() is None:
+            render.render_hvo_audio(hvo, sample_rate=self.audio_rate)
+
+    # events
+    @user_errors
+    def analyze(self, file: Any) -> tuple[str, Any, str, dict]:
+        """A file -> (what was understood, the groove choices, the groove's piano roll, free lanes);
+        no file (the upload was cleared) -> the page as it starts."""
+        if file is None:
+            return NO_FILE, gr.Dropdown(choices=[(ALL_NOTES, ALL_NOTES)], value=ALL_NOTES), None, {}
+        song, name = read_song(file)
+        choices = track_choices(song)
+        figure = self._groove_figure(song, name, None)
+        return describe_song(song, name), gr.Dropdown(choices=choices, value=ALL_NOTES), figure, free_lanes(song.n_bars)
+
+    @user_errors
+    def groove(self, file: Any, track: Any) -> str:
+        """The piano roll of the groove made from all notes or one track."""
+        song, name = read_song(file)
+        return self._groove_figure(song, name, parse_track(track, song))
+
+    def _groove_figure(self, song: midi.Song, name: str, track: int | None) -> str:
+        groove = midi.song_to_groove(song, track)
+        source = "all notes" if track is None else f"track {track}"
+        title = f"{name}: the groove from {source} ({int(groove[:, 0].sum())} onsets); the drums appear after Generate"
+        path = self.folders.new() / f"{_stem(name)}_groove.png"
+        with _FIGURE_LOCK:
+            path.write_bytes(render.figure_to_png(render.piano_roll(H.empty_hvo(len(groove)), groove, title=title),
+                                                  dpi=FIGURE_DPI))
+        return str(path)
+
+    @user_errors
+    def set_lane(self, lanes: Any, lane: Any, shape: Any, level: Any) -> dict:
+        """(lanes, lane, shape, level) -> new lanes (see set_lane)."""
+        return set_lane(lanes, lane, shape, level)
+
+    def lane_shaper(self, shape: str) -> Callable[[Any, Any, Any], dict]:
+        """The event function of one shape's button: (lanes, lane, level) -> new lanes."""
+        if shape not in LANE_SHAPES:
+            raise ValueError(f"unknown lane shape {shape!r}; shapes: {', '.join(LANE_SHAPES)}")
+
+        @user_errors
+        def shape_lane(lanes: Any, lane: Any, level: Any) -> dict:
+            return set_lane(lanes, lane, shape, level)
+
+        shape_lane.__name__ = f"lane_{shape}"
+        return shape_lane
+
+    @user_errors
+    def free_all(self, lanes: Any) -> dict:
+        """Every lane free again, for as many bars as the lanes span."""
+        return free_lanes(lanes_length(lanes))
+
+    @user_errors
+    def generate(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any, seed: Any,
+                 progress: Any = PROGRESS) -> tuple:
+        """(file, track, lanes, style, model, temperature, seed) -> (piano roll PNG, audio of the drums
+        with the song, audio of the drums alone, drums MIDI, song + drums MIDI, summary)."""
+        return self.run(file, track, lanes, style, model, temperature, seed, progress).outputs
+
+    @user_errors
+    def new_variation(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any,
+                      progress: Any = PROGRESS) -> tuple:
+        """Generate with a new random seed: (seed, *generate's outputs)."""
+        seed = secrets.randbelow(MAX_SEED + 1)
+        return (seed, *self.run(file, track, lanes, style, model, temperature, seed, progress).outputs)
+
+    def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
+            temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None) -> Result:
+        """The whole Generate: read, generate, MIDI, figure, audio; each stage's seconds in Result.timings."""
+        step = progress or (lambda *a, **k: None)
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal t
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + now - t
+            t = now
+
+        step(0.0, desc="reading the groove")
+        seed = parse_seed(seed)
+        temperature_in = number_in("temperature", temperature, -math.inf, math.inf)
+        temperature = min(max(temperature_in, 0.0), MAX_TEMPERATURE)
+        style = ANY_STYLE if style is None or str(style).strip() == "" else str(style).strip()
+        if style.lower() not in pipeline.FREE_STYLES:
+            C.style_index(style)  # ValueError naming the styles
+        song, name = read_song(file)
+        track_index = parse_track(track, song)
+        groove = midi.song_to_groove(song, track_index)
+        n_bars = groove.shape[0] // H.STEPS_PER_BAR
+        clean, notes = clean_lanes(lanes, n_bars)
+        controls, more = lanes_to_controls(clean, style)
+        notes += more
+        runtime = self.model(model)
+        if temperature != temperature_in:
+            notes.append(f"temperature {temperature_in:g} was clamped to {temperature:g} (0 to {MAX_TEMPERATURE:g})")
+        if style.lower() not in pipeline.FREE_STYLES and not pipeline.learns_controls(runtime):
+            notes.append(f"the {pipeline.model_kind(runtime)} has no style: '{style}' was ignored "
+                         "(the controllable model follows it)")
+        lap("read")
+
+        step(0.15, desc=f"generating {n_bars} bars of drums")
+        hvo = runtime.generate(groove[None], controls, seed=seed, temperature=temperature)[0]
+        lap("generate")
+
+        step(0.35, desc="writing MIDI")
+        folder = self.folders.new()
+        stem = _stem(name)
+        drums_out = midi.hvo_to_midi(hvo, song)
+        merged_out = midi.hvo_to_midi(hvo, song, merge=True)
+        drums_midi = folder / f"{stem}_drums_seed{seed}.mid"
+        merged_midi = folder / f"{stem}_with_drums_seed{seed}.mid"
+        midi.write_midi(drums_out, drums_midi)
+        midi.write_midi(merged_out, merged_midi)
+        lap("midi")
+
+        step(0.45, desc="drawing the piano roll")
+        figure = folder / f"{stem}_drums_seed{seed}.png"
+        title = f"{name}: drums (blue) for the groove (orange) · seed {seed}"
+        with _FIGURE_LOCK:
+            figure.write_bytes(render.figure_to_png(render.piano_roll(hvo, groove, title=title), dpi=FIGURE_DPI))
+        lap("figure")
+
+        step(0.65, desc="rendering audio")
+        mix = drums_audio = None
+        reason = render.audio_unavailable_reason()
+        if reason is None:
+            end_tick = song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT
+            try:
+                suffix = AUDIO_FORMAT.lower()
+                mix, drums_audio = folder / f"{stem}_with_drums.{suffix}", folder / f"{stem}_drums.{suffix}"
+                for out, path in ((merged_out, mix), (drums_out, drums_audio)):
+                    samples = render.render_audio(out, sample_rate=self.audio_rate, until_tick=end_tick)
+                    render.write_audio(samples, path, self.audio_rate, AUDIO_FORMAT)
+                mix, drums_audio = str(mix), str(drums_audio)
+            except (render.AudioUnavailable, ValueError) as exc:
+                mix = drums_audio = None
+                reason = str(exc) if isinstance(exc, render.AudioUnavailable) else f"No audio preview: {exc}."
+        lap("audio")
+
+        hits = int(H.hit_count(hvo))
+        lines = [f"**{hits} drum hits** over {n_bars} bars at {song.bpm:.0f} BPM for **{name}** "
+                 f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · "
+                 f"{pipeline.model_kind(runtime)} · seed {seed} · temperature {temperature:.2f}",
+                 "**Controls applied:** " + ("; ".join(describe_lanes(clean)) or "none (every lane free)")
+                 + f"; **style** {style if style.lower() not in pipeline.FREE_STYLES else 'any'}"]
+        if notes:
+            lines.append("**Note:** " + "; ".join(notes) + ".")
+        if reason:
+            lines.append(reason)
+        step(1.0, desc="done")
+        return Result(str(figure), mix, drums_audio, str(drums_midi), str(merged_midi), "\n\n".join(lines),
+                      seed, hvo, timings)
+
+
+def examples() -> list[str]:
+    """The example grooves in assets/, the one with several tracks first."""
+    order = ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid"]
+    found = sorted(ASSETS.glob("*.mid"), key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
+    return [str(p) for p in found]

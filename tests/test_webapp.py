@@ -1,0 +1,303 @@
+"""The web page's functions without a browser: lanes (checked, clamped, padded, turned into controls),
+songs and tracks, a whole Generate with its files, and bad input that gets a sentence, not a traceback."""
+import json
+import os
+from pathlib import Path
+
+import gradio as gr
+import mido
+import numpy as np
+import pytest
+import torch
+from gradio_client.utils import json_schema_to_python_type
+
+from drumgen import hvo as H
+from drumgen import lanes as L
+from drumgen import midi, render, webapp
+from tests.conftest import ROOT, make_midi
+
+SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
+AUDIO = render.audio_unavailable_reason() is None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread, as the app runs: on a busy CPU spinning threads cost a hundred times more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_controlled(tmp_path_factory):
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_controlled.pth"
+    RhythmDrivenDrumGen(tiny_config()).save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def drums(tmp_path_factory, tiny_controlled):
+    return webapp.DrumApp({"mgvae": SHIPPED, "tiny": tiny_controlled}, work_dir=tmp_path_factory.mktemp("work"))
+
+
+def groove_notes(bars, bpm_tpb=480, channel=0):
+    """Quarter notes with an off-beat 8th, on a melodic channel, in every bar."""
+    return [((bar * 16 + s) * bpm_tpb // 4, 40, 100 if s == 0 else 80, channel)
+            for bar in range(bars) for s in (0, 4, 6, 8, 12)]
+
+
+# --- lanes ----------------------------------------------------------------------------------------------
+
+def test_clean_lanes_pads_cuts_clamps_and_frees():
+    lanes, notes = L.clean_lanes({"density": [0.2, 1.7, None, float("nan"), "0.5", 0.1, 0.9],
+                                  "Snare": 0.3, "hihat": [-1], "ride": []}, 5)
+    assert lanes["density"] == [0.2, 1.0, None, None, 0.5]
+    assert lanes["snare"] == [0.3] * 5
+    assert lanes["closed_hat"] == [0.0, None, None, None, None]
+    assert lanes["ride"] == [None] * 5 and lanes["kick"] == [None] * 5
+    assert set(lanes) == set(L.LANES)
+    assert any("clamped" in n for n in notes) and any("past bar 5" in n for n in notes)
+    assert L.clean_lanes(None, 3) == (L.free_lanes(3), [])
+    assert L.clean_lanes(json.dumps({"kick": [0.5]}), 2)[0]["kick"] == [0.5, None]
+    assert L.clean_lanes({}, 2)[0] == L.free_lanes(2)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"snare_drum": [0.5]}, "unknown lane 'snare_drum'; lanes: density, intensity, kick"),
+    ({"density": ["loud"]}, "density, bar 1 must be a number"),
+    ({"density": [0.1, True]}, "density, bar 2 must be a number"),
+    ({"density": {"a": 1}}, "density must be a list"),
+    ({"hat": [0.1], "closed_hat": [0.2]}, "closed_hat is given twice"),
+    ([0.5, 0.5], "expected an object"),
+    ("{not json", "not JSON"),
+])
+def test_clean_lanes_refuses_what_it_cannot_read(bad, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        L.clean_lanes(bad, 4)
+
+
+def test_lanes_to_controls():
+    assert L.lanes_to_controls(L.free_lanes(4)) == (None, [])
+    lanes = {**L.free_lanes(4), "density": [0.2, None, 0.8, None], "ride": [0, 0, 0, 0],
+             "kick": [0.8, 0.3, None, None], "snare": [0.8, 0.3, None, None]}
+    controls, notes = L.lanes_to_controls(lanes, "Hip-Hop")
+    np.testing.assert_allclose(controls["density"], [0.2, np.nan, 0.8, np.nan])
+    assert "intensity" not in controls and controls["style"] == "hiphop"
+    assert set(controls["instruments"]) == {"kick", "snare", "ride"}
+    np.testing.assert_allclose(controls["instruments"]["kick"], [0.5, 0.3, np.nan, np.nan])  # 0.8 + 0.8 -> 0.5 + 0.5
+    assert notes and "bar 1" in notes[0] and "scaled" in notes[0]
+    assert L.lanes_to_controls(L.free_lanes(2), "any")[0] is None
+    with pytest.raises(ValueError, match="unknown style"):
+        L.lanes_to_controls(L.free_lanes(2), "polka")
+
+
+def test_set_lane_shapes():
+    lanes = L.free_lanes(5)
+    assert L.set_lane(lanes, "density", "flat", 0.6)["density"] == [0.6] * 5
+    assert L.set_lane(lanes, "Snare", "ramp up", 0.8)["snare"] == [0.0, 0.2, 0.4, 0.6, 0.8]
+    down = L.set_lane(lanes, "intensity", "ramp_down", 2.0)  # level clamped to 1
+    assert down["intensity"] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    painted = L.set_lane(down, "kick", "flat", 0.3)
+    assert painted["intensity"] == down["intensity"] and painted["kick"] == [0.3] * 5
+    assert L.set_lane(painted, "kick", "free", 0.3)["kick"] == [None] * 5
+    assert L.set_lane(painted, "all", "free", 0) == L.free_lanes(5)
+    assert lanes == L.free_lanes(5)  # a new dict each time
+    with pytest.raises(ValueError, match="Load a groove first"):
+        L.set_lane({}, "density", "flat", 0.5)
+    with pytest.raises(ValueError, match="unknown lane shape"):
+        L.set_lane(lanes, "density", "zigzag", 0.5)
+    with pytest.raises(ValueError, match="level must be a number"):
+        L.set_lane(lanes, "density", "flat", "high")
+
+
+def test_describe_lanes_and_bar_ranges():
+    assert L.bar_ranges([0, 1, 2, 5, 7, 8]) == "1–3, 6, 8–9"
+    lanes = {**L.free_lanes(16), "density": [0.2] * 8 + [0.9] * 8, "ride": [0] * 16, "snare": [None, 0.3, 0, None] * 4}
+    text = " | ".join(L.describe_lanes(lanes))
+    assert "**density** 0.20–0.90 in bars 1–16" in text
+    assert "**ride** muted in bars 1–16" in text
+    assert "**snare** 0.30 in bars 2, 6, 10, 14; muted in bars 3, 7, 11, 15" in text
+    assert L.describe_lanes(L.free_lanes(3)) == []
+
+
+def test_lanes_component_documents_an_object_that_gradio_client_reads():
+    component = L.BarLanes(L.LANE_ROWS, render=False)
+    info = component.api_info()
+    assert info["type"] == "object" and set(info["properties"]) == set(L.LANES)
+    assert info["properties"]["density"]["items"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
+    assert "list[float | None]" in json_schema_to_python_type(info)
+    sent = {"density": [0.5, None], "kick": [0]}
+    assert component.preprocess(sent) == sent and component.postprocess(sent) == sent
+
+
+# --- songs ----------------------------------------------------------------------------------------------
+
+def test_parse_seed_and_track(tmp_path):
+    assert webapp.parse_seed(None) == 0 and webapp.parse_seed("7") == 7 and webapp.parse_seed(3.0) == 3
+    for bad in (-1, 2**31, 1.5, "x", True, float("nan")):
+        with pytest.raises(ValueError, match="seed must be a whole number"):
+            webapp.parse_seed(bad)
+    song = midi.read_song(ROOT / "assets" / "bass_and_keys.mid")
+    assert webapp.parse_track("all", song) is None and webapp.parse_track(None, song) is None
+    assert webapp.parse_track("2", song) == 2 and webapp.parse_track(1, song) == 1
+    assert webapp.parse_track("track 2: keys — 66 notes", song) == 2
+    with pytest.raises(midi.MidiError, match="no track 5 with notes"):
+        webapp.parse_track(5, song)
+    with pytest.raises(ValueError, match="track must be"):
+        webapp.parse_track("bass", song)
+    assert [v for _, v in webapp.track_choices(song)] == ["all", "1", "2"]
+
+
+def test_analyze_says_what_it_understood(drums):
+    info, tracks, figure, lanes = drums.analyze(str(ROOT / "assets" / "bass_and_keys.mid"))
+    assert "16 bars of 4/4 at 110 BPM" in info and "track 1: bass — 146 notes" in info and "keys" in info
+    assert tracks.value == "all" and [v for _, v in tracks.choices] == ["all", "1", "2"]
+    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    assert lanes == L.free_lanes(16)
+    assert Path(drums.groove(str(ROOT / "assets" / "bass_and_keys.mid"), "2")).read_bytes()[:4] == b"\x89PNG"
+    assert drums.analyze(None)[0] == webapp.NO_FILE  # the upload was cleared
+
+
+def bad_files(tmp_path):
+    """(path, words of the message) for the files a person may upload by mistake."""
+    (tmp_path / "empty.mid").write_bytes(b"")
+    (tmp_path / "random.mid").write_bytes(np.random.default_rng(0).bytes(3000))
+    (tmp_path / "song.mid").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(100))
+    (tmp_path / "huge.mid").write_bytes(b"MThd" + bytes(9 * 2**20))
+    make_midi(tmp_path / "silent.mid", [])
+    make_midi(tmp_path / "waltz.mid", groove_notes(2), meters=((0, 3, 4),))
+    return [(tmp_path / "empty.mid", "The file is empty"),
+            (tmp_path / "random.mid", "not a MIDI file"),
+            (tmp_path / "song.mid", "looks like a WAV"),
+            (tmp_path / "huge.mid", "takes MIDI files up to 8 MB"),
+            (tmp_path / "silent.mid", "no notes"),
+            (tmp_path / "waltz.mid", "3/4")]
+
+
+def test_bad_files_get_a_sentence(drums, tmp_path):
+    for path, words in bad_files(tmp_path):
+        for call in (lambda p: drums.analyze(str(p)), lambda p: drums.generate(str(p), "all", None, "any", "mgvae", 1, 0)):
+            with pytest.raises(gr.Error) as error:
+                call(path)
+            assert words in error.value.message, (path.name, error.value.message)
+    with pytest.raises(gr.Error, match="Upload a MIDI file"):
+        drums.generate(None, "all", None, "any", "mgvae", 1, 0)
+
+
+def test_bad_values_get_a_sentence(drums):
+    groove = str(ROOT / "assets" / "funk_bass.mid")
+    for args, words in [(("all", {"sn": [1]}, "any", "mgvae", 1, 0), "unknown lane 'sn'"),
+                        (("all", None, "polka", "mgvae", 1, 0), "unknown style 'polka'"),
+                        (("all", None, "any", "gpt", 1, 0), "unknown model 'gpt'"),
+                        (("all", None, "any", "mgvae", "hot", 0), "temperature must be a number"),
+                        (("all", None, "any", "mgvae", 1, -3), "seed must be a whole number"),
+                        (("7", None, "any", "mgvae", 1, 0), "There is no track 7 with notes")]:
+        with pytest.raises(gr.Error) as error:
+            drums.generate(groove, *args)
+        assert words in error.value.message
+
+
+def test_unexpected_failures_are_one_line(drums, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(midi, "hvo_to_midi", broken)
+    with pytest.raises(gr.Error, match="failed unexpectedly .KeyError: 'boom'.; please report it"):
+        drums.generate(str(ROOT / "assets" / "funk_bass.mid"), "all", None, "any", "mgvae", 1, 0)
+
+
+# --- generate -------------------------------------------------------------------------------------------
+
+def read_drums(path):
+    mid = mido.MidiFile(path)
+    notes, now = [], 0
+    for msg in mido.merge_tracks(mid.tracks):
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            notes.append((now, msg.channel, msg.note, msg.velocity))
+    return mid, np.array(notes).reshape(-1, 4)
+
+
+def test_generate_makes_every_output(drums, tmp_path):
+    path = make_midi(tmp_path / "groove.mid", groove_notes(6), tempos=((0, 93.0),))
+    lanes = {"density": [0.3] * 6, "ride": [0] * 6, "snare": [None, None, 0.4]}
+    result = drums.run(str(path), "all", lanes, "funk", "mgvae", 0.8, 5)
+    figure, mix, alone, drums_mid, merged_mid, summary = result.outputs
+    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    mid, notes = read_drums(drums_mid)
+    assert (notes[:, 1] == 9).all() and len(notes)
+    assert midi.read_song(drums_mid).bpm == pytest.approx(93.0, abs=0.01)
+    bars = notes[:, 0] // (4 * mid.ticks_per_beat)
+    assert set(bars.tolist()) == set(range(6))  # drums in every bar of the groove, none after it
+    assert H.OUTPUT_PITCHES[H.VOICES.index("ride")] not in notes[:, 2]
+    merged, merged_notes = read_drums(merged_mid)
+    assert {0, 9} <= set(merged_notes[:, 1].tolist())  # the groove's own notes beside the drums
+    assert "seed 5" in summary and "temperature 0.80" in summary
+    assert "**density** 0.30 in bars 1–6" in summary and "**ride** muted in bars 1–6" in summary
+    assert "**snare** 0.40 in bar 3" in summary and "'funk' was ignored" in summary  # the VAE has no style
+    assert set(result.timings) == {"read", "generate", "midi", "figure", "audio"}
+    assert len({Path(p).parent for p in (figure, drums_mid, merged_mid, mix or figure, alone or figure)}) == 1
+    if AUDIO:
+        import soundfile
+
+        for wav in (mix, alone):
+            samples, rate = soundfile.read(wav)
+            assert abs(len(samples) / rate - (6 * 4 * 60 / 93.0 + render.TAIL_SECONDS)) < 0.1
+            assert np.sqrt(np.mean(samples ** 2)) > 0.01
+    else:
+        assert mix is None and alone is None and "No audio preview" in summary
+
+
+def test_same_seed_same_drums_new_variation_new_seed(drums):
+    groove = str(ROOT / "assets" / "tapped_rhythm.mid")
+    a = drums.run(groove, "all", None, "any", "mgvae", 1.5, 11).hvo
+    b = drums.run(groove, "all", None, "any", "mgvae", 1.5, 11).hvo
+    np.testing.assert_array_equal(a, b)
+    seed, *outputs = drums.new_variation(groove, "all", None, "any", "mgvae", 1.5)
+    assert 0 <= seed <= webapp.MAX_SEED and len(outputs) == 6 and f"seed {seed}" in outputs[-1]
+
+
+def test_controllable_model_follows_style(drums):
+    result = drums.run(str(ROOT / "assets" / "funk_bass.mid"), "1", {"density": 0.5}, "funk", "tiny", 1.0, 0)
+    assert "RhythmDrivenDrumGen" in result.summary and "ignored" not in result.summary
+    assert "**style** funk" in result.summary and result.hvo.shape == (8 * 16, 27)
+
+
+def test_clamped_values_are_reported(drums):
+    summary = drums.run(str(ROOT / "assets" / "son_clave.mid"), "all", {"intensity": [1.5, -2]}, "any", "mgvae",
+                        9, 0).summary
+    assert "values outside 0..1 were clamped" in summary and "temperature 9 was clamped to 3" in summary
+    assert "**intensity** 1.00 in bar 1; 0 in bar 2" in summary
+
+
+def test_request_folders_are_new_and_old_ones_go(tmp_path):
+    folders = webapp.RequestFolders(tmp_path, keep_seconds=3600)
+    a, b = folders.new(), folders.new()
+    assert a != b and a.parent == b.parent == tmp_path
+    old = tmp_path / "req-old"
+    old.mkdir()
+    os.utime(old, (0, 0))
+    folders.new()
+    assert not old.exists() and a.exists()
+
+
+def test_no_audio_says_why(drums, monkeypatch):
+    monkeypatch.setattr(render, "audio_unavailable_reason", lambda: "No audio preview: the FluidSynth library is "
+                        "not installed (Debian: apt-get install libfluidsynth3).")
+    figure, mix, alone, *_, summary = drums.generate(str(ROOT / "assets" / "son_clave.mid"), "all", None, "any",
+                                                     "mgvae", 1, 0)
+    assert mix is None and alone is None and "apt-get install libfluidsynth3" in summary
+    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_shipped_models_and_examples():
+    models = webapp.shipped_models()
+    assert "mgvae" in models and list(models)[0] == ("controlled" if "controlled" in models else "mgvae")
+    names = [Path(p).name for p in webapp.examples()]
+    assert names[:4] == ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid"]
+    for path in webapp.examples():
+        assert midi.read_song(path).n_bars in (4, 8, 16)
