@@ -1,0 +1,212 @@
+"""The real app (app.build_app, launched on a free local port) called through gradio_client, as an API
+user would: a good file end to end, each lane steering the drums its way, the controllable model's
+path, bad files and bad values answered with a sentence, and eight clients at once."""
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from drumgen import hvo as H
+from drumgen import lanes as L
+from drumgen import midi, render, webapp
+from tests.conftest import ROOT, make_midi
+from tests.test_webapp import bad_files, groove_notes
+
+SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
+AUDIO = render.audio_unavailable_reason() is None
+BPM = 96.0
+BARS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_app(tmp_path: Path, models: dict | None = None):
+    """The real page on a free port: (demo, url). Close with demo.close()."""
+    import app
+
+    drums = webapp.DrumApp(models or {"mgvae": SHIPPED}, work_dir=tmp_path / "work")
+    demo = app.build_app(drums)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_options())
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(url, client) of one app for the whole module, with the MonotonicGrooveVAE (controls applied
+    while sampling: exact, so the direction tests do not depend on training) and a tiny random
+    controllable model (its path through the app)."""
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("app")
+    torch.manual_seed(0)
+    tiny = tmp / "tiny_controlled.pth"
+    RhythmDrivenDrumGen(tiny_config()).save(str(tiny))
+    demo, url = launch_app(tmp, {"mgvae": SHIPPED, "tiny": tiny})
+    try:
+        yield url, Client(url, verbose=False)
+    finally:
+        demo.close()
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def groove(tmp_path_factory):
+    """An 8-bar groove at 96 BPM with onsets in every bar, on a melodic channel."""
+    return make_midi(tmp_path_factory.mktemp("groove") / "groove.mid", groove_notes(BARS), tempos=((0, BPM),))
+
+
+def generate(client, path, lanes=None, style="any", model="mgvae", temperature=1.0, seed=0, track="all"):
+    return client.predict(handle_file(str(path)), track, lanes or {}, style, model, temperature, seed,
+                          api_name="/generate")
+
+
+def drum_notes(path):
+    """(tick, pitch, velocity) of every drum note (channel 10) in a MIDI file, and the file."""
+    mid = mido.MidiFile(path)
+    now, notes = 0, []
+    for msg in mido.merge_tracks(mid.tracks):
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity > 0 and msg.channel == 9:
+            notes.append((now, msg.note, msg.velocity))
+    return np.array(notes, dtype=np.int64).reshape(-1, 3), mid
+
+
+def test_every_action_is_a_named_endpoint(served):
+    url, client = served
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/analyze", "/groove", "/generate", "/new_variation", "/lane_flat", "/lane_ramp_up", "/lane_ramp_down",
+            "/lane_free", "/free_lanes"} <= set(api)
+    params = [p["parameter_name"] for p in api["/generate"]["parameters"]]
+    assert params == ["file", "track", "lanes", "style", "model", "temperature", "seed"]
+    lanes = api["/generate"]["parameters"][2]
+    assert lanes["type"]["type"] == "object" and "list[float | None]" in lanes["python_type"]["type"]
+    assert len(api["/generate"]["returns"]) == 6
+
+
+def test_a_good_file_end_to_end(served, groove):
+    url, client = served
+    info, tracks, figure, lanes = client.predict(handle_file(str(groove)), api_name="/analyze")
+    assert f"{BARS} bars of 4/4 at 96 BPM" in info
+    assert lanes == L.free_lanes(BARS)
+    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    lanes = client.predict(lanes, "density", 0.9, api_name="/lane_ramp_up")
+    assert lanes["density"][0] == 0 and lanes["density"][-1] == 0.9
+    figure, mix, alone, drums_mid, merged_mid, summary = generate(client, groove, lanes, seed=4)
+    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    notes, mid = drum_notes(drums_mid)
+    assert midi.read_song(drums_mid).bpm == pytest.approx(BPM, abs=0.01)
+    bar = 4 * mid.ticks_per_beat
+    assert set((notes[:, 0] // bar).tolist()) == set(range(1, BARS))  # bar 1 has density 0: no drums there
+    assert notes[:, 0].max() < BARS * bar
+    merged = mido.MidiFile(merged_mid)
+    assert merged.length == pytest.approx(mid.length, abs=0.5)
+    assert "**density** 0.13–0.90 in bars 2–8; 0 in bar 1" in summary
+    if AUDIO:
+        import soundfile
+
+        song_seconds = BARS * 4 * 60 / BPM
+        for path in (mix, alone):
+            samples, rate = soundfile.read(path)
+            assert abs(len(samples) / rate - (song_seconds + render.TAIL_SECONDS)) < 0.1
+            assert np.sqrt(np.mean(samples ** 2)) > 0.01
+    else:
+        assert mix is None and "No audio preview" in summary
+
+
+def test_each_lane_steers_the_drums_its_way(served, groove):
+    """With the MonotonicGrooveVAE the controls are applied while sampling: exact, whatever the training."""
+    url, client = served
+
+    def notes(**lanes):
+        return drum_notes(generate(client, groove, {k: [v] * BARS for k, v in lanes.items()}, seed=2)[3])[0]
+
+    sparse, busy = notes(density=0.1), notes(density=0.9)
+    assert len(busy) > 1.8 * len(sparse)
+    soft, loud = notes(intensity=0.3), notes(intensity=0.9)
+    assert loud[:, 2].mean() > soft[:, 2].mean() + 50
+    muted = notes(closed_hat=0, kick=0)
+    free = notes()
+    for voice in ("closed_hat", "kick"):
+        pitch = H.OUTPUT_PITCHES[H.VOICES.index(voice)]
+        assert (free[:, 1] == pitch).any() and not (muted[:, 1] == pitch).any()
+
+
+def test_the_controllable_model_path(served, groove):
+    url, client = served
+    *_, drums_mid, merged_mid, summary = generate(client, groove, {"density": [0.5] * BARS}, style="funk", model="tiny")
+    assert "RhythmDrivenDrumGen" in summary and "**style** funk" in summary and "ignored" not in summary
+    assert midi.read_song(drums_mid).bpm == pytest.approx(BPM, abs=0.01)
+
+
+def test_new_variation_and_a_track(served):
+    url, client = served
+    seed, figure, *_, summary = client.predict(handle_file(str(ROOT / "assets" / "bass_and_keys.mid")), "2", {},
+                                               "any", "mgvae", 1.2, api_name="/new_variation")
+    assert isinstance(seed, int) and f"seed {seed}" in summary and "(groove: track 2)" in summary
+    assert Path(client.predict(handle_file(str(ROOT / "assets" / "bass_and_keys.mid")), "1",
+                               api_name="/groove")).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_files_get_a_clear_message(served, tmp_path):
+    url, client = served
+    for path, words in bad_files(tmp_path):
+        for call in (lambda p: client.predict(handle_file(str(p)), api_name="/analyze"),
+                     lambda p: generate(client, p)):
+            with pytest.raises(AppError) as error:
+                call(path)
+            assert words in str(error.value) and "Traceback" not in str(error.value), (path.name, str(error.value))
+
+
+def test_api_callers_can_send_anything(served, groove):
+    url, client = served
+    summary = generate(client, groove, {"density": [7, -1, None, "0.5"], "Snare": 0.4})[-1]
+    assert "values outside 0..1 were clamped" in summary
+    assert "**density** 0.50–1.00 in bars 1, 4; 0 in bar 2" in summary and "**snare** 0.40 in bars 1–8" in summary
+    for lanes, words in [({"snare_drum": [1]}, "unknown lane 'snare_drum'"),
+                         ({"density": ["loud"]}, "density, bar 1 must be a number"),
+                         ({"density": {"bar": 1}}, "density must be a list")]:
+        with pytest.raises(AppError, match=words):
+            generate(client, groove, lanes)
+    # the page's own ranges (Gradio checks sliders and numbers before drumgen sees them)
+    with pytest.raises(AppError, match="less than minimum value 0"):
+        generate(client, groove, seed=-5)
+    with pytest.raises(AppError, match="greater than maximum value 3"):
+        generate(client, groove, temperature=40)
+    with pytest.raises(AppError, match="not in the list of choices"):
+        generate(client, groove, style="polka")
+    with pytest.raises(AppError, match="There is no track 9 with notes"):
+        generate(client, groove, track="9")
+    with pytest.raises(AppError, match="Load a groove first"):
+        client.predict({}, "density", 0.5, api_name="/lane_flat")
+    assert "drum hits" in generate(client, groove)[-1]  # still serving
+
+
+def test_eight_clients_at_once(served, groove):
+    url, _ = served
+    barrier = threading.Barrier(8)
+
+    def one(i):
+        client = Client(url, verbose=False)
+        barrier.wait(timeout=60)
+        out = generate(client, groove, {"density": [0.2 + 0.1 * i] * BARS}, seed=i)
+        return drum_notes(out[3])[0], out[-1]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(8)))
+    assert all(len(notes) and f"seed {i}" in summary for i, (notes, summary) in enumerate(results))
+    assert len(results[7][0]) > len(results[0][0])  # each got its own request's drums
