@@ -201,8 +201,8 @@ def _numbers(name: str, value, n: int, b: int, tail: tuple = ()) -> np.ndarray:
     if value is None:
         return np.full((n, b, *tail), np.nan, np.float32)
     try:
-        array = np.asarray(value, np.float64)
-    except (TypeError, ValueError):
+        array = H.real_array(value, name)
+    except ValueError:  # booleans, text, complex, ragged: not silently read as numbers
         raise ValueError(f"{name}: expected numbers in [0, 1] (NaN = free) shaped {expected}") from None
     if array.shape not in shapes:
         raise ValueError(f"{name}: expected {expected} for {n} items x {b} bars, got shape {array.shape}")
@@ -220,7 +220,8 @@ def _styles(value, n: int, b: int) -> np.ndarray:
         if value.shape not in ((), (b,), (n, b)) or ((value < -1) | (value >= len(STYLES))).any():
             raise ValueError(f"style: index arrays must be (), ({b},) or ({n}, {b}) in -1..{len(STYLES) - 1}")
         return np.broadcast_to(value, (n, b)).astype(np.int64)
-    items = value.tolist() if isinstance(value, np.ndarray) else list(value) if hasattr(value, "__len__") else []
+    ordered = hasattr(value, "__len__") and not isinstance(value, (set, frozenset, dict, bytes))  # bars in order
+    items = value.tolist() if isinstance(value, np.ndarray) else list(value) if ordered else []
     if len(items) == b and all(x is None or isinstance(x, str) for x in items):
         return np.broadcast_to(np.array([-1 if x is None else style_index(x) for x in items], np.int64), (n, b)).copy()
     if len(items) == n and all(not isinstance(x, str) and hasattr(x, "__len__") and len(x) == b for x in items):

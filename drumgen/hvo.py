@@ -11,10 +11,13 @@ Every function here accepts a leading batch axis as well: (..., T, 27) -> (..., 
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
+MAX_BARS = 2048  # the longest song drumgen takes (MIDI files and grooves passed to generate alike)
 
 VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
 N_VOICES = len(VOICES)
@@ -104,13 +107,38 @@ def hit_count(hvo: np.ndarray) -> int:
     return int(np.asarray(hvo)[..., HITS].sum())
 
 
+def real_array(value, name: str, dtype=np.float64) -> np.ndarray:
+    """Numbers from a caller (a number, nested lists, an array) -> an array of `dtype`; None inside a
+    list becomes NaN. ValueError naming `name` for anything else: booleans, text, complex numbers,
+    ragged lists, dicts, numbers too big for a float (numpy would turn some into numbers silently)."""
+    def refuse():
+        kind = f"array of {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+        return ValueError(f"{name} must be real numbers, got {kind}")
+
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise refuse()
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind == "O":
+            if not all(x is None or (isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)))
+                       for x in array.ravel()):
+                raise refuse()
+        elif array.dtype.kind not in "iuf":
+            raise refuse()
+        return array.astype(dtype)
+    except (TypeError, ValueError, OverflowError):  # ragged lists, ints beyond a float
+        raise refuse() from None
+
+
 def validate_groove(groove: np.ndarray) -> np.ndarray:
     """Check a batch of grooves (N, T, 3); return it as float32 with velocity/offset zeroed off hits."""
-    groove = np.asarray(groove, dtype=np.float32)
-    if groove.ndim != 3 or groove.shape[-1] != GROOVE_DIM:
-        raise ValueError(f"groove must have shape (N, T, 3), got {groove.shape}")
+    groove = real_array(groove, "groove", np.float32)
+    if groove.ndim != 3 or groove.shape[-1] != GROOVE_DIM or groove.shape[0] == 0:
+        raise ValueError(f"groove must have shape (N, T, 3) with N >= 1, got {groove.shape}")
     if groove.shape[1] == 0 or groove.shape[1] % STEPS_PER_BAR:
         raise ValueError(f"groove length must be a positive multiple of {STEPS_PER_BAR} steps, got {groove.shape[1]}")
+    if groove.shape[1] > MAX_BARS * STEPS_PER_BAR:
+        raise ValueError(f"groove is {groove.shape[1] // STEPS_PER_BAR} bars long; drumgen takes at most {MAX_BARS} bars")
     if not np.isfinite(groove).all():
         raise ValueError("groove contains NaN or infinite values")
     hit = (groove[..., 0] > 0.5).astype(np.float32)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 DRUM_CHANNEL = 9  # General MIDI channel 10
 MAX_FILE_BYTES = 8 * 1024 * 1024
-MAX_BARS = 2048
+MAX_BARS = H.MAX_BARS
 DEFAULT_BPM = 120.0
 OUTPUT_TICKS_PER_BEAT = 480  # the least resolution written, so offsets survive
 DRUM_TRACK_WORDS = ("drum", "perc", "kit", "beat")

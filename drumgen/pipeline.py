@@ -87,7 +87,7 @@ def _curve(name: str, value: Any, n_bars: int) -> np.ndarray:
             return np.full(n_bars, np.nan)
         if isinstance(value, str):
             return C.parse_curve(value, n_bars)
-        values = np.asarray(value, np.float64)
+        values = H.real_array(value, "values")
         if values.ndim == 0:
             values = values[None]
         if values.ndim != 1 or len(values) == 0:
@@ -105,6 +105,8 @@ def _names(value: str | Iterable[str] | None) -> list[str]:
     """'ride,crash' or ['ride', 'crash,kick'] -> ['ride', 'crash', 'kick']."""
     if value is None:
         return []
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise ValueError(f"mute: expected voice names ('ride,crash' or a list), got {type(value).__name__}")
     items = [value] if isinstance(value, str) else list(value)
     return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
 
@@ -112,6 +114,8 @@ def _names(value: str | Iterable[str] | None) -> list[str]:
 def parse_weights(items: str | Iterable[str] | None) -> dict[str, str]:
     """Command-line weights -> {voice: value text}: 'snare=0.4', 'snare=0.4,kick=0.6', 'snare=0.2-0.8'
     (a ramp) or 'snare=0.2,0.5,0.9' (one value a bar: a piece without '=' continues the voice before)."""
+    if items is not None and not isinstance(items, Iterable):
+        raise ValueError(f"weights: expected VOICE=VALUE items or a {{voice: value}} dict, got {type(items).__name__}")
     out: dict[str, str] = {}
     last = None
     for item in [items] if isinstance(items, str) else list(items or []):
@@ -143,7 +147,7 @@ def build_controls(n_bars: int, density: Any = None, intensity: Any = None, mute
     style: one of controls.STYLES, or 'any' / None (the model chooses). Voices: drumgen.hvo.VOICES
     (also 'hat' / 'hihat' for closed_hat). Raises ValueError with one clear line for anything wrong.
     """
-    if not isinstance(n_bars, (int, np.integer)) or n_bars < 1:
+    if not isinstance(n_bars, (int, np.integer)) or isinstance(n_bars, bool) or n_bars < 1:
         raise ValueError(f"controls need a song of at least one bar, got {n_bars}")
     out: dict[str, Any] = {}
     for name, value in (("density", density), ("intensity", intensity)):

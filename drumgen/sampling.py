@@ -16,11 +16,12 @@ WindowFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.n
 
 
 def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Sequence[float], name: str,
-              low: float = -np.inf, high: float = np.inf) -> np.ndarray:
-    """A scalar or 9 values -> an array of 9, checked to be finite and within [low, high]."""
+              low: float = -np.inf, high: float = np.inf, integer: bool = False) -> np.ndarray:
+    """A scalar or 9 values -> an array of 9, checked to be finite, within [low, high] and, with
+    `integer`, whole numbers."""
     if value is None:
         value = default
-    array = np.asarray(value, dtype=np.float64)
+    array = H.real_array(value, name)
     if array.ndim == 0:
         array = np.full(H.N_VOICES, float(array))
     if array.shape != (H.N_VOICES,):
@@ -32,6 +33,8 @@ def per_voice(value: float | Sequence[float] | np.ndarray | None, default: Seque
         allowed = f">= {low:g}" if high == np.inf else f"between {low:g} and {high:g}"
         got = f"{array.min():g}" if array.min() == array.max() else f"{array.min():g} to {array.max():g}"
         raise ValueError(f"{name} must be {allowed}, got {got}")
+    if integer and (array != np.floor(array)).any():
+        raise ValueError(f"{name} must be whole numbers, got {array[array != np.floor(array)][0]:g}")
     return array
 
 

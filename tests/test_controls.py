@@ -253,3 +253,25 @@ def test_steer_velocities_meets_intensity():
     assert np.allclose(mean[steered], target[steered], atol=0.02)
     assert np.array_equal(out[0, 48:], velocities[0, 48:]) and np.array_equal(out[0, 16:32], velocities[0, 16:32])
     assert out.min() >= 0 and out.max() <= 1 and (out[hits > 0][:10] >= 1 / 127).all()
+
+
+@pytest.mark.parametrize("controls", [
+    {"density": True},                          # a boolean is not a density
+    {"density": np.array([True, False, True])},
+    {"intensity": "0.5"},                       # text: numbers only (the command line parses its own)
+    {"intensity": np.array(["0.5"] * 3)},
+    {"density": 10 ** 400},                     # too big for a float: was an OverflowError
+    {"density": np.full(3, 0.5 + 1j)},          # complex: its imaginary part was dropped silently
+    {"instruments": {"kick": {}}},
+    {"density": [0.1, [0.2, 0.3], 0.4]},        # ragged
+    {"style": {"rock"}},                        # a set has no bar order
+    {"style": {"rock": 1}},
+])
+def test_odd_values_are_refused_with_a_value_error(controls):
+    with pytest.raises(ValueError, match="density|intensity|instruments|style"):
+        C.validate_controls(controls, 1, 3)
+
+
+def test_none_inside_per_bar_values_is_free():
+    c = C.validate_controls({"density": np.array([None, 0.5, None], dtype=object)}, 1, 3)
+    assert np.isnan(c.density[0, [0, 2]]).all() and c.density[0, 1] == 0.5

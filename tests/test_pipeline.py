@@ -117,3 +117,22 @@ def test_midi_to_drum_midi_from_bytes_with_controls(tmp_path, tiny_model):
         pipeline.midi_to_drum_midi(tiny_model, data, controls=spec.resolve(4))
     free = pipeline.midi_to_drum_midi(tiny_model, data, seed=1)[1]
     assert np.array_equal(free, pipeline.drums_for_song(tiny_model, song, seed=1))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(density=True), "density"),
+    (dict(density=10 ** 400), "density"),
+    (dict(intensity=[0.5, 1j]), "intensity"),
+    (dict(weights=5), "weight"),
+    (dict(mute=5), "mute"),
+    (dict(weights={"snare": True}), "weight snare"),
+])
+def test_build_controls_refuses_odd_types_with_a_value_error(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        pipeline.build_controls(2, **kwargs)
+
+
+@pytest.mark.parametrize("n_bars", [True, 0, 2.0, "4"])
+def test_build_controls_needs_a_whole_number_of_bars(n_bars):
+    with pytest.raises(ValueError, match="at least one bar"):
+        pipeline.build_controls(n_bars)

@@ -117,3 +117,16 @@ def test_silent_bars_rest():
     assert per_bar.tolist() == [[0, 144, 0], [144, 0, 144]]
     kept = sampling.to_hvo(groove, probs, probs * 0.5, probs * 0, np.full(9, 0.5), None, False, rest_in_silent_bars=False)
     assert kept[..., H.HITS].sum() == 2 * 48 * 9
+
+
+@pytest.mark.parametrize("value", [True, "0.5", np.array(["0.5"] * 9), pytest.param(10 ** 400, id="huge-int"),
+                                   [0.5 + 1j] * 9, {}])
+def test_per_voice_refuses_odd_values_with_a_value_error(value):
+    with pytest.raises(ValueError, match="thresholds"):
+        sampling.per_voice(value, [0.5] * 9, "thresholds", 0.0, 1.0)
+
+
+def test_max_hits_must_be_whole_numbers():
+    assert sampling.per_voice(2.0, [0] * 9, "max_hits", 0, integer=True).tolist() == [2.0] * 9
+    with pytest.raises(ValueError, match="max_hits must be whole numbers"):
+        sampling.per_voice(2.5, [0] * 9, "max_hits", 0, integer=True)

@@ -206,3 +206,24 @@ def test_registry_knows_every_kind_without_importing_models():
             "print(sorted(k for k in MODEL_KINDS if model_class(k).__name__ == k))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "MonotonicGrooveVAE" in out and "RhythmDrivenDrumGen" in out
+
+
+HUGE = 10 ** 400  # too big for a float
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(temperature=True), pytest.param(dict(temperature=HUGE), id="huge-temperature"), dict(temperature=np.complex128(1)),
+    dict(temperature="1"), pytest.param(dict(thresholds=HUGE), id="huge-thresholds"), dict(thresholds=True),
+    dict(thresholds="0.5"), dict(max_hits=2.5), pytest.param(dict(max_hits=HUGE), id="huge-max-hits"),
+])
+def test_odd_generate_arguments_are_value_errors(tiny_model, kwargs):
+    with pytest.raises(ValueError, match="temperature|thresholds|max_hits"):
+        tiny_model.generate(random_groove(1), **kwargs)
+
+
+@pytest.mark.parametrize("groove", [{}, np.zeros((0, 32, 3)), random_groove(1).astype(np.complex64),
+                                    random_groove(1) > 0.5, np.array([[["a", 0, 0]] * 32]),
+                                    np.zeros((1, 16 * 2049, 3), np.float32)])
+def test_odd_grooves_are_value_errors(tiny_model, groove):
+    with pytest.raises(ValueError, match="groove"):
+        tiny_model.generate(groove)

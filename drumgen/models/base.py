@@ -109,16 +109,17 @@ class DrumModel(nn.Module):
         """
         groove = H.validate_groove(groove)
         n, length, _ = groove.shape
-        if not isinstance(temperature, (int, float, np.number)) or not np.isfinite(temperature) \
-                or not 0 <= temperature <= 100:
+        t = H.real_array(temperature, "temperature")
+        if t.ndim != 0 or not np.isfinite(t) or not 0 <= t <= 100:
             raise ValueError(f"temperature must be a number from 0 to 100, got {temperature}")
+        temperature = float(t)
         seeds = sampling.item_seeds(seed, n)
         thresholds = sampling.per_voice(thresholds, self.thresholds, "thresholds", 0.0, 1.0)
-        caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0)
+        caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0, integer=True)
         ctrl = C.validate_controls(controls, n, length // H.STEPS_PER_BAR)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
-        out = self.predict(groove, ctrl, seeds, float(temperature), thresholds, engine)
+        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine)
         return sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
                                rest_in_silent_bars, ctrl, out.hits, steer)
 
