@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     windows = data.load_split(args.split, args.data)
     true_hvo = windows.hvo[: args.limit or None]
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint, cache=False)  # a private copy: its stitch rule and thresholds are set here
     if args.stitch:
         model.model.stitch_rule = args.stitch
     if args.set_thresholds:

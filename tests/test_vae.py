@@ -227,3 +227,34 @@ def test_odd_generate_arguments_are_value_errors(tiny_model, kwargs):
 def test_odd_grooves_are_value_errors(tiny_model, groove):
     with pytest.raises(ValueError, match="groove"):
         tiny_model.generate(groove)
+
+
+def test_a_new_version_with_the_same_mtime_and_size_is_loaded_again(tmp_path, tiny_model):
+    """Two saves within one tick of the file system clock (a few ms) keep mtime and size when only the
+    thresholds change: the cache must still see a new file."""
+    import os
+
+    path = tmp_path / "m.pth"
+    tiny_model.save(str(path))
+    old = load_model(path)
+    before = path.stat()
+    changed = MonotonicGrooveVAE(tiny_model.config)
+    changed.load_state_dict(tiny_model.state_dict())
+    changed.thresholds = [0.25] * 9
+    changed.save(str(path))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert load_model(path).thresholds == [0.25] * 9 and old.thresholds == tiny_model.thresholds
+
+
+def test_a_shared_runtime_cannot_be_changed_under_its_other_users(tmp_path, tiny_model):
+    path = tmp_path / "m.pth"
+    tiny_model.save(str(path))
+    first = load_model(path)
+    with pytest.raises(ValueError, match="shared"):
+        first.thresholds = [0.1] * 9
+    first.thresholds[0] = 0.9           # a copy: the model's own list is not touched
+    assert load_model(path).thresholds == tiny_model.thresholds
+    private = load_model(path, cache=False)
+    private.thresholds = [0.1] * 9      # a private copy can be tuned and saved
+    assert private.thresholds == [0.1] * 9 and load_model(path).thresholds == tiny_model.thresholds

@@ -130,11 +130,14 @@ class DrumModel(nn.Module):
 
 class Runtime:
     """A loaded model ready to generate: in eval mode, with its fast path built once by the loader.
-    Safe to share between threads (generation keeps no state between calls)."""
+    Safe to share between threads (generation keeps no state between calls). A `shared` one (what
+    the loader's cache hands every caller) refuses new default thresholds: one user would change
+    them for all; pass `thresholds` to `generate`, or load a private one (cache=False)."""
 
-    def __init__(self, model: DrumModel):
+    def __init__(self, model: DrumModel, shared: bool = False):
         self.model = model.eval()
         self.engine = model.build_engine()
+        self.shared = shared
 
     def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, **kwargs) -> np.ndarray:
         return self.model.generate(groove, controls, engine=self.engine, **kwargs)
@@ -156,11 +159,14 @@ class Runtime:
 
     @property
     def thresholds(self) -> list[float]:
-        return self.model.thresholds
+        return list(self.model.thresholds)  # a copy: changing it changes nothing for other users
 
     @thresholds.setter
     def thresholds(self, value: list[float]) -> None:
-        self.model.thresholds = list(value)
+        if self.shared:
+            raise ValueError("this model is shared by every caller that loaded the file: pass thresholds to "
+                             "generate(), or load a private copy with load_model(path, cache=False)")
+        self.model.thresholds = [float(t) for t in sampling.per_voice(value, self.model.thresholds, "thresholds", 0.0, 1.0)]
 
     @property
     def window(self) -> int:

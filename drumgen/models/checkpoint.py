@@ -101,30 +101,37 @@ def build_model(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> tor
 
 
 # One loaded model per (file, its version on disk, device): loading again returns the same one,
-# so an app or a test suite that loads a checkpoint many times does not grow its memory.
+# so an app or a test suite that loads a checkpoint many times does not grow its memory. A version
+# is the inode as well as mtime and size: a save replaces the file by a new one, and two saves
+# within one tick of the file system's clock (milliseconds) can leave mtime and size as they were.
 _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", cache: bool = True):
-    """A model ready to generate (a `Runtime`: `.generate`, `.save`, `.config`, `.model`); no training code needed."""
+    """A model ready to generate (a `Runtime`: `.generate`, `.save`, `.config`, `.model`); no training code needed.
+
+    With `cache` (the default) every caller of one file gets the same shared Runtime, whose settings
+    cannot be changed (pass thresholds to `generate`); cache=False gives a private one to tune and save."""
     from .base import Runtime
 
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, str(device))
+    device = str(device)
+    key = (str(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, device)
+    if not cache:
+        return Runtime(build_model(read_checkpoint(path), device))
     with _CACHE_LOCK:
-        if cache and key in _CACHE:
+        if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-        runtime = Runtime(build_model(read_checkpoint(path), device))
-        if cache:
-            for old in [k for k in _CACHE if k[0] == key[0] and k[3] == key[3]]:  # an older version of the file
-                del _CACHE[old]
-            _CACHE[key] = runtime
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+        runtime = Runtime(build_model(read_checkpoint(path), device), shared=True)
+        for old in [k for k in _CACHE if k[0] == key[0] and k[-1] == key[-1]]:  # an older version of the file
+            del _CACHE[old]
+        _CACHE[key] = runtime
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return runtime
