@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from drumgen import controls as C
-from drumgen import data
+from drumgen import data, sampling
 from drumgen import hvo as H
 from drumgen.models.checkpoint import load_model, read_checkpoint
 from drumgen.models.controlled import BEAT, RhythmDrivenDrumGen, tiny_config
@@ -441,3 +441,18 @@ def test_context_must_leave_room_for_new_bars(bad):
         tiny_config(**bad)
     with pytest.raises(ValueError, match="context_bars"):
         type(tiny_config()).from_dict({**tiny_config().to_dict(), **bad})
+
+
+def test_drums_after_a_silent_bar_follow_the_silence_that_is_played(model):
+    """With rest_in_silent_bars the output is empty where the groove is; the drums the model hears as its
+    own history there must be that silence too, not hits that are thrown away afterwards."""
+    g = random_groove(2, bars=4, seed=11)
+    g[:, :16] = 0  # a silent first bar: an intro
+    out = model.generate(g, seed=3, keep_groove_timing=False)
+    assert not out[:, :16].any()
+    noise = sampling.window_noise(np.array([3, 3]), np.array([0, 0]), (model.config.latent_dim,))
+    heard = model.decode_window(H.validate_groove(g), C.validate_controls(None, 2, 4), noise, 1.0,
+                                np.asarray(model.thresholds), prefix=np.zeros((2, 16, 27), np.float32))
+    assert np.array_equal(out[:, 16:, H.HITS], heard[3][:, 16:])
+    played = model.generate(g, seed=3, keep_groove_timing=False, rest_in_silent_bars=False)
+    assert played[:, :16, H.HITS].any()  # without resting, the model plays (and hears) its intro

@@ -295,11 +295,12 @@ class RhythmDrivenDrumGen(DrumModel):
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
                       thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True,
-                      n_steps: int | None = None):
+                      n_steps: int | None = None, rest: np.ndarray | None = None):
         """One window, token by token. groove (B, W, 3), padded to the window with silence as in
         training; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
-        kept as they are; n_steps: how many steps to generate (default all W). Returns probs,
-        velocities, offsets, hits (B, n_steps, 9) as numpy."""
+        kept as they are; n_steps: how many steps to generate (default all W); rest (B, n_steps)
+        bool: steps that stay empty (as muted voices do), so the drums fed back are the ones played.
+        Returns probs, velocities, offsets, hits (B, n_steps, 9) as numpy."""
         B, W, _ = groove.shape
         W = W if n_steps is None else n_steps
         device, rotary = self.device, (self.rot_cos, self.rot_sin)
@@ -308,7 +309,10 @@ class RhythmDrivenDrumGen(DrumModel):
             noise).to(device)
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
         condition = self.decoder.conditions(z, cond, style)                     # (B, J, cond)
-        mute = torch.from_numpy(C.mute_mask(ctrl, W)).to(device)                 # (B, W, 9)
+        mute = C.mute_mask(ctrl, W)                                               # (B, W, 9)
+        if rest is not None:
+            mute = mute | np.asarray(rest, bool)[:, :W, None]
+        mute = torch.from_numpy(mute).to(device)
         threshold = torch.as_tensor(thresholds, dtype=torch.float32, device=device)
         n_tokens, done = W // BEAT, 0 if prefix is None else prefix.shape[1] // BEAT
         drums = torch.zeros(B, n_tokens + 1, BEAT_DIM, device=device)          # token j's input: drums of beat j-1
@@ -336,9 +340,10 @@ class RhythmDrivenDrumGen(DrumModel):
         return probs.cpu().numpy(), vel.cpu().numpy(), off.cpu().numpy(), played[..., H.HITS].cpu().numpy()
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
-                thresholds: np.ndarray, engine: Any = None) -> Prediction:
+                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None) -> Prediction:
         """Songs of any length: the first window is generated from scratch; every next one starts
-        `context_bars` before the end of what is done, with those bars as its prefix."""
+        `context_bars` before the end of what is done, with those bars as its prefix. Steps in
+        `rest` (silent bars) are fed back as silence, as they will be played."""
         n, length, _ = groove.shape
         W, bar = self.window, H.STEPS_PER_BAR
         out = [np.zeros((n, length, H.N_VOICES), np.float32) for _ in range(4)]
@@ -354,7 +359,8 @@ class RhythmDrivenDrumGen(DrumModel):
                 hits, velocities, offsets = out[3][:, start:done], out[1][:, start:done], out[2][:, start:done]
                 prefix = H.join_hvo(hits, velocities, offsets)
             end = min(start + W, length)
-            result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start)
+            result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start,
+                                        rest=None if rest is None else rest[:, start:end])
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end

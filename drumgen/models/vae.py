@@ -227,11 +227,11 @@ class MonotonicGrooveVAE(DrumModel):
         return torch.sigmoid(hit_logits).cpu().numpy(), velocities.cpu().numpy(), offsets.cpu().numpy()
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
-                thresholds: np.ndarray, engine: Any = None) -> Prediction:
+                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None) -> Prediction:
         """2-bar windows on every bar line, each with the latent noise of (its groove's seed, its
         start), joined by `sampling.stitch_windows`. Controls act at sampling time only (the
         shared `to_hvo` steers hits and velocities to them); style is ignored: this model was not
-        trained with styles."""
+        trained with styles. `rest` needs nothing here: the model does not hear its own drums."""
         def window_fn(windows: np.ndarray, items: np.ndarray, starts: np.ndarray):
             noise = None if temperature == 0 else sampling.window_noise(seeds[items], starts, (self.config.latent_dim,))
             return self.predict_windows(windows, noise, temperature, engine)
