@@ -133,8 +133,8 @@ def real_array(value, name: str, dtype=np.float64) -> np.ndarray:
 def validate_groove(groove: np.ndarray) -> np.ndarray:
     """Check a batch of grooves (N, T, 3); return it as float32 with velocity/offset zeroed off hits."""
     groove = real_array(groove, "groove", np.float32)
-    if groove.ndim != 3 or groove.shape[-1] != GROOVE_DIM or groove.shape[0] == 0:
-        raise ValueError(f"groove must have shape (N, T, 3) with N >= 1, got {groove.shape}")
+    if groove.ndim != 3 or groove.shape[-1] != GROOVE_DIM:
+        raise ValueError(f"groove must have shape (N, T, 3), got {groove.shape}")
     if groove.shape[1] == 0 or groove.shape[1] % STEPS_PER_BAR:
         raise ValueError(f"groove length must be a positive multiple of {STEPS_PER_BAR} steps, got {groove.shape[1]}")
     if groove.shape[1] > MAX_BARS * STEPS_PER_BAR:

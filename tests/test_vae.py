@@ -221,7 +221,12 @@ def test_odd_generate_arguments_are_value_errors(tiny_model, kwargs):
         tiny_model.generate(random_groove(1), **kwargs)
 
 
-@pytest.mark.parametrize("groove", [{}, np.zeros((0, 32, 3)), random_groove(1).astype(np.complex64),
+def test_an_empty_batch_gives_no_drums(tiny_model):
+    assert tiny_model.generate(np.zeros((0, 32, 3), np.float32), seed=[]).shape == (0, 32, 27)
+    assert tiny_model.generate(np.zeros((0, 32, 3), np.float32), seed=None).shape == (0, 32, 27)
+
+
+@pytest.mark.parametrize("groove", [{}, random_groove(1).astype(np.complex64),
                                     random_groove(1) > 0.5, np.array([[["a", 0, 0]] * 32]),
                                     np.zeros((1, 16 * 2049, 3), np.float32)])
 def test_odd_grooves_are_value_errors(tiny_model, groove):

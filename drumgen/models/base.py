@@ -119,6 +119,8 @@ class DrumModel(nn.Module):
         thresholds = sampling.per_voice(thresholds, self.thresholds, "thresholds", 0.0, 1.0)
         caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0, integer=True)
         ctrl = C.validate_controls(controls, n, length // H.STEPS_PER_BAR)
+        if n == 0:  # an empty batch: nothing to play (the models' window code needs at least one item)
+            return np.zeros((0, length, H.HVO_DIM), np.float32)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
         rest = sampling.silent_bars(groove)[..., 0] if rest_in_silent_bars else None
