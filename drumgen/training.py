@@ -180,8 +180,11 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, best = state["step"], state["epoch"], state["best"]
         ema = state.get("ema", ema)
-        order_rng.bit_generator.state = state["order_rng"]
-        rng.bit_generator.state = state["numpy_rng"][rank] if rank < len(state["numpy_rng"]) else rng.bit_generator.state
+        numpy_rng = state["numpy_rng"]  # every rank's; the first release's resume files: one state for all
+        numpy_rng = numpy_rng if isinstance(numpy_rng, list) else [numpy_rng]
+        order_rng.bit_generator.state = state.get("order_rng", numpy_rng[0])  # that release drew the order from it too
+        if rank < len(numpy_rng):
+            rng.bit_generator.state = numpy_rng[rank]
         torch_rng = state.get("torch_rng")  # every rank's (older resume files: rank 0's alone)
         torch_rng = torch_rng if isinstance(torch_rng, list) else [torch_rng]
         if rank < len(torch_rng) and torch_rng[rank] is not None:  # sampling and dropout go on where they were

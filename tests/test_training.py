@@ -179,3 +179,18 @@ def test_training_script_trains_the_controlled_model(gmd_zip, smoke_cache, tmp_p
     assert runtime.thresholds == header["sampling"]["thresholds"]
     song = runtime.generate(H.hvo_to_groove(np.tile(_windows(1, 4).hvo[:, :16], (1, 10, 1))), controls={"style": "funk"})
     assert song.shape == (1, 160, 27)
+
+
+def test_a_resume_file_of_the_first_release_still_resumes(tmp_path):
+    """The first release saved one numpy RNG state (order and augmentation alike) and rank 0's torch
+    state, no order_rng: a rerun of such a run must go on, not stop with a KeyError."""
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), epochs=1, batch_size=16, warmup_steps=2, threads=1, ema_decay=0.0)
+    train(MonotonicGrooveVAE(tiny_config(beta_anneal_steps=10)), _windows(64, 0), _windows(16, 1), cfg)
+    path = tmp_path / "run" / "resume.pt"
+    state = torch.load(path, weights_only=False)
+    old = {k: state[k] for k in ("model", "optimizer", "step", "epoch", "best", "ema")}
+    old.update(numpy_rng=state["numpy_rng"][0], torch_rng=state["torch_rng"][0])
+    torch.save(old, path)
+    cfg.epochs = 2
+    train(MonotonicGrooveVAE(tiny_config(beta_anneal_steps=10)), _windows(64, 0), _windows(16, 1), cfg)
+    assert torch.load(path, weights_only=False)["epoch"] == 2
