@@ -17,8 +17,9 @@ number is refused with a message (a typo would otherwise be ignored without a wo
 `BarLanes` (a `gr.HTML` subclass: `html_template`, `css_template`, `js_on_load`, no scripts from
 elsewhere) draws one row per lane and one cell per bar (the number of bars is the length of the
 lists; more bars than fit scroll sideways, the lane names stay put). Dragging across a lane paints
-the bars under the pointer (the height in the cell is the value, in steps of 0.05; bars a fast
-stroke skips are filled in on a straight line); a right-button drag, a double-click or a
+the bars under the pointer (the height in the cell is the value, in steps of 0.05, 0 at the
+cell's bottom edge and below, 1 at its top edge and above; bars a fast stroke skips are filled in
+on a straight line); a right-button drag, a double-click or a
 right-click frees bars again. The bars move while dragging; the new value goes to Python once, on
 release (one new object assigned to `props.value`: Gradio syncs only a new object, and a re-render
 redraws the cells from the value).
@@ -309,7 +310,7 @@ CSS_TEMPLATE = r"""
 
 JS_ON_LOAD = r"""
 let drag = null;
-const STEP = 0.05;
+const STEP = 0.05, BOTTOM = 0.12, TOP = 0.9;
 const clamp = x => Math.max(0, Math.min(1, x));
 const snap = x => Math.round(x / STEP) * STEP;
 const readout = () => element.querySelector('.bl-readout');
@@ -333,7 +334,9 @@ function paint(e) {
   const rect = drag.cells.getBoundingClientRect();
   const n = drag.cells.children.length;
   const bar = Math.max(0, Math.min(n - 1, Math.floor((e.clientX - rect.left) / (rect.width / n))));
-  const v = drag.erase ? null : Number(snap(clamp(1 - (e.clientY - rect.top) / rect.height)).toFixed(2));
+  // the bottom eighth of a cell (or below it) is 0, the top tenth (or above) is 1: both easy to hit
+  const up = 1 - (e.clientY - rect.top) / rect.height;
+  const v = drag.erase ? null : Number(snap(clamp((up - BOTTOM) / (TOP - BOTTOM))).toFixed(2));
   const from = drag.last ? drag.last : {bar, v};
   const lo = Math.min(from.bar, bar), hi = Math.max(from.bar, bar);
   for (let b = lo; b <= hi; b++) {
@@ -369,10 +372,20 @@ function finish() {
   commit(d.lane, d.values);
 }
 
+let lastTap = {time: 0, lane: null, bar: null};
 element.addEventListener('pointerdown', e => {
   const cell = e.target.closest('.bl-cell');
   if (!cell || (e.button !== 0 && e.button !== 2)) return;
   e.preventDefault();
+  // a double click frees the bar (counted here: with the pointer captured, 'dblclick' lands on the element)
+  const now = performance.now();
+  const again = e.button === 0 && lastTap.lane === cell.dataset.lane && lastTap.bar === cell.dataset.bar
+    && now - lastTap.time < 450;
+  lastTap = again ? {time: 0, lane: null, bar: null} : {time: now, lane: cell.dataset.lane, bar: cell.dataset.bar};
+  if (again) {
+    commit(cell.dataset.lane, {[cell.dataset.bar]: null});
+    return;
+  }
   const cells = cell.parentElement;
   const name = cells.parentElement.querySelector('.bl-name');
   drag = {lane: cell.dataset.lane, cells, label: name ? name.textContent : cell.dataset.lane,
@@ -384,10 +397,8 @@ element.addEventListener('pointermove', e => { if (drag) paint(e); });
 element.addEventListener('pointerup', finish);
 element.addEventListener('pointercancel', finish);
 element.addEventListener('lostpointercapture', finish);
-element.addEventListener('contextmenu', e => { if (e.target.closest('.bl-cell')) e.preventDefault(); });
-element.addEventListener('dblclick', e => {
-  const cell = e.target.closest('.bl-cell');
-  if (cell) commit(cell.dataset.lane, {[cell.dataset.bar]: null});
+element.addEventListener('contextmenu', e => {  // the right button frees bars: no menu over the lanes
+  if (e.target === element || e.target.closest('.bl-scroll')) e.preventDefault();
 });
 """
 
