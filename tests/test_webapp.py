@@ -301,3 +301,15 @@ def test_shipped_models_and_examples():
     assert names[:4] == ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid"]
     for path in webapp.examples():
         assert midi.read_song(path).n_bars in (4, 8, 16)
+
+
+def test_bench_app_prints_stages_and_target(tmp_path, capsys):
+    from drumgen import bench_app
+
+    out = tmp_path / "bench.json"
+    assert bench_app.main(["--model", "mgvae", "--repeats", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Generate, 16 bars" in text and "| figure |" in text and "| audio |" in text
+    assert "target (issue #8)" in text
+    figures = json.loads(out.read_text())
+    assert set(figures["stages_median_ms"]) == set(bench_app.STAGES) and figures["median_ms"] > 0
