@@ -323,9 +323,10 @@ def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: Controls | None) ->
     Cells are ranked by prob / threshold. K = round(counts_from_density(density)) when density is set
     (capped at the allowed cells), else the bar's plain-threshold count. A voice with a share s > 0
     gets its round(s * K) best cells (at least 1 when K > 0; when the set shares ask for more than K,
-    the largest quota gives way first). Then, with density set, the free voices fill the bar up to
-    exactly K by rank (the set voices too if the free ones run out); with density free they keep
-    their plain-threshold hits. With nothing set a cell hits when prob > threshold.
+    the largest quota gives way first). Then the free voices fill the bar up to K by rank, so the
+    shares asked for are shares of the whole bar and a bar keeps the model's own count when density
+    is free; with density set the set voices fill too if the free ones run out, so the bar has
+    exactly K. With nothing set a cell hits when prob > threshold.
     """
     probs = np.asarray(probs, np.float32)
     if probs.ndim != 3 or probs.shape[-1] != H.N_VOICES or probs.shape[1] % BAR:
@@ -353,11 +354,9 @@ def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: Controls | None) ->
         for v in np.nonzero(quota)[0]:
             out[:, v] = _top(s[:, v], quota[v])
         free = np.isnan(share)[None, :]
+        out |= _top(np.where(free & ~out, s, -np.inf), k - out.sum())
         if density_set:
-            out |= _top(np.where(free & ~out, s, -np.inf), k - out.sum())
             out |= _top(np.where(~out, s, -np.inf), k - out.sum())
-        else:
-            out |= plain & free
         hits[i, b] = out
     return hits.reshape(n, length, H.N_VOICES).astype(np.float32)
 

@@ -275,3 +275,14 @@ def test_odd_values_are_refused_with_a_value_error(controls):
 def test_none_inside_per_bar_values_is_free():
     c = C.validate_controls({"density": np.array([None, 0.5, None], dtype=object)}, 1, 3)
     assert np.isnan(c.density[0, [0, 2]]).all() and c.density[0, 1] == 0.5
+
+
+def test_shares_with_density_free_are_shares_of_the_whole_bar():
+    """kick 0.5 with density free: half the bar's hits are kicks, and the bar keeps the model's own count."""
+    probs = random_probs(n=2, bars=4)
+    thresholds = np.full(9, 0.5)
+    plain = C.steer_hits(probs, thresholds, None).reshape(2, 4, 16, 9).sum(axis=(2, 3))
+    hits = C.steer_hits(probs, thresholds, C.validate_controls({"instruments": {"kick": 0.5}}, 2, 4))
+    per_bar = hits.reshape(2, 4, 16, 9).sum(axis=2)
+    assert np.array_equal(per_bar.sum(-1), plain)
+    assert np.allclose(per_bar[..., 0] / per_bar.sum(-1), 0.5, atol=0.05)
