@@ -17,6 +17,7 @@ than `keep_seconds` are removed as new ones are made. Models are loaded once per
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import math
@@ -167,6 +168,8 @@ class RequestFolders:
         self.base = Path(base) if base else Path(tempfile.gettempdir()) / f"drumgen-app-{os.getpid()}"
         self.keep_seconds = float(keep_seconds)
         self._lock = threading.Lock()
+        if base is None:  # our own folder: gone when the process ends
+            atexit.register(shutil.rmtree, self.base, True)
 
     def new(self) -> Path:
         self.base.mkdir(parents=True, exist_ok=True)
