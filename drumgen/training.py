@@ -260,6 +260,10 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
             import torch.distributed as dist
 
             dist.barrier()
+    if world > 1:  # leave the group together: a rank exiting with it alive can abort in gloo's teardown
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return out / "best.pth"
 
 
