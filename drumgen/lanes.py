@@ -50,6 +50,7 @@ LANE_HELP = {
 # (key, label, colour group, help) of each row of BarLanes, top to bottom
 LANE_ROWS = [(k, LANE_LABELS[k], k if k in ("density", "intensity") else "voice", LANE_HELP[k]) for k in LANES]
 LANE_SHAPES = ("flat", "ramp_up", "ramp_down", "free")
+RAMP_START = 0.25  # a ramp runs between a quarter of the level and the level
 
 
 def lane_key(name: Any) -> str:
@@ -200,9 +201,10 @@ def describe_lanes(lanes: Mapping[str, list[float | None]]) -> list[str]:
 
 
 def set_lane(lanes: Any, lane: str, shape: str, level: float = 0.8) -> dict[str, list[float | None]]:
-    """A whole lane at once: 'flat' (every bar at level), 'ramp_up' (0 in the first bar to level in
-    the last), 'ramp_down' (level to 0), 'free'; lane 'all' with 'free' frees every lane. Returns
-    the new lanes (a new dict); the other lanes are kept as they were (cleaned)."""
+    """A whole lane at once: 'flat' (every bar at level), 'ramp_up' (a quarter of the level in the
+    first bar to the level in the last: a build-up, not silence, since 0 mutes a voice and empties a
+    bar), 'ramp_down' (the level to a quarter of it), 'free'; lane 'all' with 'free' frees every
+    lane. Returns the new lanes (a new dict); the other lanes are kept as they were (cleaned)."""
     n_bars = lanes_length(lanes if not isinstance(lanes, str) else json.loads(lanes or "null"))
     if n_bars == 0:
         raise ValueError("Load a groove first: the lanes get one column per bar of the song.")
@@ -221,7 +223,7 @@ def set_lane(lanes: Any, lane: str, shape: str, level: float = 0.8) -> dict[str,
     elif shape == "flat":
         out[key] = [round(level, 4)] * n_bars
     else:
-        ramp = np.linspace(0.0, level, n_bars) if n_bars > 1 else np.array([level])
+        ramp = np.linspace(RAMP_START * level, level, n_bars) if n_bars > 1 else np.array([level])
         out[key] = [round(float(x), 4) for x in (ramp if shape == "ramp_up" else ramp[::-1])]
     return out
 

@@ -98,9 +98,9 @@ def test_lanes_to_controls():
 def test_set_lane_shapes():
     lanes = L.free_lanes(5)
     assert L.set_lane(lanes, "density", "flat", 0.6)["density"] == [0.6] * 5
-    assert L.set_lane(lanes, "Snare", "ramp up", 0.8)["snare"] == [0.0, 0.2, 0.4, 0.6, 0.8]
+    assert L.set_lane(lanes, "Snare", "ramp up", 0.8)["snare"] == [0.2, 0.35, 0.5, 0.65, 0.8]  # never 0 (a mute)
     down = L.set_lane(lanes, "intensity", "ramp_down", 2.0)  # level clamped to 1
-    assert down["intensity"] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert down["intensity"] == [1.0, 0.8125, 0.625, 0.4375, 0.25]
     painted = L.set_lane(down, "kick", "flat", 0.3)
     assert painted["intensity"] == down["intensity"] and painted["kick"] == [0.3] * 5
     assert L.set_lane(painted, "kick", "free", 0.3)["kick"] == [None] * 5
