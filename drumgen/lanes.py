@@ -70,10 +70,24 @@ def free_lanes(n_bars: int) -> dict[str, list[None]]:
 
 
 def lanes_length(lanes: Any) -> int:
-    """The number of bars a lanes value spans (its longest list; 0 for anything else)."""
+    """The number of bars a lanes value spans (its longest list; 0 for anything else); ValueError
+    past H.MAX_BARS (no song is longer, and a caller's endless list would be echoed back bar by bar)."""
     if not isinstance(lanes, Mapping):
         return 0
-    return max([len(v) for v in lanes.values() if isinstance(v, (list, tuple))], default=0)
+    n = max([len(v) for v in lanes.values() if isinstance(v, (list, tuple))], default=0)
+    if n > H.MAX_BARS:
+        raise ValueError(f"lanes: {n} bars; drumgen takes songs of at most {H.MAX_BARS} bars")
+    return n
+
+
+def _from_text(lanes: Any) -> Any:
+    """Lanes sent as JSON text -> the object (None for blank text); ValueError in words otherwise."""
+    if not isinstance(lanes, str):
+        return lanes
+    try:
+        return json.loads(lanes) if lanes.strip() else None
+    except json.JSONDecodeError:
+        raise ValueError("lanes: expected an object {lane: [value or null per bar]}, got text that is not JSON") from None
 
 
 def _lane_value(lane: str, bar: int | None, x: Any, notes: set[str]) -> float | None:
@@ -104,11 +118,7 @@ def clean_lanes(lanes: Any, n_bars: int) -> tuple[dict[str, list[float | None]],
     longer ones cut; NaN is free. Unknown lanes and values that are not numbers raise ValueError.
     """
     notes: set[str] = set()
-    if isinstance(lanes, str):
-        try:
-            lanes = json.loads(lanes) if lanes.strip() else None
-        except json.JSONDecodeError:
-            raise ValueError("lanes: expected an object {lane: [value or null per bar]}, got text that is not JSON") from None
+    lanes = _from_text(lanes)
     if lanes is None:
         return free_lanes(n_bars), []
     if not isinstance(lanes, Mapping):
@@ -205,7 +215,8 @@ def set_lane(lanes: Any, lane: str, shape: str, level: float = 0.8) -> dict[str,
     first bar to the level in the last: a build-up, not silence, since 0 mutes a voice and empties a
     bar), 'ramp_down' (the level to a quarter of it), 'free'; lane 'all' with 'free' frees every
     lane. Returns the new lanes (a new dict); the other lanes are kept as they were (cleaned)."""
-    n_bars = lanes_length(lanes if not isinstance(lanes, str) else json.loads(lanes or "null"))
+    lanes = _from_text(lanes)
+    n_bars = lanes_length(lanes)
     if n_bars == 0:
         raise ValueError("Load a groove first: the lanes get one column per bar of the song.")
     out, _ = clean_lanes(lanes, n_bars)

@@ -313,3 +313,17 @@ def test_bench_app_prints_stages_and_target(tmp_path, capsys):
     assert "target (issue #8)" in text
     figures = json.loads(out.read_text())
     assert set(figures["stages_median_ms"]) == set(bench_app.STAGES) and figures["median_ms"] > 0
+
+
+def test_set_lane_and_free_all_refuse_bad_text_and_endless_lanes_in_words():
+    """A caller's lanes that are not JSON get clean_lanes' sentence, not json's 'Expecting value';
+    lanes longer than any song drumgen takes are refused, not echoed back bar by bar."""
+    with pytest.raises(ValueError, match="lanes: expected an object"):
+        L.set_lane("abc", "density", "flat", 0.5)
+    too_long = {"density": [0.1] * (H.MAX_BARS + 1)}
+    with pytest.raises(ValueError, match=f"at most {H.MAX_BARS} bars"):
+        L.set_lane(too_long, "density", "flat", 0.5)
+    with pytest.raises(ValueError, match=f"at most {H.MAX_BARS} bars"):
+        L.lanes_length(too_long)
+    assert L.lanes_length({"density": [None] * H.MAX_BARS}) == H.MAX_BARS
+    assert L.set_lane(json.dumps(L.free_lanes(3)), "kick", "flat", 0.5)["kick"] == [0.5] * 3
