@@ -456,3 +456,22 @@ def test_drums_after_a_silent_bar_follow_the_silence_that_is_played(model):
     assert np.array_equal(out[:, 16:, H.HITS], heard[3][:, 16:])
     played = model.generate(g, seed=3, keep_groove_timing=False, rest_in_silent_bars=False)
     assert played[:, :16, H.HITS].any()  # without resting, the model plays (and hears) its intro
+
+
+def test_continuation_hears_the_steered_drums(model, monkeypatch):
+    """With density set, each next window starts from the bars as they will be played (steered),
+    not from what the model alone would have played there."""
+    prefixes = []
+    decode = type(model).decode_window
+
+    def spy(self, groove, ctrl, noise, temperature, thresholds, prefix=None, *args, **kwargs):
+        prefixes.append(None if prefix is None else prefix.copy())
+        return decode(self, groove, ctrl, noise, temperature, thresholds, prefix, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "decode_window", spy)
+    g = random_groove(1, bars=7, seed=2)
+    out = model.generate(g, {"density": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.1]}, seed=1, thresholds=0.5)
+    assert prefixes[0] is None and len(prefixes) >= 2
+    ctx = model.config.context_bars * 16
+    start = model.window - ctx
+    assert np.array_equal(prefixes[1][..., H.HITS], out[:, start:start + ctx, H.HITS])

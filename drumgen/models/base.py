@@ -7,7 +7,7 @@ A model kind subclasses `DrumModel` and provides:
 * `window`: the steps it sees at once;
 * `make_batch(windows, index, rng, augment) -> dict of tensors` and `loss(batch, step) -> dict`
   with a "loss" entry and a "recon" entry (the loop logs every entry by name);
-* `predict(groove, controls, seeds, temperature, thresholds, engine, rest) -> Prediction`: the
+* `predict(groove, controls, seeds, temperature, thresholds, engine, rest, steer) -> Prediction`: the
   model-specific part of generation; `generate` wraps it with the argument checks and the shared
   sampling steps (`drumgen.sampling`);
 * optionally `build_engine()`: an inference speed-up the loader builds once (kept in the
@@ -84,9 +84,11 @@ class DrumModel(nn.Module):
         raise NotImplementedError
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
-                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None) -> Prediction:
+                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
+                steer: bool = False) -> Prediction:
         """`rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
-        a model that hears its own drums must hear silence there too."""
+        a model that hears its own drums must hear silence there too. `steer`: the output's hits will
+        be steered to the controls (`controls.steer_hits`), so such a model must hear those."""
         raise NotImplementedError
 
     def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | list[int] | None = 0,
@@ -124,7 +126,7 @@ class DrumModel(nn.Module):
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
         rest = sampling.silent_bars(groove)[..., 0] if rest_in_silent_bars else None
-        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest)
+        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set())
         return sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
                                rest_in_silent_bars, ctrl, out.hits, steer)
 

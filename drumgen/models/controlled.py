@@ -340,10 +340,12 @@ class RhythmDrivenDrumGen(DrumModel):
         return probs.cpu().numpy(), vel.cpu().numpy(), off.cpu().numpy(), played[..., H.HITS].cpu().numpy()
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
-                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None) -> Prediction:
+                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
+                steer: bool = False) -> Prediction:
         """Songs of any length: the first window is generated from scratch; every next one starts
         `context_bars` before the end of what is done, with those bars as its prefix. Steps in
-        `rest` (silent bars) are fed back as silence, as they will be played."""
+        `rest` (silent bars) are fed back as silence, and with `steer` the prefix holds the hits
+        steered to the controls, as they will be played."""
         n, length, _ = groove.shape
         W, bar = self.window, H.STEPS_PER_BAR
         out = [np.zeros((n, length, H.N_VOICES), np.float32) for _ in range(4)]
@@ -361,6 +363,9 @@ class RhythmDrivenDrumGen(DrumModel):
             end = min(start + W, length)
             result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start,
                                         rest=None if rest is None else rest[:, start:end])
+            if steer:  # the next window continues from the bars as they will sound
+                probs = result[0] if rest is None else np.where(rest[:, start:end, None], 0.0, result[0])
+                result = (*result[:3], C.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars)))
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end

@@ -227,7 +227,8 @@ class MonotonicGrooveVAE(DrumModel):
         return torch.sigmoid(hit_logits).cpu().numpy(), velocities.cpu().numpy(), offsets.cpu().numpy()
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
-                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None) -> Prediction:
+                thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
+                steer: bool = False) -> Prediction:
         """2-bar windows on every bar line, each with the latent noise of (its groove's seed, its
         start), joined by `sampling.stitch_windows`. Controls act at sampling time only (the
         shared `to_hvo` steers hits and velocities to them); style is ignored: this model was not
