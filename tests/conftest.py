@@ -65,6 +65,18 @@ def tiny_model():
     return MonotonicGrooveVAE(tiny_config()).eval()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module, as the app runs: tiny models gain nothing from more, and on a
+    busy CPU spinning threads cost a hundred times the work."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def gmd_zip():
     if not GMD_ZIP.is_file():

@@ -18,13 +18,7 @@ W = tiny_config().max_bars * H.STEPS_PER_BAR  # the tiny model's window: 4 bars 
 RIDE = H.VOICES.index("ride")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads; on a busy CPU spinning threads cost seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

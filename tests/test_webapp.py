@@ -20,13 +20,7 @@ SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
 AUDIO = render.audio_unavailable_reason() is None
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread, as the app runs: on a busy CPU spinning threads cost a hundred times more."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
