@@ -101,6 +101,36 @@ def test_history_dropout_acts_in_training_only():
     assert torch.equal(a, b) and not torch.allclose(a, c)
 
 
+def test_own_history_mixes_the_models_own_beats_into_the_drums_it_hears():
+    torch.manual_seed(3)
+    m = RhythmDrivenDrumGen(tiny_config(own_history=0.5)).train()
+    batch = m.make_batch(_windows(8, 4), np.arange(8), None, None)
+    cond = batch["cond"].clone()
+    cond[:, :, 4:] = 0.0                                     # every share free ...
+    cond[:, :, 4 + RIDE], cond[:, :, 13 + RIDE] = 0.0, 1.0  # ... but the ride's: muted everywhere
+    batch["cond"] = cond
+    m.thresholds = [0.0] * 9  # every voice over its threshold: the model's own beats are full of hits
+    mixed = m.history_with_own_beats(batch)
+    true = batch["drums"]
+    assert mixed.shape == true.shape
+    beats = (mixed != true).reshape(8, -1, BEAT * 27).any(-1)              # (N, tokens): beats replaced
+    assert 0.25 < beats.float().mean() < 0.75                               # about half of them
+    own = mixed.reshape(8, -1, BEAT, 27)[beats]                             # (k, 4, 27)
+    assert (own[..., H.HITS][..., [v for v in range(9) if v != RIDE]] == 1).all()
+    assert (own[..., RIDE] == 0).all() and (own[..., 9 + RIDE] == 0).all()  # a muted voice stays silent
+    kept = ~beats
+    assert torch.equal(mixed.reshape(8, -1, BEAT, 27)[kept], true.reshape(8, -1, BEAT, 27)[kept])
+    # the loss trains on the true drums whatever the model heard, and reaches every parameter
+    m.thresholds = [0.5] * 9
+    loss = m.loss(batch, step=100)
+    loss["loss"].backward()
+    assert all(p.grad is not None for n, p in m.named_parameters() if n != "decoder.hidden_beat")
+    m.eval()
+    m.history_with_own_beats = None  # outside training the model hears the true drums: never called
+    with torch.no_grad():
+        assert torch.isfinite(m.loss(batch)["loss"])
+
+
 @pytest.mark.parametrize("max_bars", [4, 8])
 def test_make_batch_for_validation_keeps_every_true_control(max_bars):
     m = RhythmDrivenDrumGen(tiny_config(max_bars=max_bars))

@@ -56,6 +56,7 @@ class ControlledConfig(ModelConfig):
     control_dropout: float = 0.3
     all_free: float = 0.2        # share of windows trained with every control free
     history_dropout: float = 0.0  # share of beats whose drum history input is hidden (word dropout)
+    own_history: float = 0.0     # share of beats whose history is the model's own prediction (scheduled sampling)
     # The groove made from the drums implies their density and loudness, so a model trained on such
     # pairs alone ignores those controls. These break the link where a control explains the change:
     thin_drums: float = 0.0      # share of windows whose target loses some voices (density, shares given)
@@ -265,11 +266,31 @@ class RhythmDrivenDrumGen(DrumModel):
         return {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums)),
                 "cond": torch.from_numpy(cond), "style": torch.from_numpy(style)}
 
+    @torch.no_grad()
+    def history_with_own_beats(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The true drums with a share of beats (`own_history`) replaced by what the model itself plays
+        there given the true beats before (one teacher-forced pass, hits over its thresholds, muted
+        voices silent): parallel scheduled sampling (Duckworth et al. 2019). At sampling time the
+        decoder hears its own drums, mistakes included; trained on true drums alone it learns to copy
+        the previous beat and drifts once its own differ."""
+        target, cond = batch["drums"], batch["cond"]
+        hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"])
+        threshold = torch.as_tensor(self.thresholds, dtype=torch.float32, device=target.device)
+        shares, known = cond[..., 4:4 + H.N_VOICES], cond[..., 4 + H.N_VOICES:]
+        muted = ((shares == 0) & (known > 0)).repeat_interleave(H.STEPS_PER_BAR, dim=1)   # (B, T, 9)
+        hits = ((torch.sigmoid(hit_logits.float()) > threshold) & ~muted).float()
+        own = torch.cat([hits, velocities.float() * hits, offsets.float() * hits], dim=-1)
+        B, T, _ = target.shape
+        pick = torch.rand(B, T // BEAT, 1, device=target.device) < self.config.own_history
+        return torch.where(pick.repeat_interleave(BEAT, dim=1), own, target)
+
     def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
         """As the MonotonicGrooveVAE's: sums over a window's cells averaged over the batch;
-        velocity and offset errors on the true hits only; KL annealed."""
+        velocity and offset errors on the true hits only; KL annealed. In training, a share of the
+        drum history can be the model's own (`own_history`); the targets stay the true drums."""
         c, target = self.config, batch["drums"]
-        hit_logits, velocities, offsets, mu, logvar = self(batch["groove"], target, batch["cond"], batch["style"])
+        history = self.history_with_own_beats(batch) if self.training and c.own_history > 0 else target
+        hit_logits, velocities, offsets, mu, logvar = self(batch["groove"], history, batch["cond"], batch["style"])
         hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
         B = target.shape[0]
         hit_loss = F.binary_cross_entropy_with_logits(hit_logits.float(), hits, reduction="sum") / B
