@@ -78,16 +78,17 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def rotary_tables(length: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_table(length: int, head_dim: int) -> torch.Tensor:
+    """(T, D/2) complex: the rotation of each channel pair at each position."""
     inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
-    angles = torch.outer(torch.arange(length).float(), inv)  # (T, D/2)
-    return angles.cos(), angles.sin()
+    return torch.polar(torch.ones(length, len(inv)), torch.outer(torch.arange(length).float(), inv))
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs of channels of x (B, h, T, D) by position: attention then sees relative offsets."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+def apply_rotary(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels (0, 1), (2, 3), ... of x (B, h, T, D) by position (rot: (T, D/2)
+    complex): attention then sees relative offsets. As complex numbers: a few ops, not a dozen."""
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    return torch.view_as_real(pairs * rot).flatten(-2).type_as(x)
 
 
 class Attention(nn.Module):
@@ -97,14 +98,13 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(c.d_model, 3 * c.d_model, bias=False)
         self.proj = nn.Linear(c.d_model, c.d_model, bias=False)
 
-    def forward(self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], start: int = 0,
-                cache: list | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotary: torch.Tensor, start: int = 0, cache: list | None = None) -> torch.Tensor:
         """x (B, T, C) at positions start..start+T-1; with `cache` ([keys, values] of earlier
         positions), new keys and values are appended to it and attention covers all of them."""
         B, T, Cd = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, Cd // self.n_heads).permute(2, 0, 3, 1, 4).unbind(0)
-        cos, sin = (t[start:start + T] for t in rotary)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)  # (B, h, T, D)
+        rot = rotary[start:start + T]
+        q, k = apply_rotary(q, rot), apply_rotary(k, rot)  # (B, h, T, D)
         if cache is not None:
             if cache[0] is not None:
                 k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
@@ -135,6 +135,9 @@ class Block(nn.Module):
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x, rotary, start=0, cache=None):
+        if not self.training:  # sampling: one call fewer per sub-block and token (dropout is off anyway)
+            x = x + self.attn(self.norm1(x), rotary, start, cache)
+            return x + self.ffn(self.norm2(x))
         x = x + self.drop(self.attn(self.norm1(x), rotary, start, cache))
         return x + self.drop(self.ffn(self.norm2(x)))
 
@@ -176,19 +179,25 @@ class DrumDecoder(nn.Module):
         per_bar = torch.cat([cond, self.style(style)], dim=-1).repeat_interleave(BEATS_PER_BAR, dim=1)
         return torch.cat([z[:, None].expand(-1, per_bar.shape[1], -1), per_bar], dim=-1)
 
-    def forward(self, prev_drums: torch.Tensor, memory: torch.Tensor, condition: torch.Tensor, rotary,
+    def context(self, memory: torch.Tensor, condition: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, list]:
+        """What tokens start.. get besides the drums: memory and beat-in-bar (B, n, C), and each
+        layer's condition term (B, n, C). None depends on the drums, so sampling computes them once a
+        window, not once a token (a decoding step is mostly reading weights)."""
+        beat = torch.arange(start, start + memory.shape[1], device=memory.device) % BEATS_PER_BAR
+        return self.embed_memory(memory) + self.beat_in_bar(beat), [cond(condition) for cond in self.condition]
+
+    def forward(self, prev_drums: torch.Tensor, context: tuple[torch.Tensor, list], rotary: torch.Tensor,
                 start: int = 0, caches: list | None = None, hide: torch.Tensor | None = None) -> torch.Tensor:
-        """Tokens start..start+n-1: prev_drums (B, n, 108) = the drums of the beat before each,
-        memory and condition of those tokens -> outputs (B, n, 108) before activations. `hide`
-        (B, n, 1) bool replaces those drum inputs by a learnt "unknown" vector (training only)."""
-        n = prev_drums.shape[1]
-        beat = torch.arange(start, start + n, device=prev_drums.device) % BEATS_PER_BAR
+        """Tokens start..start+n-1: prev_drums (B, n, 108) = the drums of the beat before each, and
+        `context` of those tokens -> outputs (B, n, 108) before activations. `hide` (B, n, 1) bool
+        replaces those drum inputs by a learnt "unknown" vector (training only)."""
+        base, conds = context
         drums = self.embed_drums(prev_drums)
         if hide is not None:
             drums = torch.where(hide, self.hidden_beat.to(drums.dtype), drums)
-        x = drums + self.embed_memory(memory) + self.beat_in_bar(beat)
-        for i, (block, cond) in enumerate(zip(self.blocks, self.condition)):
-            x = block(x + cond(condition), rotary, start, None if caches is None else caches[i])
+        x = drums + base
+        for i, (block, cond) in enumerate(zip(self.blocks, conds)):
+            x = block(x + cond, rotary, start, None if caches is None else caches[i])
         return self.out(self.norm(x))
 
 
@@ -207,9 +216,8 @@ class RhythmDrivenDrumGen(DrumModel):
         super().__init__(config)
         self.encoder = GrooveEncoder(config)
         self.decoder = DrumDecoder(config)
-        cos, sin = rotary_tables(self.window // BEAT, config.d_model // config.n_heads // 2 * 2)
-        self.register_buffer("rot_cos", cos, persistent=False)
-        self.register_buffer("rot_sin", sin, persistent=False)
+        self.register_buffer("rotary", rotary_table(self.window // BEAT, config.d_model // config.n_heads // 2 * 2),
+                             persistent=False)
 
     @property
     def window(self) -> int:
@@ -219,7 +227,7 @@ class RhythmDrivenDrumGen(DrumModel):
         """Teacher forcing: groove (B, T, 3), true drums (B, T, 27), controls (B, bars, 22) and
         (B, bars) -> hit logits, velocities, offsets (B, T, 9) each, mu, logvar."""
         B, T, _ = groove.shape
-        rotary = (self.rot_cos, self.rot_sin)
+        rotary = self.rotary
         memory, mu, logvar = self.encoder(groove, rotary)
         z = mu if temperature == 0 else mu + temperature * torch.exp(0.5 * logvar) * (
             torch.randn_like(mu) if eps is None else eps)
@@ -228,7 +236,7 @@ class RhythmDrivenDrumGen(DrumModel):
         hide = None
         if self.training and self.config.history_dropout > 0:  # the decoder must not lean on copying alone
             hide = torch.rand(B, T // BEAT, 1, device=groove.device) < self.config.history_dropout
-        raw = self.decoder(prev, memory, self.decoder.conditions(z, cond, style), rotary, hide=hide)
+        raw = self.decoder(prev, self.decoder.context(memory, self.decoder.conditions(z, cond, style)), rotary, hide=hide)
         return (*split_outputs(raw), mu, logvar)
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
@@ -324,12 +332,12 @@ class RhythmDrivenDrumGen(DrumModel):
         Returns probs, velocities, offsets, hits (B, n_steps, 9) as numpy."""
         B, W, _ = groove.shape
         W = W if n_steps is None else n_steps
-        device, rotary = self.device, (self.rot_cos, self.rot_sin)
+        device, rotary = self.device, self.rotary
         memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary)
         z = mu if temperature == 0 or noise is None else mu + temperature * torch.exp(0.5 * logvar) * torch.from_numpy(
             noise).to(device)
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
-        condition = self.decoder.conditions(z, cond, style)                     # (B, J, cond)
+        base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style))  # every token's, once
         mute = C.mute_mask(ctrl, W)                                               # (B, W, 9)
         if rest is not None:
             mute = mute | np.asarray(rest, bool)[:, :W, None]
@@ -346,7 +354,8 @@ class RhythmDrivenDrumGen(DrumModel):
             # with a cache: the prefix in one pass, then one token at a time; without: all tokens so far again
             first = j if use_cache else 0
             last = max(done, j + 1) if (use_cache and j == 0) else j + 1
-            raw = self.decoder(drums[:, first:last], memory[:, first:last], condition[:, first:last], rotary, first, caches)
+            context = base[:, first:last], [c[:, first:last] for c in conds]
+            raw = self.decoder(drums[:, first:last], context, rotary, first, caches)
             hit_logits, v, o = split_outputs(raw[:, -(last - j):])              # (B, 4 * new, 9) for tokens j..last-1
             steps = slice(j * BEAT, last * BEAT)
             probs[:, steps], vel[:, steps], off[:, steps] = torch.sigmoid(hit_logits), v, o
