@@ -204,6 +204,47 @@ def test_kv_cache_gives_the_same_drums(model, prefix_steps):
         assert np.array_equal(cached[3][:, :prefix_steps], prefix[..., H.HITS])  # the prefix is kept as played
 
 
+@pytest.fixture(scope="module")
+def engine(model):
+    return model.build_engine()
+
+
+@pytest.mark.parametrize("prefix_steps, n_steps", [(0, None), (4, None), (24, None), (32, 48), (0, 20)])
+def test_traced_step_gives_the_same_drums(model, engine, prefix_steps, n_steps):
+    assert engine is not None and not any("jit" in type(m).__name__.lower() for m in model.modules())
+    groove, ctrl, noise = _decode_args(3, prefix_steps + 1)
+    prefix = _random_drums(3, prefix_steps, 8) if prefix_steps else None
+    rest = np.zeros((3, n_steps or W), bool)
+    rest[1, 16:32] = True  # a silent bar of the second groove
+    args = (groove, ctrl, noise, 1.0, np.full(9, 0.5), prefix)
+    traced = model.decode_window(*args, n_steps=n_steps, rest=rest, engine=engine)
+    eager = model.decode_window(*args, n_steps=n_steps, rest=rest)
+    for a, b in zip(traced[:3], eager[:3]):
+        assert a.shape == (3, n_steps or W, 9) and np.allclose(a, b, atol=1e-5)
+    assert np.array_equal(traced[3], eager[3]) and traced[3].any()
+    assert not traced[3][1, max(16, prefix_steps):32].any()  # rests, past what was already played
+
+
+def test_runtime_samples_with_the_traced_step(tmp_path, model, monkeypatch):
+    path = tmp_path / "m.pth"
+    model.save(str(path))
+    runtime = load_model(path, cache=False)
+    assert runtime.engine is not None
+    calls = []
+    original = RhythmDrivenDrumGen.decode_window
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs.get("engine"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RhythmDrivenDrumGen, "decode_window", spy)
+    groove = random_groove(2, bars=10, seed=5)  # longer than a window: continuation too
+    controls = {"density": [0.2] * 5 + [0.9] * 5, "instruments": {"ride": 0.0}, "style": "jazz"}
+    fast = runtime.generate(groove, controls, seed=3)
+    assert calls and all(c is runtime.engine for c in calls)
+    assert same_drums(fast, runtime.model.generate(groove, controls, seed=3))  # no engine: the eager path
+
+
 def test_decoding_fewer_steps_gives_the_first_steps_of_the_window(model):
     groove, ctrl, noise = _decode_args(2, 11)
     full = model.decode_window(groove, ctrl, noise, 1.0, np.full(9, 0.5))
@@ -326,6 +367,21 @@ def test_same_groove_same_drums_whatever_the_batch(model):
 
 # --- checkpoints -------------------------------------------------------------------------------------------------
 
+def test_casting_the_model_keeps_its_positions():
+    """module.to(dtype) casts every buffer: a complex rotary table would lose its sines silently."""
+    torch.manual_seed(4)
+    m = RhythmDrivenDrumGen(tiny_config()).eval()
+    batch = m.make_batch(_windows(2, 5), np.arange(2), None, None)
+    args = (batch["groove"], batch["drums"], batch["cond"], batch["style"])
+    with torch.no_grad():
+        before = m(*args, temperature=0)[0]
+        m.to(torch.float32)
+        assert torch.allclose(m(*args, temperature=0)[0], before, atol=1e-6)
+        m.double()
+        again = m(*(a.double() if a.is_floating_point() else a for a in args), temperature=0)[0]
+    assert torch.allclose(again.float(), before, atol=1e-4)
+
+
 def test_save_load_roundtrip(tmp_path):
     torch.manual_seed(3)
     m = RhythmDrivenDrumGen(tiny_config(latent_dim=6)).eval()
@@ -336,14 +392,14 @@ def test_save_load_roundtrip(tmp_path):
     assert header["model_kind"] == "RhythmDrivenDrumGen" and header["format_version"] == 2
     assert header["config"]["latent_dim"] == 6 and header["sampling"]["thresholds"] == m.thresholds
     assert header["meta"]["note"] == "test" and "state_dict" not in header
-    assert not any(k.startswith("rot_") for k in read_checkpoint(path)["state_dict"])  # rotary tables are rebuilt
+    assert not any(k.startswith("rot") for k in read_checkpoint(path)["state_dict"])  # the rotary table is rebuilt
     runtime = load_model(path)
     assert isinstance(runtime.model, RhythmDrivenDrumGen) and runtime.kind == "RhythmDrivenDrumGen"
     assert runtime.config == m.config and runtime.thresholds == m.thresholds and not runtime.model.training
     g = random_groove(2, bars=7, seed=2)
     ctrl = {"density": [0.2, 0.4, 0.6, 0.8, 0.8, 0.5, 0.5], "style": "jazz", "instruments": {"ride": 0.0}}
     for kwargs in (dict(seed=3), dict(seed=[4, 5], temperature=1.5, controls=ctrl), dict(temperature=0.0)):
-        assert np.array_equal(runtime.generate(g, **kwargs), m.generate(g, **kwargs)), kwargs
+        assert same_drums(runtime.generate(g, **kwargs), m.generate(g, **kwargs)), kwargs  # traced step vs eager
 
 
 # --- songs longer than a window -------------------------------------------------------------------------------
