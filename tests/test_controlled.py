@@ -225,6 +225,12 @@ def test_traced_step_gives_the_same_drums(model, engine, prefix_steps, n_steps):
     assert not traced[3][1, max(16, prefix_steps):32].any()  # rests, past what was already played
 
 
+def test_building_the_engine_leaves_the_models_mode_alone():
+    m = RhythmDrivenDrumGen(tiny_config()).train()
+    assert m.build_engine() is not None
+    assert all(module.training for module in m.modules())
+
+
 def test_runtime_samples_with_the_traced_step(tmp_path, model, monkeypatch):
     path = tmp_path / "m.pth"
     model.save(str(path))

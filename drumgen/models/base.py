@@ -139,7 +139,8 @@ class Runtime:
     """A loaded model ready to generate: in eval mode, with its fast path built once by the loader.
     Safe to share between threads (generation keeps no state between calls). A `shared` one (what
     the loader's cache hands every caller) refuses new default thresholds: one user would change
-    them for all; pass `thresholds` to `generate`, or load a private one (cache=False)."""
+    them for all; pass `thresholds` to `generate`, or load a private one (cache=False). The fast path
+    holds the weights as they were loaded: to change or move the model, load it again."""
 
     def __init__(self, model: DrumModel, shared: bool = False):
         self.model = model.eval()

@@ -368,6 +368,7 @@ class RhythmDrivenDrumGen(DrumModel):
         example = (torch.zeros(1, 1, BEAT_DIM), torch.zeros(1, 1, c.d_model), torch.zeros(c.decoder_layers, 1, 1, c.d_model),
                    self.rotary[:1], torch.ones(1, 1, 1, n_tokens, dtype=torch.bool), torch.zeros(1, dtype=torch.long),
                    cache, cache.clone())
+        training = self.decoder.training
         try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -375,6 +376,8 @@ class RhythmDrivenDrumGen(DrumModel):
         except Exception as exc:  # a torch without jit: eager is correct, only slower
             log.warning("inference tracing unavailable (%s); using eager mode", exc)
             return None
+        finally:
+            self.decoder.train(training)  # tracing needs eval mode; the model keeps its own
 
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
@@ -415,7 +418,7 @@ class RhythmDrivenDrumGen(DrumModel):
                 hit = ((probs[:, s] > threshold) & ~mute[:, s]).float()
                 drums[:, t + 1] = torch.cat([hit, vel[:, s] * hit, off[:, s] * hit], dim=-1).reshape(B, BEAT_DIM)
 
-        if engine is not None and use_cache and not self.training:  # the traced step, one token at a time
+        if engine is not None and use_cache and not self.training and device.type == "cpu":  # traced step, token by token
             c, size = self.config, self.window // BEAT
             keys = torch.zeros(c.decoder_layers, B, c.n_heads, size, c.d_model // c.n_heads, device=device)
             values, stacked = torch.zeros_like(keys), torch.stack(conds)           # (layers, B, J, C)
