@@ -104,18 +104,25 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(c.d_model, 3 * c.d_model, bias=False)
         self.proj = nn.Linear(c.d_model, c.d_model, bias=False)
 
-    def forward(self, x: torch.Tensor, rotary: torch.Tensor, start: int = 0, cache: list | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotary: torch.Tensor, start: int = 0, cache: list | tuple | None = None
+                ) -> torch.Tensor:
         """x (B, T, C) at positions start..start+T-1; with `cache` ([keys, values] of earlier
-        positions), new keys and values are appended to it and attention covers all of them."""
+        positions), new keys and values are appended to it and attention covers all of them. A
+        tuple (keys, values, position, mask) is a fixed-size cache (B, h, S, D) instead: the new keys
+        and values are written in place at `position` (1,) and attention covers the `mask`ed ones
+        (the traced step, `DecodeStep`)."""
         B, T, Cd = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, Cd // self.n_heads).permute(2, 0, 3, 1, 4).unbind(0)
         rot = rotary[start:start + T]
         q, k = apply_rotary(q, rot), apply_rotary(k, rot)  # (B, h, T, D)
-        if cache is not None:
+        mask = None
+        if isinstance(cache, tuple):
+            keys, values, position, mask = cache
+            k, v = keys.index_copy_(2, position, k), values.index_copy_(2, position, v)
+        elif cache is not None:
             if cache[0] is not None:
                 k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
             cache[0], cache[1] = k, v
-        mask = None
         if self.causal and T > 1:  # query i (at start + i) sees keys up to start + i
             mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(diagonal=k.shape[2] - T)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
@@ -185,11 +192,11 @@ class DrumDecoder(nn.Module):
         per_bar = torch.cat([cond, self.style(style)], dim=-1).repeat_interleave(BEATS_PER_BAR, dim=1)
         return torch.cat([z[:, None].expand(-1, per_bar.shape[1], -1), per_bar], dim=-1)
 
-    def context(self, memory: torch.Tensor, condition: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, list]:
-        """What tokens start.. get besides the drums: memory and beat-in-bar (B, n, C), and each
-        layer's condition term (B, n, C). None depends on the drums, so sampling computes them once a
-        window, not once a token (a decoding step is mostly reading weights)."""
-        beat = torch.arange(start, start + memory.shape[1], device=memory.device) % BEATS_PER_BAR
+    def context(self, memory: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """What a window's tokens get besides the drums: memory and beat-in-bar (B, J, C), and each
+        layer's condition term (B, J, C). None depends on the drums, so sampling computes them once a
+        window, not once a token (windows start on a bar: token j is beat j % 4)."""
+        beat = torch.arange(memory.shape[1], device=memory.device) % BEATS_PER_BAR
         return self.embed_memory(memory) + self.beat_in_bar(beat), [cond(condition) for cond in self.condition]
 
     def forward(self, prev_drums: torch.Tensor, context: tuple[torch.Tensor, list], rotary: torch.Tensor,
@@ -210,8 +217,8 @@ class DrumDecoder(nn.Module):
 class DecodeStep(nn.Module):
     """One token of sampling with keys and values in fixed-size caches, written in place at `position`,
     so that the step has one shape at every position and can be traced once and replayed: on a CPU
-    a decoding step is mostly per-operation overhead, which the trace cuts. Same arithmetic as
-    `DrumDecoder.forward` with a cache; masked positions weigh exactly 0."""
+    a decoding step is mostly per-operation overhead, which the trace cuts. It is `DrumDecoder.forward`
+    with `Attention`'s fixed-size caches; masked positions weigh exactly 0."""
 
     def __init__(self, decoder: DrumDecoder):
         super().__init__()
@@ -222,19 +229,8 @@ class DecodeStep(nn.Module):
         """prev_drums (B, 1, 108), base (B, 1, C), conds (layers, B, 1, C), rot (1, D/2, 2), mask
         (1, 1, 1, S) bool (True up to `position`), position (1,) long, keys and values (layers, B, heads,
         S, D), updated in place -> the token's outputs before activations (B, 1, 108)."""
-        d = self.decoder
-        x = d.embed_drums(prev_drums) + base
-        for i, block in enumerate(d.blocks):
-            x = x + conds[i]
-            attn, h = block.attn, block.norm1(x)
-            B, T, Cd = h.shape
-            q, k, v = attn.qkv(h).view(B, T, 3, attn.n_heads, Cd // attn.n_heads).permute(2, 0, 3, 1, 4).unbind(0)
-            keys[i].index_copy_(2, position, apply_rotary(k, rot))
-            values[i].index_copy_(2, position, v)
-            y = F.scaled_dot_product_attention(apply_rotary(q, rot), keys[i], values[i], attn_mask=mask)
-            x = x + attn.proj(y.transpose(1, 2).reshape(B, T, Cd))
-            x = x + block.ffn(block.norm2(x))
-        return d.out(d.norm(x))
+        caches = [(keys[i], values[i], position, mask) for i in range(len(self.decoder.blocks))]
+        return self.decoder(prev_drums, (base, conds), rot, 0, caches)
 
 
 def split_outputs(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
