@@ -115,9 +115,10 @@ def _memory_child(checkpoint: str, threads: int) -> None:
     torch.set_num_threads(threads)
     import drumgen.models.base  # noqa: F401  (the library's own imports, before the model counts)
     from drumgen import pipeline
+    from drumgen.models.checkpoint import load_default_model
 
     before = _rss_mb("VmRSS")
-    model = pipeline.load_default_model(checkpoint)
+    model = load_default_model(checkpoint)
     for bars in (2, 8, 32):
         model.generate(example_groove(bars))
     midi_path(model, example_groove_midi(16), pipeline.ControlSpec(**PATH_CONTROLS))
@@ -150,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from drumgen import pipeline
+    from drumgen.models.checkpoint import default_checkpoint, load_default_model
 
     torch.set_num_threads(args.threads)
-    checkpoint = str(args.checkpoint or pipeline.default_checkpoint(args.model))
+    checkpoint = str(args.checkpoint or default_checkpoint(args.model))
     t = time.perf_counter()
-    model = pipeline.load_default_model(checkpoint)
+    model = load_default_model(checkpoint)
     load_ms = (time.perf_counter() - t) * 1e3
-    kind = pipeline.model_kind(model)
+    kind = model.kind
     params = sum(p.numel() for p in model.model.parameters())
     print(f"{checkpoint}: {kind}, {params / 1e6:.2f} M parameters, loaded in {load_ms:.0f} ms; torch {torch.__version__}, "
           f"{args.threads} threads, {torch.get_num_threads()} in use")

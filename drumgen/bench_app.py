@@ -74,11 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from drumgen import bench, pipeline, render, webapp
+    from drumgen import bench, render, webapp
+    from drumgen.models.checkpoint import SHIPPED, default_checkpoint
 
     torch.set_num_threads(args.threads)
-    checkpoint = Path(args.checkpoint or pipeline.default_checkpoint(args.model))
-    name = args.model or ("controlled" if checkpoint == pipeline.SHIPPED["controlled"] else "mgvae")
+    checkpoint = Path(args.checkpoint or default_checkpoint(args.model))
+    name = args.model or ("controlled" if checkpoint == SHIPPED["controlled"] else "mgvae")
     work = Path(tempfile.mkdtemp(prefix="drumgen-bench-app-"))
     path = work / "groove_16_bars.mid"
     path.write_bytes(bench.example_groove_midi(BARS))
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     drums.warm_up()
     warm_s = time.perf_counter() - t
-    kind = pipeline.model_kind(drums.model(name))
+    kind = drums.model(name).kind
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cpus = os.cpu_count() or 1
     audio = render.audio_unavailable_reason()

@@ -13,8 +13,9 @@ import sys
 from . import controls as C
 from . import hvo as H
 from . import midi, pipeline
+from .models.checkpoint import CHECKPOINT_DIR, SHIPPED, load_default_model
 
-DEMO_GROOVE = pipeline.CHECKPOINT_DIR.parent / "assets" / "tapped_rhythm.mid"
+DEMO_GROOVE = CHECKPOINT_DIR.parent / "assets" / "tapped_rhythm.mid"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,10 +51,10 @@ def _parser() -> argparse.ArgumentParser:
                           "(repeatable, or snare=0.3,kick=0.3; weights together at most 1)")
     ctl.add_argument("--style", default=None,
                      help="any (default) or one of: " + ", ".join(C.STYLES) + " (the controlled model only)")
-    gen.add_argument("--model", default=None, metavar="{" + ",".join(pipeline.SHIPPED) + "}",
+    gen.add_argument("--model", default=None, metavar="{" + ",".join(SHIPPED) + "}",
                      help="which shipped model: controlled (per-bar controls and style, learnt; "
-                          f"{pipeline.SHIPPED['controlled'].name}) or mgvae (the MonotonicGrooveVAE, controls "
-                          f"applied while sampling, no style; {pipeline.SHIPPED['mgvae'].name}); default: controlled "
+                          f"{SHIPPED['controlled'].name}) or mgvae (the MonotonicGrooveVAE, controls "
+                          f"applied while sampling, no style; {SHIPPED['mgvae'].name}); default: controlled "
                           "when its checkpoint is there, else mgvae")
     gen.add_argument("--checkpoint", default=None, help="a model checkpoint (.pth) of any kind; overrides --model")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
@@ -71,12 +72,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     from .render import hvo_to_text
 
-    model = pipeline.load_default_model()
+    model = load_default_model()
     song, hvo, out = pipeline.midi_to_drum_midi(model, args.input, seed=args.seed)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     midi.write_midi(out, args.output)
     shown = min(song.n_bars, 4)
-    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output} ({pipeline.model_kind(model)})")
+    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output} ({model.kind})")
     print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
     print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown))
     return 0
@@ -102,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         spec = pipeline.ControlSpec(density=args.density, intensity=args.intensity, mute=args.mute,
                                     weights=pipeline.parse_weights(args.weight), style=args.style)
-        model = pipeline.load_default_model(args.checkpoint, model=args.model)
+        model = load_default_model(args.checkpoint, model=args.model)
         for name in pipeline.ignored_controls(model, spec):
-            print(f"note: {pipeline.model_kind(model)} ignores {name}; use --model controlled to choose a {name}",
+            print(f"note: {model.kind} ignores {name}; use --model controlled to choose a {name}",
                   file=sys.stderr)
         song, hvo, out = pipeline.midi_to_drum_midi(
             model, args.input, track=args.track, channel=args.channel, merge=args.merge, controls=spec,
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             rest_in_silent_bars=not args.play_silent_bars)
         midi.write_midi(out, args.output)
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM "
-              f"({pipeline.model_kind(model)})")
+              f"({model.kind})")
         return 0
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

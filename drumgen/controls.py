@@ -38,6 +38,12 @@ DENSITY_TABLE = np.array([  # hit counts at DENSITY_LEVELS; 17,416 GMD train bar
 ])
 CONDITION_DIM = 2 + 2 + 2 * H.N_VOICES  # density, known | intensity, known | 9 shares | 9 share-known
 CONTROL_KEYS = ("density", "intensity", "instruments", "style")
+FREE_STYLES = ("any", "free", "")  # what a person types for "no style: the model chooses"
+
+
+def is_free_style(style) -> bool:
+    """None, 'any', 'free' or blank text: no style asked for."""
+    return style is None or (isinstance(style, str) and style.strip().lower() in FREE_STYLES)
 
 
 def style_index(name: str) -> int:

@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(path)
         # a model that learnt the controls is shown by itself too: how far it follows them unaided
         variants = [(f"{name} learnt only", False), (f"{name} + steering", True)] \
-            if model.model.learns_controls and not args.steered_only else [(name, None)]
+            if model.learns_controls and not args.steered_only else [(name, None)]
         for label, steer in variants:
             kinds[label], paths[label] = model.kind, str(path)
             start = time.perf_counter()

@@ -12,6 +12,7 @@ Every function here accepts a leading batch axis as well: (..., T, 27) -> (..., 
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
@@ -21,6 +22,11 @@ MAX_BARS = 2048  # the longest song drumgen takes (MIDI files and grooves passed
 
 VOICES = ("kick", "snare", "closed_hat", "open_hat", "low_tom", "mid_tom", "high_tom", "crash", "ride")
 N_VOICES = len(VOICES)
+VOICE_LABELS = {  # what a person reads (the page's lanes, the piano roll)
+    "kick": "Kick", "snare": "Snare", "closed_hat": "Closed hi-hat", "open_hat": "Open hi-hat",
+    "low_tom": "Low tom", "mid_tom": "Mid tom", "high_tom": "High tom", "crash": "Crash", "ride": "Ride",
+}
+VOICE_ALIASES = {"hat": "closed_hat", "hihat": "closed_hat", "hi_hat": "closed_hat"}  # what people also type
 HVO_DIM = 3 * N_VOICES
 GROOVE_DIM = 3
 
@@ -42,6 +48,20 @@ PITCH_TO_VOICE: dict[int, int] = {p: i for i, v in enumerate(VOICES) for p in VO
 HITS = slice(0, N_VOICES)
 VELOCITIES = slice(N_VOICES, 2 * N_VOICES)
 OFFSETS = slice(2 * N_VOICES, 3 * N_VOICES)
+
+
+def name_key(name) -> str:
+    """'Closed-Hat', ' open hat ' -> 'closed_hat', 'open_hat': how a typed name is compared."""
+    return re.sub(r"[\s-]+", "_", str(name).strip().lower())
+
+
+def voice_name(name) -> str:
+    """'Snare', 'closed-hat', 'hihat' -> a name in VOICES; ValueError listing them otherwise."""
+    key = name_key(name)
+    key = VOICE_ALIASES.get(key, key)
+    if key not in VOICES:
+        raise ValueError(f"unknown voice {name!r}; voices: {', '.join(VOICES)}")
+    return key
 
 
 def empty_hvo(n_steps: int) -> np.ndarray:

@@ -37,15 +37,13 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
-from . import pipeline
-from .render import VOICE_LABELS
 
 LANES: tuple[str, ...] = ("density", "intensity", *H.VOICES)
-LANE_LABELS = {"density": "Density", "intensity": "Intensity", **VOICE_LABELS}
+LANE_LABELS = {"density": "Density", "intensity": "Intensity", **H.VOICE_LABELS}
 LANE_HELP = {
     "density": "how busy each bar is: 0.5 a median bar of real drummers, 0.9 busier than 90% of them",
     "intensity": "how loud each bar is: the mean velocity of its hits",
-    **{v: f"{VOICE_LABELS[v]}: its share of each bar's hits (0 = muted)" for v in H.VOICES},
+    **{v: f"{H.VOICE_LABELS[v]}: its share of each bar's hits (0 = muted)" for v in H.VOICES},
 }
 # (key, label, colour group, help) of each row of BarLanes, top to bottom
 LANE_ROWS = [(k, LANE_LABELS[k], k if k in ("density", "intensity") else "voice", LANE_HELP[k]) for k in LANES]
@@ -59,7 +57,7 @@ def lane_key(name: Any) -> str:
     if key in ("density", "intensity"):
         return key
     try:
-        return pipeline.voice_name(key)
+        return H.voice_name(key)
     except ValueError:
         raise ValueError(f"unknown lane {name!r}; lanes: {', '.join(LANES)}") from None
 
@@ -162,7 +160,7 @@ def lanes_to_controls(lanes: Mapping[str, list[float | None]], style: str | None
     instruments = {v: shares[i] for i, v in enumerate(H.VOICES) if np.isfinite(shares[i]).any()}
     if instruments:
         controls["instruments"] = instruments
-    if style is not None and str(style).strip().lower() not in pipeline.FREE_STYLES:
+    if style is not None and str(style).strip().lower() not in C.FREE_STYLES:
         controls["style"] = C.STYLES[C.style_index(style)]
     if not controls:
         return None, notes

@@ -23,61 +23,21 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import midi
+from .hvo import voice_name  # noqa: F401  (moving: callers use hvo.voice_name)
+from .models.checkpoint import CHECKPOINT_DIR, SHIPPED, default_checkpoint, load_default_model  # noqa: F401
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-# The shipped models by name: the controlled one (per-bar controls and style, learnt) when it is there.
-SHIPPED: dict[str, Path] = {
-    "controlled": CHECKPOINT_DIR / "controlled_gmd.pth",   # RhythmDrivenDrumGen
-    "mgvae": CHECKPOINT_DIR / "mgvae_gmd.pth",             # MonotonicGrooveVAE (controls applied at sampling, no style)
-}
-DEFAULT_CHECKPOINT = SHIPPED["mgvae"]  # the first release's checkpoint, always shipped
-FREE_STYLES = ("any", "free", "")
-VOICE_ALIASES = {"hat": "closed_hat", "hihat": "closed_hat", "hi_hat": "closed_hat"}
-
-
-def default_checkpoint(model: str | None = None) -> Path:
-    """The shipped checkpoint of a model name ('controlled' or 'mgvae'); None: the controlled one
-    when its file exists, else the MonotonicGrooveVAE's."""
-    if model is None:
-        return SHIPPED["controlled"] if SHIPPED["controlled"].is_file() else SHIPPED["mgvae"]
-    key = str(model).strip().lower()
-    if key not in SHIPPED:
-        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(SHIPPED)}")
-    return SHIPPED[key]
-
-
-def load_default_model(path: str | os.PathLike | None = None, device: str = "cpu", model: str | None = None):
-    """A checkpoint `path`, else the shipped checkpoint of `model` (see default_checkpoint); never downloads."""
-    from .models.checkpoint import load_model
-
-    shipped = default_checkpoint(model)  # also checks the name when `path` overrides it
-    path = Path(path) if path else shipped
-    if not path.is_file():
-        hint = " (not shipped yet: use --model mgvae)" if path == SHIPPED["controlled"] else ""
-        raise FileNotFoundError(f"no checkpoint at {path}{hint}; train one with train/train.py or pass --checkpoint")
-    return load_model(path, device)
+FREE_STYLES = C.FREE_STYLES
 
 
 def learns_controls(model: Any) -> bool:
-    """True for a model that was trained with the controls (style included); False for one that only
-    has them applied at sampling time (density, intensity, weights) and ignores style."""
-    return bool(getattr(getattr(model, "model", model), "learns_controls", False))
+    return bool(model.learns_controls)
 
 
 def model_kind(model: Any) -> str:
-    return getattr(model, "kind", None) or type(getattr(model, "model", model)).__name__
+    return model.kind
 
 
 # --- controls ---------------------------------------------------------------------------------------
-
-def voice_name(name: str) -> str:
-    """'Snare', 'closed-hat', 'hihat' -> a name in drumgen.hvo.VOICES; ValueError listing them otherwise."""
-    key = re.sub(r"[\s-]+", "_", str(name).strip().lower())
-    key = VOICE_ALIASES.get(key, key)
-    if key not in H.VOICES:
-        raise ValueError(f"unknown voice {name!r}; voices: {', '.join(H.VOICES)}")
-    return key
-
 
 def _curve(name: str, value: Any, n_bars: int) -> np.ndarray:
     """None (free) | text as on the command line ('0.5', '0.2-0.9', '0.2,0.5,0.9', 'free') | a number |

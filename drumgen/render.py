@@ -69,10 +69,7 @@ def hvo_to_text(hvo: np.ndarray, groove: np.ndarray | None = None, max_bars: int
 # Piano roll
 # --------------------------------------------------------------------------------------------
 
-VOICE_LABELS = {
-    "kick": "Kick", "snare": "Snare", "closed_hat": "Closed hi-hat", "open_hat": "Open hi-hat",
-    "low_tom": "Low tom", "mid_tom": "Mid tom", "high_tom": "High tom", "crash": "Crash", "ride": "Ride",
-}
+VOICE_LABELS = H.VOICE_LABELS
 # Rows from the bottom up: kick, snare and toms low, then hats and cymbals on top.
 ROLL_ORDER = ("kick", "snare", "low_tom", "mid_tom", "high_tom", "closed_hat", "open_hat", "ride", "crash")
 GROOVE_LABEL = "Groove (input)"

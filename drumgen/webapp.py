@@ -39,6 +39,7 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import midi, pipeline, render
+from .models.checkpoint import SHIPPED, default_checkpoint
 from .lanes import LANE_SHAPES, clean_lanes, describe_lanes, free_lanes, lanes_length, lanes_to_controls, number_in, set_lane
 
 log = logging.getLogger(__name__)
@@ -215,8 +216,8 @@ class Result:
 
 def shipped_models() -> dict[str, Path]:
     """The shipped checkpoints that exist, the default first (the controllable model when it is there)."""
-    found = {key: path for key, path in pipeline.SHIPPED.items() if path.is_file()}
-    default = pipeline.default_checkpoint()
+    found = {key: path for key, path in SHIPPED.items() if path.is_file()}
+    default = default_checkpoint()
     return dict(sorted(found.items(), key=lambda kv: kv[1] != default))
 
 
@@ -229,7 +230,7 @@ class DrumApp:
         models = shipped_models() if models is None else models
         if not models:
             raise FileNotFoundError("no model checkpoint found; expected one of: "
-                                    + ", ".join(str(p) for p in pipeline.SHIPPED.values()))
+                                    + ", ".join(str(p) for p in SHIPPED.values()))
         self.models = {str(k): Path(p) for k, p in models.items()}
         self.device = device
         self.folders = RequestFolders(work_dir, keep_seconds)
@@ -345,7 +346,7 @@ class DrumApp:
         temperature_in = number_in("temperature", temperature, -math.inf, math.inf)
         temperature = min(max(temperature_in, 0.0), MAX_TEMPERATURE)
         style = ANY_STYLE if style is None or str(style).strip() == "" else str(style).strip()
-        if style.lower() not in pipeline.FREE_STYLES:
+        if style.lower() not in C.FREE_STYLES:
             C.style_index(style)  # ValueError naming the styles
         song, name = read_song(file)
         track_index = parse_track(track, song)
@@ -357,8 +358,8 @@ class DrumApp:
         runtime = self.model(model)
         if temperature != temperature_in:
             notes.append(f"temperature {temperature_in:g} was clamped to {temperature:g} (0 to {MAX_TEMPERATURE:g})")
-        if style.lower() not in pipeline.FREE_STYLES and not pipeline.learns_controls(runtime):
-            notes.append(f"the {pipeline.model_kind(runtime)} has no style: '{style}' was ignored "
+        if style.lower() not in C.FREE_STYLES and not runtime.learns_controls:
+            notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
                          "(the controllable model follows it)")
         lap("read")
 
@@ -404,9 +405,9 @@ class DrumApp:
         hits = int(H.hit_count(hvo))
         lines = [f"**{hits} drum hits** over {n_bars} bars at {song.bpm:.0f} BPM for **{name}** "
                  f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · "
-                 f"{pipeline.model_kind(runtime)} · seed {seed} · temperature {temperature:.2f}",
+                 f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}",
                  "**Controls applied:** " + ("; ".join(describe_lanes(clean)) or "none (every lane free)")
-                 + f"; **style** {style if style.lower() not in pipeline.FREE_STYLES else 'any'}"]
+                 + f"; **style** {style if style.lower() not in C.FREE_STYLES else 'any'}"]
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
         if reason:

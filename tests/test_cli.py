@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from drumgen import cli, midi
+from drumgen.models.checkpoint import SHIPPED
 from drumgen import hvo as H
 from tests.conftest import ROOT, make_midi, rock_beat
 
@@ -298,8 +299,8 @@ def test_model_choice_and_its_fallback(tmp_path, tiny_checkpoint, tiny_controlle
     from drumgen import pipeline
 
     controlled = tmp_path / "shipped" / "controlled_gmd.pth"
-    monkeypatch.setitem(pipeline.SHIPPED, "controlled", controlled)
-    monkeypatch.setitem(pipeline.SHIPPED, "mgvae", pipeline.Path(tiny_checkpoint))
+    monkeypatch.setitem(SHIPPED, "controlled", controlled)
+    monkeypatch.setitem(SHIPPED, "mgvae", pipeline.Path(tiny_checkpoint))
     src = make_midi(tmp_path / "in.mid", rock_beat())
     command = ["generate", str(src), "-o", str(tmp_path / "o.mid")]
     assert cli.main(command) == 0 and "(MonotonicGrooveVAE)" in capsys.readouterr().out  # no controlled: the VAE

@@ -5,6 +5,7 @@ import pytest
 from drumgen import controls as C
 from drumgen import hvo as H
 from drumgen import midi, pipeline
+from drumgen.models.checkpoint import SHIPPED, default_checkpoint, load_default_model
 from tests.conftest import make_midi, rock_beat
 
 
@@ -56,10 +57,10 @@ def test_parse_weights():
 
 
 def test_voice_names_and_aliases():
-    assert [pipeline.voice_name(v) for v in ("Kick", "closed-hat", "hihat", "hat", "open hat")] == [
+    assert [H.voice_name(v) for v in ("Kick", "closed-hat", "hihat", "hat", "open hat")] == [
         "kick", "closed_hat", "closed_hat", "closed_hat", "open_hat"]
     with pytest.raises(ValueError, match="voices: kick"):
-        pipeline.voice_name("cowbell")
+        H.voice_name("cowbell")
 
 
 def test_control_spec_checks_early_and_resolves_per_song():
@@ -76,17 +77,17 @@ def test_control_spec_checks_early_and_resolves_per_song():
 
 def test_default_checkpoint_prefers_the_controlled_model(tmp_path, monkeypatch):
     controlled, vae = tmp_path / "controlled_gmd.pth", tmp_path / "mgvae_gmd.pth"
-    monkeypatch.setitem(pipeline.SHIPPED, "controlled", controlled)
-    monkeypatch.setitem(pipeline.SHIPPED, "mgvae", vae)
-    assert pipeline.default_checkpoint() == vae
+    monkeypatch.setitem(SHIPPED, "controlled", controlled)
+    monkeypatch.setitem(SHIPPED, "mgvae", vae)
+    assert default_checkpoint() == vae
     controlled.write_bytes(b"")
-    assert pipeline.default_checkpoint() == controlled
-    assert pipeline.default_checkpoint("MGVAE") == vae and pipeline.default_checkpoint("controlled") == controlled
+    assert default_checkpoint() == controlled
+    assert default_checkpoint("MGVAE") == vae and default_checkpoint("controlled") == controlled
     with pytest.raises(ValueError, match="choose one of: controlled, mgvae"):
-        pipeline.default_checkpoint("big")
+        default_checkpoint("big")
     controlled.unlink()
     with pytest.raises(FileNotFoundError, match="not shipped yet"):
-        pipeline.load_default_model(model="controlled")
+        load_default_model(model="controlled")
 
 
 def test_ignored_controls(tiny_model):

@@ -68,6 +68,10 @@ class DrumModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
     def build_engine(self) -> Any:
         return None
 
@@ -155,7 +159,13 @@ class Runtime:
 
     @property
     def kind(self) -> str:
-        return type(self.model).__name__
+        return self.model.kind
+
+    @property
+    def learns_controls(self) -> bool:
+        """True for a model trained with the controls (style included); False for one that only has
+        them applied at sampling time (density, intensity, weights) and ignores style."""
+        return self.model.learns_controls
 
     @property
     def config(self) -> Any:

@@ -23,11 +23,18 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a checkpoint is read or written: finding one needs no torch
+    import torch
 
 FORMAT_VERSION = 2
+CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
+# The shipped models by name: the controlled one (per-bar controls and style, learnt) when it is there.
+SHIPPED: dict[str, Path] = {
+    "controlled": CHECKPOINT_DIR / "controlled_gmd.pth",   # RhythmDrivenDrumGen
+    "mgvae": CHECKPOINT_DIR / "mgvae_gmd.pth",             # MonotonicGrooveVAE (controls applied at sampling, no style)
+}
 
 # Every model kind and where it lives, so a checkpoint can name its kind and be loaded without
 # importing every model first (and without relying on which modules happen to be imported).
@@ -46,6 +53,8 @@ def model_class(kind: str) -> type:
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any] | None = None) -> Path:
+    import torch
+
     path = Path(path)
     if path.suffix != ".pth":
         path = path.with_suffix(".pth")
@@ -67,6 +76,8 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint dict in the current format (older formats upgraded in memory)."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -135,3 +146,24 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", cach
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return runtime
+
+
+def default_checkpoint(model: str | None = None) -> Path:
+    """The shipped checkpoint of a model name ('controlled' or 'mgvae'); None: the controlled one
+    when its file exists, else the MonotonicGrooveVAE's."""
+    if model is None:
+        return SHIPPED["controlled"] if SHIPPED["controlled"].is_file() else SHIPPED["mgvae"]
+    key = str(model).strip().lower()
+    if key not in SHIPPED:
+        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(SHIPPED)}")
+    return SHIPPED[key]
+
+
+def load_default_model(path: str | os.PathLike | None = None, device: str = "cpu", model: str | None = None):
+    """A checkpoint `path`, else the shipped checkpoint of `model` (see default_checkpoint); never downloads."""
+    shipped = default_checkpoint(model)  # also checks the name when `path` overrides it
+    path = Path(path) if path else shipped
+    if not path.is_file():
+        hint = " (not shipped yet: use --model mgvae)" if path == SHIPPED["controlled"] else ""
+        raise FileNotFoundError(f"no checkpoint at {path}{hint}; train one with train/train.py or pass --checkpoint")
+    return load_model(path, device)
