@@ -20,7 +20,8 @@ from collections.abc import Sequence
 import gradio as gr
 
 from drumgen import webapp
-from drumgen.lanes import LANE_ROWS, BarLanes
+from drumgen.control_input import LANE_ROWS
+from drumgen.widgets import BarLanes
 
 CONCURRENCY = 2          # requests worked on at once (one per CPU core of a small machine)
 MAX_UPLOAD = "16mb"      # larger uploads are refused by Gradio; drumgen itself says so above 8 MB

@@ -75,10 +75,10 @@ def midi_path(model, data: bytes, controls) -> dict[str, float]:
     drums -> MIDI bytes. Seconds per stage."""
     from drumgen import midi, pipeline
 
-    stages: dict[str, float] = {}
-    _, _, out = pipeline.midi_to_drum_midi(model, data, controls=controls, timings=stages)
+    part = pipeline.make_drums(model, data, controls=controls)
+    stages = part.timings
     t = time.perf_counter()
-    midi.midi_to_bytes(out)
+    midi.midi_to_bytes(part.drums_midi)
     stages["write"] += time.perf_counter() - t
     return stages
 
@@ -114,14 +114,14 @@ def _memory_child(checkpoint: str, threads: int) -> None:
 
     torch.set_num_threads(threads)
     import drumgen.models.base  # noqa: F401  (the library's own imports, before the model counts)
-    from drumgen import pipeline
+    from drumgen.control_input import ControlSpec
     from drumgen.models.checkpoint import load_default_model
 
     before = _rss_mb("VmRSS")
     model = load_default_model(checkpoint)
     for bars in (2, 8, 32):
         model.generate(example_groove(bars))
-    midi_path(model, example_groove_midi(16), pipeline.ControlSpec(**PATH_CONTROLS))
+    midi_path(model, example_groove_midi(16), ControlSpec(**PATH_CONTROLS))
     print(json.dumps({"rss_before_load_mb": before, "rss_after_mb": _rss_mb("VmRSS"), "peak_mb": _rss_mb("VmHWM")}))
 
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from drumgen import pipeline
+    from drumgen.control_input import ControlSpec, ignored_controls
     from drumgen.models.checkpoint import default_checkpoint, load_default_model
 
     torch.set_num_threads(args.threads)
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "calls": len(ms)}
 
     # 16 bars with controls through the whole MIDI path, as the command line and the app run it
-    data, spec = example_groove_midi(16), pipeline.ControlSpec(**PATH_CONTROLS)
+    data, spec = example_groove_midi(16), ControlSpec(**PATH_CONTROLS)
     calls = max(args.repeats // 10, 5)
     for _ in range(min(5, calls)):
         midi_path(model, data, spec)
@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     shares = ", ".join(f"{k} {median[k]:.2f} ms ({100 * median[k] / median['total']:.0f}%)"
                        for k in ("read", "generate", "write"))
     controls = " ".join(f"{k}={v}" for k, v in PATH_CONTROLS.items())
-    if pipeline.ignored_controls(model, spec):
-        controls += f" ({', '.join(pipeline.ignored_controls(model, spec))} ignored by this model)"
+    if ignored_controls(model, spec):
+        controls += f" ({', '.join(ignored_controls(model, spec))} ignored by this model)"
     print(f"| 16 bars with controls, whole MIDI path | {median['total']:.3f} | {p90:.3f} | {median['total'] / 16:.3f} "
           f"| {len(runs)} |")
     print(f"whole path (MIDI bytes in -> drums -> MIDI bytes out; {controls}): {shares}")

@@ -13,6 +13,7 @@ import sys
 from . import controls as C
 from . import hvo as H
 from . import midi, pipeline
+from .control_input import ControlSpec, ignored_controls, parse_weights
 from .models.checkpoint import CHECKPOINT_DIR, SHIPPED, load_default_model
 
 DEMO_GROOVE = CHECKPOINT_DIR.parent / "assets" / "tapped_rhythm.mid"
@@ -73,9 +74,10 @@ def _demo(args: argparse.Namespace) -> int:
     from .render import hvo_to_text
 
     model = load_default_model()
-    song, hvo, out = pipeline.midi_to_drum_midi(model, args.input, seed=args.seed)
+    part = pipeline.make_drums(model, args.input, seed=args.seed)
+    song, hvo = part.song, part.hvo
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    midi.write_midi(out, args.output)
+    midi.write_midi(part.drums_midi, args.output)
     shown = min(song.n_bars, 4)
     print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output} ({model.kind})")
     print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
@@ -101,17 +103,18 @@ def main(argv: list[str] | None = None) -> int:
                     print("  drum pitches drumgen has no voice for: "
                           + ", ".join(f"{p} ({n}x)" for p, n in sorted(unmapped.items())))
             return 0
-        spec = pipeline.ControlSpec(density=args.density, intensity=args.intensity, mute=args.mute,
-                                    weights=pipeline.parse_weights(args.weight), style=args.style)
+        spec = ControlSpec(density=args.density, intensity=args.intensity, mute=args.mute,
+                           weights=parse_weights(args.weight), style=args.style)
         model = load_default_model(args.checkpoint, model=args.model)
-        for name in pipeline.ignored_controls(model, spec):
+        for name in ignored_controls(model, spec):
             print(f"note: {model.kind} ignores {name}; use --model controlled to choose a {name}",
                   file=sys.stderr)
-        song, hvo, out = pipeline.midi_to_drum_midi(
-            model, args.input, track=args.track, channel=args.channel, merge=args.merge, controls=spec,
+        part = pipeline.make_drums(
+            model, args.input, track=args.track, channel=args.channel, controls=spec,
             seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
             rest_in_silent_bars=not args.play_silent_bars)
-        midi.write_midi(out, args.output)
+        song, hvo = part.song, part.hvo
+        midi.write_midi(part.merged_midi if args.merge else part.drums_midi, args.output)
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM "
               f"({model.kind})")
         return 0

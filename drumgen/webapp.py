@@ -7,8 +7,10 @@
     lanes = set_lane(lanes, "density", "ramp_up", 0.9)            # or painted on the page
     png, mix, alone, mid, merged, summary = drums.generate("song.mid", "all", lanes, "any", "mgvae", 1.0, 0)
 
-Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.lanes
-says what the lanes mean and how a caller's value is checked, clamped and padded).
+Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.control_input
+says what the lanes mean and how a caller's value is checked, clamped and padded). Generate walks
+the one path (`pipeline.make_drums`); what is the page's own (the figure, the audio, the summary,
+a folder per request) is here.
 
 Every method an event calls raises `gr.Error` with a sentence for a person (MidiError's text for a
 bad file), never a traceback; each request writes its files in its own new folder, and folders older
@@ -39,8 +41,8 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import midi, pipeline, render
+from .control_input import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, number_in, set_lane
 from .models.checkpoint import SHIPPED, default_checkpoint
-from .lanes import LANE_SHAPES, clean_lanes, describe_lanes, free_lanes, lanes_length, lanes_to_controls, number_in, set_lane
 
 log = logging.getLogger(__name__)
 
@@ -346,32 +348,31 @@ class DrumApp:
         temperature_in = number_in("temperature", temperature, -math.inf, math.inf)
         temperature = min(max(temperature_in, 0.0), MAX_TEMPERATURE)
         style = ANY_STYLE if style is None or str(style).strip() == "" else str(style).strip()
-        if style.lower() not in C.FREE_STYLES:
+        if not C.is_free_style(style):
             C.style_index(style)  # ValueError naming the styles
         song, name = read_song(file)
         track_index = parse_track(track, song)
-        groove = midi.song_to_groove(song, track_index)
-        n_bars = groove.shape[0] // H.STEPS_PER_BAR
-        clean, notes = clean_lanes(lanes, n_bars)
-        controls, more = lanes_to_controls(clean, style)
-        notes += more
         runtime = self.model(model)
-        if temperature != temperature_in:
-            notes.append(f"temperature {temperature_in:g} was clamped to {temperature:g} (0 to {MAX_TEMPERATURE:g})")
-        if style.lower() not in C.FREE_STYLES and not runtime.learns_controls:
-            notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
-                         "(the controllable model follows it)")
         lap("read")
 
-        step(0.15, desc=f"generating {n_bars} bars of drums")
-        hvo = runtime.generate(groove[None], controls, seed=seed, temperature=temperature)[0]
-        lap("generate")
+        step(0.15, desc=f"generating {song.n_bars} bars of drums")
+        part = pipeline.make_drums(runtime, song, track_index, controls=LaneSpec(lanes, style), seed=seed,
+                                   temperature=temperature)
+        timings["read"] += part.timings["read"]
+        timings["generate"] = part.timings["generate"]
+        hvo, groove, n_bars, notes = part.hvo, part.groove, part.n_bars, list(part.reading.notes)
+        if temperature != temperature_in:
+            notes.append(f"temperature {temperature_in:g} was clamped to {temperature:g} (0 to {MAX_TEMPERATURE:g})")
+        if not C.is_free_style(style) and not runtime.learns_controls:
+            notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
+                         "(the controllable model follows it)")
+        t = time.perf_counter()
+        timings["midi"] = part.timings["write"]
 
         step(0.35, desc="writing MIDI")
         folder = self.folders.new()
         stem = _stem(name)
-        drums_out = midi.hvo_to_midi(hvo, song)
-        merged_out = midi.hvo_to_midi(hvo, song, merge=True)
+        drums_out, merged_out = part.drums_midi, part.merged_midi
         drums_midi = folder / f"{stem}_drums_seed{seed}.mid"
         merged_midi = folder / f"{stem}_with_drums_seed{seed}.mid"
         midi.write_midi(drums_out, drums_midi)
@@ -406,8 +407,8 @@ class DrumApp:
         lines = [f"**{hits} drum hits** over {n_bars} bars at {song.bpm:.0f} BPM for **{name}** "
                  f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · "
                  f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}",
-                 "**Controls applied:** " + ("; ".join(describe_lanes(clean)) or "none (every lane free)")
-                 + f"; **style** {style if style.lower() not in C.FREE_STYLES else 'any'}"]
+                 "**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
+                 + f"; **style** {'any' if C.is_free_style(style) else style}"]
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
         if reason:

@@ -1,11 +1,12 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from drumgen import cli, midi
-from drumgen.models.checkpoint import SHIPPED
 from drumgen import hvo as H
+from drumgen.models.checkpoint import SHIPPED
 from tests.conftest import ROOT, make_midi, rock_beat
 
 
@@ -99,7 +100,7 @@ def test_unexpected_errors_are_one_line(tmp_path, tiny_checkpoint, capsys, monke
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pipeline, "midi_to_drum_midi", broken)
+    monkeypatch.setattr(pipeline, "make_drums", broken)
     src = make_midi(tmp_path / "in.mid", rock_beat())
     assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", tiny_checkpoint]) == 1
     err = capsys.readouterr().err
@@ -296,18 +297,16 @@ def test_bad_controls_are_one_clear_line(tmp_path, tiny_checkpoint, capsys, args
 
 
 def test_model_choice_and_its_fallback(tmp_path, tiny_checkpoint, tiny_controlled_checkpoint, monkeypatch, capsys):
-    from drumgen import pipeline
-
     controlled = tmp_path / "shipped" / "controlled_gmd.pth"
     monkeypatch.setitem(SHIPPED, "controlled", controlled)
-    monkeypatch.setitem(SHIPPED, "mgvae", pipeline.Path(tiny_checkpoint))
+    monkeypatch.setitem(SHIPPED, "mgvae", Path(tiny_checkpoint))
     src = make_midi(tmp_path / "in.mid", rock_beat())
     command = ["generate", str(src), "-o", str(tmp_path / "o.mid")]
     assert cli.main(command) == 0 and "(MonotonicGrooveVAE)" in capsys.readouterr().out  # no controlled: the VAE
     assert cli.main([*command, "--model", "controlled"]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
     controlled.parent.mkdir()
-    controlled.write_bytes(pipeline.Path(tiny_controlled_checkpoint).read_bytes())
+    controlled.write_bytes(Path(tiny_controlled_checkpoint).read_bytes())
     assert cli.main(command) == 0 and "(RhythmDrivenDrumGen)" in capsys.readouterr().out  # now the default
     assert cli.main([*command, "--model", "mgvae"]) == 0 and "(MonotonicGrooveVAE)" in capsys.readouterr().out
     assert cli.main([*command, "--model", "mgvae", "--checkpoint", str(controlled)]) == 0  # --checkpoint wins

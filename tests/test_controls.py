@@ -69,20 +69,6 @@ def test_curves():
         C.style_curve([0], ["polka"], 4)
 
 
-def test_parse_curve():
-    assert np.allclose(C.parse_curve("0.5", 3), [0.5] * 3)
-    assert np.allclose(C.parse_curve("0.2-0.8", 4), [0.2, 0.4, 0.6, 0.8])
-    assert np.allclose(C.parse_curve(" 0.2, 0.5 ", 4), [0.2, 0.5, 0.5, 0.5])
-    assert np.allclose(C.parse_curve("1,0", 2), [1, 0])
-    for text in ("free", "", None, "FREE"):
-        assert np.isnan(C.parse_curve(text, 3)).all()
-    for text, match in [("loud", "expected"), ("0.2,,0.3", "expected"), ("nan", "between 0 and 1"),
-                        ("1.5", "between 0 and 1"), ("-0.1", "between 0 and 1"), ("inf", "between 0 and 1"),
-                        ("0.2-", "expected"), ("0.1,0.2,0.3", "3 values for 2 bars")]:
-        with pytest.raises(ValueError, match=match):
-            C.parse_curve(text, 2)
-
-
 def test_styles():
     assert tuple(sorted(C.STYLES)) == C.STYLES and "rock" in C.STYLES and len(C.STYLES) == 18
     assert C.style_index("Hip-Hop") == C.style_index("hip hop") == C.STYLES.index("hiphop")

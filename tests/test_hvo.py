@@ -68,3 +68,10 @@ def test_validate_groove_clamps_values():
     out = H.validate_groove(g)
     assert out[0, 0].tolist() == pytest.approx([1, 1.0, 0.4999])
     assert out[0, 1].tolist() == [0, 0, 0]
+
+
+def test_voice_names_and_aliases():
+    assert [H.voice_name(v) for v in ("Kick", "closed-hat", "hihat", "hat", "open hat")] == [
+        "kick", "closed_hat", "closed_hat", "closed_hat", "open_hat"]
+    with pytest.raises(ValueError, match="voices: kick"):
+        H.voice_name("cowbell")

@@ -9,6 +9,7 @@ import torch
 
 from drumgen import evaluate, load_variational_mgt_model, midi, pipeline
 from drumgen import hvo as H
+from drumgen.models.checkpoint import SHIPPED, default_checkpoint, load_default_model
 from tests.conftest import ROOT
 
 CHECKPOINT = ROOT / "checkpoints" / "mgvae_gmd.pth"
@@ -61,7 +62,8 @@ def test_variations_with_temperature_and_seed(shipped):
 
 @pytest.mark.parametrize("name", ["tapped_rhythm.mid", "funk_bass.mid"])
 def test_example_grooves(shipped, name):
-    song, hvo, out = pipeline.midi_to_drum_midi(shipped, ROOT / "assets" / name)
+    part = pipeline.make_drums(shipped, ROOT / "assets" / name)
+    song, hvo, out = part.song, part.hvo, part.drums_midi
     assert hvo.shape == (song.n_steps, 27) and H.hit_count(hvo) > song.n_bars * 4
     again = midi.read_song(midi.midi_to_bytes(out))
     assert again.bpm == pytest.approx(song.bpm, abs=0.01)
@@ -77,3 +79,18 @@ def test_demo_runs(tmp_path):
     bad.write_bytes(b"RIFF....WAVE")
     result = subprocess.run([*demo, str(bad)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2 and "WAV" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_default_checkpoint_prefers_the_controlled_model(tmp_path, monkeypatch):
+    controlled, vae = tmp_path / "controlled_gmd.pth", tmp_path / "mgvae_gmd.pth"
+    monkeypatch.setitem(SHIPPED, "controlled", controlled)
+    monkeypatch.setitem(SHIPPED, "mgvae", vae)
+    assert default_checkpoint() == vae
+    controlled.write_bytes(b"")
+    assert default_checkpoint() == controlled
+    assert default_checkpoint("MGVAE") == vae and default_checkpoint("controlled") == controlled
+    with pytest.raises(ValueError, match="choose one of: controlled, mgvae"):
+        default_checkpoint("big")
+    controlled.unlink()
+    with pytest.raises(FileNotFoundError, match="not shipped yet"):
+        load_default_model(model="controlled")

@@ -1,4 +1,4 @@
-"""The web page's functions without a browser: lanes (checked, clamped, padded, turned into controls),
+"""The web page's functions without a browser: the lanes component,
 songs and tracks, a whole Generate with its files, and bad input that gets a sentence, not a traceback."""
 import json
 import os
@@ -12,8 +12,9 @@ import torch
 from gradio_client.utils import json_schema_to_python_type
 
 from drumgen import hvo as H
-from drumgen import lanes as L
 from drumgen import midi, render, webapp
+from drumgen.control_input import LANE_ROWS, LANES, free_lanes
+from drumgen.widgets import BarLanes
 from tests.conftest import ROOT, make_midi
 
 SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
@@ -46,82 +47,11 @@ def groove_notes(bars, bpm_tpb=480, channel=0):
 
 # --- lanes ----------------------------------------------------------------------------------------------
 
-def test_clean_lanes_pads_cuts_clamps_and_frees():
-    lanes, notes = L.clean_lanes({"density": [0.2, 1.7, None, float("nan"), "0.5", 0.1, 0.9],
-                                  "Snare": 0.3, "hihat": [-1], "ride": []}, 5)
-    assert lanes["density"] == [0.2, 1.0, None, None, 0.5]
-    assert lanes["snare"] == [0.3] * 5
-    assert lanes["closed_hat"] == [0.0, None, None, None, None]
-    assert lanes["ride"] == [None] * 5 and lanes["kick"] == [None] * 5
-    assert set(lanes) == set(L.LANES)
-    assert any("clamped" in n for n in notes) and any("past bar 5" in n for n in notes)
-    assert L.clean_lanes(None, 3) == (L.free_lanes(3), [])
-    assert L.clean_lanes(json.dumps({"kick": [0.5]}), 2)[0]["kick"] == [0.5, None]
-    assert L.clean_lanes({}, 2)[0] == L.free_lanes(2)
-
-
-@pytest.mark.parametrize("bad, words", [
-    ({"snare_drum": [0.5]}, "unknown lane 'snare_drum'; lanes: density, intensity, kick"),
-    ({"density": ["loud"]}, "density, bar 1 must be a number"),
-    ({"density": [0.1, True]}, "density, bar 2 must be a number"),
-    ({"density": {"a": 1}}, "density must be a list"),
-    ({"hat": [0.1], "closed_hat": [0.2]}, "closed_hat is given twice"),
-    ([0.5, 0.5], "expected an object"),
-    ("{not json", "not JSON"),
-])
-def test_clean_lanes_refuses_what_it_cannot_read(bad, words):
-    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
-        L.clean_lanes(bad, 4)
-
-
-def test_lanes_to_controls():
-    assert L.lanes_to_controls(L.free_lanes(4)) == (None, [])
-    lanes = {**L.free_lanes(4), "density": [0.2, None, 0.8, None], "ride": [0, 0, 0, 0],
-             "kick": [0.8, 0.3, None, None], "snare": [0.8, 0.3, None, None]}
-    controls, notes = L.lanes_to_controls(lanes, "Hip-Hop")
-    np.testing.assert_allclose(controls["density"], [0.2, np.nan, 0.8, np.nan])
-    assert "intensity" not in controls and controls["style"] == "hiphop"
-    assert set(controls["instruments"]) == {"kick", "snare", "ride"}
-    np.testing.assert_allclose(controls["instruments"]["kick"], [0.5, 0.3, np.nan, np.nan])  # 0.8 + 0.8 -> 0.5 + 0.5
-    assert notes and "bar 1" in notes[0] and "scaled" in notes[0]
-    assert L.lanes_to_controls(L.free_lanes(2), "any")[0] is None
-    with pytest.raises(ValueError, match="unknown style"):
-        L.lanes_to_controls(L.free_lanes(2), "polka")
-
-
-def test_set_lane_shapes():
-    lanes = L.free_lanes(5)
-    assert L.set_lane(lanes, "density", "flat", 0.6)["density"] == [0.6] * 5
-    assert L.set_lane(lanes, "Snare", "ramp up", 0.8)["snare"] == [0.2, 0.35, 0.5, 0.65, 0.8]  # never 0 (a mute)
-    down = L.set_lane(lanes, "intensity", "ramp_down", 2.0)  # level clamped to 1
-    assert down["intensity"] == [1.0, 0.8125, 0.625, 0.4375, 0.25]
-    painted = L.set_lane(down, "kick", "flat", 0.3)
-    assert painted["intensity"] == down["intensity"] and painted["kick"] == [0.3] * 5
-    assert L.set_lane(painted, "kick", "free", 0.3)["kick"] == [None] * 5
-    assert L.set_lane(painted, "all", "free", 0) == L.free_lanes(5)
-    assert lanes == L.free_lanes(5)  # a new dict each time
-    with pytest.raises(ValueError, match="Load a groove first"):
-        L.set_lane({}, "density", "flat", 0.5)
-    with pytest.raises(ValueError, match="unknown lane shape"):
-        L.set_lane(lanes, "density", "zigzag", 0.5)
-    with pytest.raises(ValueError, match="level must be a number"):
-        L.set_lane(lanes, "density", "flat", "high")
-
-
-def test_describe_lanes_and_bar_ranges():
-    assert L.bar_ranges([0, 1, 2, 5, 7, 8]) == "1–3, 6, 8–9"
-    lanes = {**L.free_lanes(16), "density": [0.2] * 8 + [0.9] * 8, "ride": [0] * 16, "snare": [None, 0.3, 0, None] * 4}
-    text = " | ".join(L.describe_lanes(lanes))
-    assert "**density** 0.20–0.90 in bars 1–16" in text
-    assert "**ride** muted in bars 1–16" in text
-    assert "**snare** 0.30 in bars 2, 6, 10, 14; muted in bars 3, 7, 11, 15" in text
-    assert L.describe_lanes(L.free_lanes(3)) == []
-
 
 def test_lanes_component_documents_an_object_that_gradio_client_reads():
-    component = L.BarLanes(L.LANE_ROWS, render=False)
+    component = BarLanes(LANE_ROWS, render=False)
     info = component.api_info()
-    assert info["type"] == "object" and set(info["properties"]) == set(L.LANES)
+    assert info["type"] == "object" and set(info["properties"]) == set(LANES)
     assert info["properties"]["density"]["items"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
     assert "list[float | None]" in json_schema_to_python_type(info)
     sent = {"density": [0.5, None], "kick": [0]}
@@ -151,7 +81,7 @@ def test_analyze_says_what_it_understood(drums):
     assert "16 bars of 4/4 at 110 BPM" in info and "track 1: bass — 146 notes" in info and "keys" in info
     assert tracks.value == "all" and [v for _, v in tracks.choices] == ["all", "1", "2"]
     assert Path(figure).read_bytes()[:4] == b"\x89PNG"
-    assert lanes == L.free_lanes(16)
+    assert lanes == free_lanes(16)
     assert Path(drums.groove(str(ROOT / "assets" / "bass_and_keys.mid"), "2")).read_bytes()[:4] == b"\x89PNG"
     assert drums.analyze(None)[0] == webapp.NO_FILE  # the upload was cleared
 
@@ -309,15 +239,3 @@ def test_bench_app_prints_stages_and_target(tmp_path, capsys):
     assert set(figures["stages_median_ms"]) == set(bench_app.STAGES) and figures["median_ms"] > 0
 
 
-def test_set_lane_and_free_all_refuse_bad_text_and_endless_lanes_in_words():
-    """A caller's lanes that are not JSON get clean_lanes' sentence, not json's 'Expecting value';
-    lanes longer than any song drumgen takes are refused, not echoed back bar by bar."""
-    with pytest.raises(ValueError, match="lanes: expected an object"):
-        L.set_lane("abc", "density", "flat", 0.5)
-    too_long = {"density": [0.1] * (H.MAX_BARS + 1)}
-    with pytest.raises(ValueError, match=f"at most {H.MAX_BARS} bars"):
-        L.set_lane(too_long, "density", "flat", 0.5)
-    with pytest.raises(ValueError, match=f"at most {H.MAX_BARS} bars"):
-        L.lanes_length(too_long)
-    assert L.lanes_length({"density": [None] * H.MAX_BARS}) == H.MAX_BARS
-    assert L.set_lane(json.dumps(L.free_lanes(3)), "kick", "flat", 0.5)["kick"] == [0.5] * 3
