@@ -45,6 +45,10 @@ LANE_CASES = {  # name -> (lanes as a caller sends them, style, temperature, see
 }
 
 
+def shipped(name: str) -> Path:
+    return ROOT / "checkpoints" / f"{name}_gmd.pth"
+
+
 class Recorder:
     """A model whose every generate output is kept in order."""
 
@@ -64,7 +68,7 @@ def fidelity_records(checkpoint: Path, name: str, data_zip: str | None, split: s
     windows = data.load_split(split, data_zip, n_bars=fidelity.N_BARS)
     pick = fidelity.spread(len(windows), limit)
     model = load_model(checkpoint)
-    learns = bool(getattr(model.model, "learns_controls", False))
+    learns = model.learns_controls
     for steer in ((False, True) if learns else (None,)):
         label = f"fidelity/{name}/" + {None: "default", False: "learnt_only", True: "steered"}[steer]
         fidelity.evaluate_model(Recorder(model, label, records), windows.hvo[pick], windows.style[pick], None,
@@ -83,7 +87,7 @@ def example_records(name: str, records: dict, work: Path) -> None:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 code = cli.main(["generate", str(example), "-o", str(out), "--model", name, "--merge", *options])
             records[f"cli/{name}/{example.stem}/{case}"] = np.frombuffer(out.read_bytes() if code == 0 else b"", np.uint8)
-    drums = webapp.DrumApp({name: webapp.shipped_models()[name]}, work_dir=work / f"app_{name}")
+    drums = webapp.DrumApp({name: shipped(name)}, work_dir=work / f"app_{name}")
     for example in examples:
         for case, (lanes, style, temperature, seed) in LANE_CASES.items():
             key = f"app/{name}/{example.stem}/{case}"
@@ -134,14 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-o/--output or --compare is needed")
     import torch
 
-    from . import webapp
-
     torch.set_num_threads(args.threads)
     records: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             if not args.skip_fidelity:
-                fidelity_records(webapp.shipped_models()[name], name, args.data, args.split, args.limit, records)
+                fidelity_records(shipped(name), name, args.data, args.split, args.limit, records)
             example_records(name, records, Path(tmp))
     np.savez_compressed(args.output, **{k.replace("/", "|"): v for k, v in records.items()})
     print(f"wrote {args.output}: {len(records)} records")

@@ -42,7 +42,7 @@ from . import controls as C
 from . import hvo as H
 from . import midi, pipeline, render
 from .control_input import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, number_in, set_lane
-from .models.checkpoint import SHIPPED, default_checkpoint
+from .models.checkpoint import SHIPPED, shipped_models
 
 log = logging.getLogger(__name__)
 
@@ -214,13 +214,6 @@ class Result:
     @property
     def outputs(self) -> tuple:
         return self.figure, self.mix, self.drums_audio, self.drums_midi, self.merged_midi, self.summary
-
-
-def shipped_models() -> dict[str, Path]:
-    """The shipped checkpoints that exist, the default first (the controllable model when it is there)."""
-    found = {key: path for key, path in SHIPPED.items() if path.is_file()}
-    default = default_checkpoint()
-    return dict(sorted(found.items(), key=lambda kv: kv[1] != default))
 
 
 class DrumApp:

@@ -14,6 +14,7 @@ from gradio_client.utils import json_schema_to_python_type
 from drumgen import hvo as H
 from drumgen import midi, render, webapp
 from drumgen.control_input import LANE_ROWS, LANES, free_lanes
+from drumgen.models.checkpoint import shipped_models
 from drumgen.widgets import BarLanes
 from tests.conftest import ROOT, make_midi
 
@@ -219,7 +220,7 @@ def test_no_audio_says_why(drums, monkeypatch):
 
 
 def test_shipped_models_and_examples():
-    models = webapp.shipped_models()
+    models = shipped_models()
     assert "mgvae" in models and list(models)[0] == ("controlled" if "controlled" in models else "mgvae")
     names = [Path(p).name for p in webapp.examples()]
     assert names[:4] == ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid"]

@@ -167,3 +167,10 @@ def load_default_model(path: str | os.PathLike | None = None, device: str = "cpu
         hint = " (not shipped yet: use --model mgvae)" if path == SHIPPED["controlled"] else ""
         raise FileNotFoundError(f"no checkpoint at {path}{hint}; train one with train/train.py or pass --checkpoint")
     return load_model(path, device)
+
+
+def shipped_models() -> dict[str, Path]:
+    """The shipped checkpoints that exist, the default first (the controllable model when it is there)."""
+    found = {key: path for key, path in SHIPPED.items() if path.is_file()}
+    default = default_checkpoint()
+    return dict(sorted(found.items(), key=lambda kv: kv[1] != default))
