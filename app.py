@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from drumgen import webapp
-from drumgen.control_input import LANE_ROWS
+from drumgen.lanes import LANE_ROWS
 from drumgen.widgets import BarLanes
 
 CONCURRENCY = 2          # requests worked on at once (one per CPU core of a small machine)

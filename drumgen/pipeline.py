@@ -7,7 +7,7 @@
 MIDI (a path, bytes or a read `midi.Song`) -> Song -> groove (all notes, one track or channel) ->
 controls for the song's bars -> `model.generate` -> drums HVO -> two MIDI files at the input's tempo
 map (the drums alone; the input's own tracks with the drums). What a caller asks for is read by
-`drumgen.control_input` once the song's bars are known (a `ControlSpec` as typed, a `LaneSpec` as
+`drumgen.control_input` once the song's bars are known (a `ControlSpec` as typed, a `lanes.LaneSpec` as
 painted); what only one caller needs (the page's figure and audio, the command line's printout)
 stays with that caller.
 """

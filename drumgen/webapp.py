@@ -7,7 +7,7 @@
     lanes = set_lane(lanes, "density", "ramp_up", 0.9)            # or painted on the page
     png, mix, alone, mid, merged, summary = drums.generate("song.mid", "all", lanes, "any", "mgvae", 1.0, 0)
 
-Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.control_input
+Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.lanes
 says what the lanes mean and how a caller's value is checked, clamped and padded). Generate walks
 the one path (`pipeline.make_drums`); what is the page's own (the figure, the audio, the summary,
 a folder per request) is here.
@@ -41,7 +41,8 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import midi, pipeline, render
-from .control_input import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, number_in, set_lane
+from .control_input import number_in
+from .lanes import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 `BarLanes` (a `gr.HTML` subclass: `html_template`, `css_template`, `js_on_load`, no scripts from
 elsewhere) shows a value `{lane: [value or None per bar]}` (what the lanes mean, and how a caller's
-value is checked: `drumgen.control_input`) as one row per lane and one cell per bar (the number of
+value is checked: `drumgen.lanes`) as one row per lane and one cell per bar (the number of
 bars is the length of the lists; more bars than fit scroll sideways, the lane names stay put).
 Dragging across a lane paints the bars under the pointer (the height in the cell is the value, in
 steps of 0.05, 0 at the cell's bottom edge and below, 1 at its top edge and above; bars a fast
@@ -206,7 +206,7 @@ class BarLanes(gr.HTML):
         )
 
     def preprocess(self, payload: Any) -> Any:
-        return payload  # checked by the event's function (control_input.clean_lanes): callers can send anything
+        return payload  # checked by the event's function (lanes.clean_lanes): callers can send anything
 
     def postprocess(self, value: Any) -> Any:
         return value

@@ -13,8 +13,8 @@ import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from drumgen import control_input as L
 from drumgen import hvo as H
+from drumgen import lanes as L
 from drumgen import midi, render, webapp
 from tests.conftest import ROOT, make_midi
 from tests.test_webapp import bad_files, groove_notes

@@ -1,12 +1,13 @@
 """What the page's per-bar lanes mean, without Gradio: checked, clamped, padded, shaped, described,
-turned into controls (drumgen.control_input, read with the PAINTED rules)."""
+turned into controls (drumgen.lanes, read by drumgen.control_input with its PAINTED rules)."""
 import json
 
 import numpy as np
 import pytest
 
-from drumgen import control_input as L
 from drumgen import hvo as H
+from drumgen import lanes as L
+from drumgen.control_input import bar_ranges
 
 
 def test_clean_lanes_pads_cuts_clamps_and_frees():
@@ -76,7 +77,7 @@ def test_set_lane_shapes():
 
 
 def test_describe_lanes_and_bar_ranges():
-    assert L.bar_ranges([0, 1, 2, 5, 7, 8]) == "1–3, 6, 8–9"
+    assert bar_ranges([0, 1, 2, 5, 7, 8]) == "1–3, 6, 8–9"
     lanes = {**L.free_lanes(16), "density": [0.2] * 8 + [0.9] * 8, "ride": [0] * 16, "snare": [None, 0.3, 0, None] * 4}
     text = " | ".join(L.describe_lanes(lanes))
     assert "**density** 0.20–0.90 in bars 1–16" in text

@@ -4,7 +4,8 @@ import pytest
 
 from drumgen import controls as C
 from drumgen import midi, pipeline
-from drumgen.control_input import ControlSpec, LaneSpec
+from drumgen.control_input import ControlSpec
+from drumgen.lanes import LaneSpec
 from tests.conftest import make_midi, rock_beat
 
 

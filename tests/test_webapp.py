@@ -13,7 +13,7 @@ from gradio_client.utils import json_schema_to_python_type
 
 from drumgen import hvo as H
 from drumgen import midi, render, webapp
-from drumgen.control_input import LANE_ROWS, LANES, free_lanes
+from drumgen.lanes import LANE_ROWS, LANES, free_lanes
 from drumgen.models.checkpoint import shipped_models
 from drumgen.widgets import BarLanes
 from tests.conftest import ROOT, make_midi
