@@ -13,9 +13,9 @@ from tests.conftest import ROOT
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("representation", ("drumgen.hvo",)),
     ("formats and meanings", ("drumgen.midi", "drumgen.controls", "drumgen.metrics")),
-    ("reading, data, sampling, showing", ("drumgen.control_input", "drumgen.lanes", "drumgen.takes", "drumgen.data", "drumgen.sampling",
-                                          "drumgen.thresholds", "drumgen.judges", "drumgen.text_grid",
-                                          "drumgen.piano_roll", "drumgen.audio")),
+    ("reading, data, sampling, showing", ("drumgen.control_input", "drumgen.lanes", "drumgen.takes", "drumgen.data",
+                                          "drumgen.sampling", "drumgen.thresholds", "drumgen.judges",
+                                          "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio")),
     ("models", ("drumgen.models", "drumgen.models.")),
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity")),
     ("interfaces", ("drumgen.cli", "drumgen.widgets", "drumgen.webapp", "drumgen.bench")),
