@@ -4,7 +4,7 @@
 
 Latency is wall time of `model.generate` on one busy, humanised groove (no model call is skipped
 or cached), median over many calls after a warm-up; any model kind. The RhythmDrivenDrumGen's
-cases are 8 bars (the target of issue #7: median <= 50 ms on 2 threads), 2 and 32 bars; the
+cases are 8 bars (the target: median <= 50 ms on 2 threads), 2 and 32 bars; the
 MonotonicGrooveVAE's 2, 8 and 32 bars and a batch of 64. For every kind, "16 bars with controls
 through the whole MIDI path" times what the command line and the app run: a 16-bar groove MIDI
 read from bytes, per-bar controls (a density ramp, an intensity curve, a mute, a style) built for
@@ -67,7 +67,7 @@ def example_groove_midi(bars: int = 16, bpm: float = 112.0, seed: int = 0) -> by
 
 # The controls of the whole-path case: a density ramp, an intensity curve, a mute and a style.
 PATH_CONTROLS = dict(density="0.3-0.8", intensity="0.5,0.55,0.6,0.7,0.8", mute="ride", style="funk")
-TARGET = ("8 bars x 1 groove", 50.0)  # issue #7: 8 bars for one groove, median <= 50 ms on 2 threads
+TARGET = ("8 bars x 1 groove", 50.0)  # the latency target: 8 bars for one groove, median <= 50 ms on 2 threads
 
 
 def midi_path(model, data: bytes, controls) -> dict[str, float]:
@@ -126,8 +126,8 @@ def _memory_child(checkpoint: str, threads: int) -> None:
 
 
 def _cases(kind: str, repeats: int) -> list[tuple[int, int, int]]:
-    """(bars, batch, calls) of a model kind: the VAE's figures as before; an autoregressive model's
-    8 bars first (the target), then 2 and 32."""
+    """(bars, batch, calls) of a model kind: the VAE's 2, 8 and 32 bars and a batch of 64; an
+    autoregressive model's 8 bars first (the target), then 2 and 32."""
     if kind == "RhythmDrivenDrumGen":
         return [(8, 1, repeats), (2, 1, repeats), (32, 1, repeats // 4)]
     return [(2, 1, repeats), (8, 1, repeats // 4), (32, 1, repeats // 10), (2, 64, repeats // 20)]

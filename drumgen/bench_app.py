@@ -7,8 +7,8 @@ density ramp, an intensity curve, a muted ride, a style), generate, write both M
 piano roll (PNG) and render both audio previews (FluidSynth, FLAC); median over `--repeats` calls
 after a warm-up, with each stage's share. `--through-app` also times the same request through the
 real app on a local port with gradio_client (upload, queue, outputs copied to Gradio's cache and
-downloaded), as a person's browser would wait for it. The target of issue #8: under 1 s on 2 CPU
-cores for 16 bars.
+downloaded), as a person's browser would wait for it. The target: under 1 s on 2 CPU cores for
+16 bars.
 """
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from drumgen import bench, render, webapp
+    from drumgen import bench, webapp
+    from drumgen.audio import audio_unavailable_reason
     from drumgen.models.checkpoint import SHIPPED, default_checkpoint
 
     torch.set_num_threads(args.threads)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     kind = drums.model(name).kind
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cpus = os.cpu_count() or 1
-    audio = render.audio_unavailable_reason()
+    audio = audio_unavailable_reason()
     print(f"{checkpoint}: {kind}; torch {args.threads} thread(s); warm-up (load, first figure, SoundFont) {warm_s:.1f} s")
     print(f"machine: {cpus} CPUs, load average {load:.1f} before the run"
           + (" (other work shares the CPUs: figures are pessimistic)" if load > 0.5 * cpus else ""))

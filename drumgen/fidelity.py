@@ -1,4 +1,4 @@
-"""Does a model do what its controls ask? The controllable-drums figures of issue #7, for any checkpoint.
+"""Does a model do what its controls ask? Its quality, control fidelity and style, for any checkpoint.
 
     python -m drumgen.fidelity CKPT [CKPT ...] --data groove-v1.0.0-midionly.zip [--split test] [--limit N]
 
@@ -32,6 +32,7 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from .evaluate import score
+from .judges import MIN_STYLE_WINDOWS, StyleClassifier, position_profile, style_features, train_style_classifier
 
 N_BARS = 8
 BAR = H.STEPS_PER_BAR
@@ -39,9 +40,8 @@ DENSITY_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 INTENSITY_LEVELS = (0.3, 0.45, 0.6, 0.75, 0.9)
 SHARE_RAISE = 0.25
 STYLES_ASKED = ("rock", "funk", "jazz", "latin", "hiphop")
-MIN_STYLE_WINDOWS = 100  # a style joins the classifier with at least this many train windows
 CORE = ("f1", "window_f1_median", "velocity_mae_tp", "hit_ratio", "f1_kick", "f1_snare", "f1_closed_hat")
-TARGETS = {  # issue #7
+TARGETS = {  # the controllable model's targets
     "f1_true_controls": (">=", 0.75),
     "f1_free": (">=", 0.65),
     "density_rho": (">=", 0.90),
@@ -205,79 +205,6 @@ def raised_share_fidelity(gen: Generator, groove: np.ndarray, free_hvo: np.ndarr
 
 
 # ------------------------------------------------------------------------------------------ style
-
-def position_profile(hvo: np.ndarray) -> np.ndarray:
-    """(N, T, 27) -> (N, 9, 16): each voice's hit rate at each 16th of the bar, over the window's bars."""
-    hits = np.asarray(hvo)[..., H.HITS] > 0.5
-    n, length, _ = hits.shape
-    return hits.reshape(n, length // BAR, BAR, H.N_VOICES).mean(axis=1).transpose(0, 2, 1)
-
-
-def style_features(hvo: np.ndarray) -> np.ndarray:
-    """(N, 154) float32: the position profile (9 x 16), each voice's mean hit velocity (0 if silent)
-    and the window's mean bar density: where and how loud each instrument plays, what tells styles apart."""
-    hits = np.asarray(hvo)[..., H.HITS] > 0.5
-    count = hits.sum(axis=1)
-    velocity = (np.asarray(hvo)[..., H.VELOCITIES] * hits).sum(axis=1) / np.maximum(count, 1)
-    density = C.measure_controls(hvo)["density"].mean(axis=1, keepdims=True)
-    return np.concatenate([position_profile(hvo).reshape(len(hvo), -1), velocity, density], axis=1).astype(np.float32)
-
-
-class StyleClassifier:
-    """Multinomial logistic regression on standardised features, trained by full-batch Adam with
-    class-balanced weights (GMD is mostly rock; the test asks every style equally often). The L2
-    weight was chosen on the validation split (1e-3 beat 1e-2 .. 1e-1); it converges in ~150 steps."""
-
-    def __init__(self, classes, l2: float = 1e-3, steps: int = 150, lr: float = 0.05, seed: int = 0):
-        self.classes = list(classes)
-        self.l2, self.steps, self.lr, self.seed = l2, steps, lr, seed
-
-    def fit(self, features: np.ndarray, labels) -> StyleClassifier:
-        x = np.asarray(features, np.float64)
-        y = np.array([self.classes.index(s) for s in labels])
-        self.mean, self.std = x.mean(0), np.maximum(x.std(0), 1e-6)
-        x = (x - self.mean) / self.std
-        k = len(self.classes)
-        weight = (len(y) / (k * np.maximum(np.bincount(y, minlength=k), 1)))[y]
-        weight /= weight.sum()
-        onehot = np.eye(k)[y]
-        rng = np.random.default_rng(self.seed)
-        params = [rng.normal(0, 0.01, (x.shape[1], k)), np.zeros(k)]
-        moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
-        for t in range(1, self.steps + 1):
-            p = self._softmax(x @ params[0] + params[1])
-            err = (p - onehot) * weight[:, None]
-            grads = [x.T @ err + 2 * self.l2 * params[0], err.sum(0)]
-            for param, grad, (m, v) in zip(params, grads, moments):
-                m[:] = 0.9 * m + 0.1 * grad
-                v[:] = 0.999 * v + 0.001 * grad ** 2
-                param -= self.lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
-        self.weights, self.bias = params
-        return self
-
-    @staticmethod
-    def _softmax(logits: np.ndarray) -> np.ndarray:
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        return ((np.asarray(features, np.float64) - self.mean) / self.std) @ self.weights + self.bias
-
-    def predict(self, features: np.ndarray, among=None) -> np.ndarray:
-        """Predicted style names; `among`: choose only among these styles (chance = 1 / len(among))."""
-        names = self.classes if among is None else list(among)
-        columns = [self.classes.index(s) for s in names]
-        return np.array(names)[np.argmax(self.logits(features)[:, columns], axis=1)]
-
-
-def train_style_classifier(train_hvo: np.ndarray, train_styles, min_windows: int = MIN_STYLE_WINDOWS,
-                           seed: int = 0) -> StyleClassifier:
-    """A StyleClassifier over the styles with at least `min_windows` windows in these (train) drums."""
-    names, counts = np.unique(np.asarray(train_styles), return_counts=True)
-    classes = [str(s) for s, c in zip(names, counts) if c >= min_windows]
-    keep = np.isin(train_styles, classes)
-    return StyleClassifier(classes, seed=seed).fit(style_features(train_hvo[keep]), np.asarray(train_styles)[keep])
-
 
 def style_figures(gen: Generator, groove: np.ndarray, classifier: StyleClassifier | None, styles=STYLES_ASKED) -> dict:
     """Every groove generated with each style asked for (all bars, other controls free), with two seeds.

@@ -180,9 +180,9 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, best = state["step"], state["epoch"], state["best"]
         ema = state.get("ema", ema)
-        numpy_rng = state["numpy_rng"]  # every rank's; the first release's resume files: one state for all
+        numpy_rng = state["numpy_rng"]  # every rank's; older resume files: one state for all
         numpy_rng = numpy_rng if isinstance(numpy_rng, list) else [numpy_rng]
-        order_rng.bit_generator.state = state.get("order_rng", numpy_rng[0])  # that release drew the order from it too
+        order_rng.bit_generator.state = state.get("order_rng", numpy_rng[0])  # those files drew the order from it too
         if rank < len(numpy_rng):
             rng.bit_generator.state = numpy_rng[rank]
         torch_rng = state.get("torch_rng")  # every rank's (older resume files: rank 0's alone)

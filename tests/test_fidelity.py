@@ -1,4 +1,4 @@
-"""drumgen.fidelity: the Spearman helper, the style classifier, and every figure shown able both to
+"""drumgen.fidelity: the Spearman helper and every figure, each shown able both to
 pass (a fake model that obeys its controls exactly) and to fail (one that ignores them)."""
 import json
 
@@ -9,6 +9,7 @@ import torch
 from drumgen import controls as C
 from drumgen import fidelity as F
 from drumgen import hvo as H
+from drumgen import judges as J
 
 BASE_SHARES = np.array([0.3, 0.2, 0.25, 0.05, 0.04, 0.04, 0.04, 0.04, 0.04])  # every voice plays when free
 
@@ -69,17 +70,6 @@ def test_spearman_hand_cases_and_ties():
         F.spearman([1, 2], [1, 2, 3])
 
 
-def test_style_classifier_learns_separable_data():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 3, (3, 10))
-    labels = np.repeat(["a", "b", "c"], [300, 60, 60])  # unbalanced, as GMD styles are
-    x = centres[np.searchsorted(["a", "b", "c"], labels)] + rng.normal(0, 1, (len(labels), 10))
-    clf = F.StyleClassifier(["a", "b", "c"]).fit(x, labels)
-    assert np.mean(clf.predict(x) == labels) > 0.95
-    assert set(clf.predict(x, among=["b", "c"])) <= {"b", "c"}
-    assert np.mean(clf.predict(x[labels != "a"], among=["b", "c"]) == labels[labels != "a"]) > 0.95
-
-
 def test_figures_pass_for_a_model_that_obeys():
     torch.set_num_threads(1)
     groove = _grooves()
@@ -113,7 +103,7 @@ def test_style_figures_tell_a_style_following_model_from_one_that_ignores_style(
     styles = ["rock", "funk", "jazz"]
     outputs = [Obeying().generate(groove, {"style": s}, seed=seed) for s in styles for seed in (0, 1)]
     labels = np.repeat(styles, 2 * len(groove))
-    clf = F.StyleClassifier(styles).fit(F.style_features(np.concatenate(outputs)), labels)
+    clf = J.StyleClassifier(styles).fit(J.style_features(np.concatenate(outputs)), labels)
     follows = F.style_figures(F.Generator(Obeying()), groove, clf, styles)
     assert follows["accuracy"] == 1.0 and follows["distance_ratio"] > 2
     ignores = F.style_figures(F.Generator(Ignoring()), groove, clf, styles)

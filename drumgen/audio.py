@@ -1,0 +1,311 @@
+"""Sound of a drum part: FluidSynth with a General MIDI SoundFont (see soundfonts/README.md)::
+
+    reason = audio_unavailable_reason()         # None, or one sentence saying why there is no audio
+    mix = render_audio(midi.hvo_to_midi(hvo, song, merge=True))    # drums with the input's own tracks
+    drums = render_audio(midi.hvo_to_midi(hvo, song))              # the drums alone
+    write_audio(mix, "mix.wav")                                     # or a file-like, format="OGG"/"FLAC"
+
+`render_audio` plays any mido.MidiFile (type 0 or 1) following its tempo map, so the two calls
+above are all the app needs: `hvo_to_midi(..., merge=True)` puts the input's tracks and the new
+drums into one file, the default gives the drums alone; `render_hvo_audio` does both steps.
+One synthesizer with its SoundFont is kept per process (loading a SoundFont is slow) and renders
+one song at a time under a lock, reset between songs (notes, programs, controllers, effects), so
+concurrent requests are safe and one song sounds the same whenever it is played.
+"""
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from . import hvo as H
+
+if TYPE_CHECKING:  # pragma: no cover
+    import mido
+
+    from .midi import Song
+
+SOUNDFONT_DIR = Path(__file__).resolve().parents[1] / "soundfonts"
+# Searched after soundfonts/ (and $DRUMGEN_SOUNDFONT): Debian's and other common places.
+SYSTEM_SOUNDFONTS = (
+    "/usr/share/sounds/sf2/sf_GMbank.sf2",         # Debian csound-soundfont (public domain, 4 MB)
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",        # Debian fluid-soundfont-gm (MIT, 140 MB)
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",          # Debian timgm6mb-soundfont (GPL-2, 6 MB)
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+)
+DRUM_CHANNEL = 9          # MIDI channel 10
+DRUM_BANK = 128           # General MIDI drum kits in a SoundFont
+TAIL_SECONDS = 1.0        # after the last event, for decays and reverb
+MAX_AUDIO_SECONDS = 600.0  # longer songs are refused (10 minutes of stereo float32 is ~210 MB)
+PEAK = 0.89               # peak level after normalising (-1 dBFS)
+SYNTH_GAIN = 0.4          # FluidSynth's master gain (renders are float, so nothing clips inside)
+AUDIO_FORMATS = ("WAV", "OGG", "FLAC")
+_FLUID_BLOCK = 64         # FluidSynth renders in blocks of this many samples
+
+
+class AudioUnavailable(RuntimeError):
+    """No audio can be made here: FluidSynth or a SoundFont is missing (the message says which)."""
+
+
+def find_soundfont() -> Path | None:
+    """The SoundFont to play with: $DRUMGEN_SOUNDFONT, else the first .sf2 in soundfonts/, else a
+    system one (SYSTEM_SOUNDFONTS); None when there is none."""
+    env = os.environ.get("DRUMGEN_SOUNDFONT")
+    if env and Path(env).is_file():
+        return Path(env)
+    if SOUNDFONT_DIR.is_dir():
+        local = sorted(p for p in SOUNDFONT_DIR.iterdir() if p.suffix.lower() == ".sf2" and p.is_file())
+        if local:
+            return local[0]
+    for candidate in SYSTEM_SOUNDFONTS:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def _import_fluidsynth() -> Any:
+    """The pyfluidsynth module; raises AudioUnavailable with the reason when it cannot load."""
+    try:
+        import fluidsynth
+    except ImportError as exc:
+        if "FluidSynth library" in str(exc):
+            raise AudioUnavailable(
+                "No audio preview: the FluidSynth library is not installed "
+                "(Debian: apt-get install libfluidsynth3).") from exc
+        raise AudioUnavailable(
+            "No audio preview: the Python package pyfluidsynth is not installed "
+            f"(pip install pyfluidsynth) ({exc}).") from exc
+    except OSError as exc:  # the library is there but cannot be loaded
+        raise AudioUnavailable(f"No audio preview: the FluidSynth library cannot be loaded ({exc}).") from exc
+    if not hasattr(fluidsynth, "Synth") or not hasattr(fluidsynth, "_fl"):
+        raise AudioUnavailable(
+            "No audio preview: the module named 'fluidsynth' is not pyfluidsynth "
+            "(pip uninstall fluidsynth; pip install pyfluidsynth).")
+    return fluidsynth
+
+
+def audio_unavailable_reason() -> str | None:
+    """None when audio can be made here, else one sentence for a person saying why not and what to
+    install. Cheap: it looks for the library and a SoundFont file without loading the SoundFont."""
+    try:
+        _import_fluidsynth()
+    except AudioUnavailable as exc:
+        return str(exc)
+    if find_soundfont() is None:
+        return _no_soundfont_reason()
+    return _SYNTH.error  # a SoundFont that would not load, else None
+
+
+class _Synth:
+    """One FluidSynth synthesizer with its SoundFont, made on first use and reused."""
+
+    def __init__(self) -> None:
+        self.key: tuple[str, int] | None = None
+        self.fs: Any = None
+        self.sfid = -1
+        self.write_float: Any = None
+        self.rendered = 0  # samples made since the synth was created (FluidSynth works in blocks of 64)
+        self.error: str | None = None  # a SoundFont that would not load, for audio_unavailable_reason
+
+    def ready(self, sample_rate: int) -> None:
+        """Make sure a synth for `sample_rate` with the current SoundFont is loaded (under the lock)."""
+        fluidsynth = _import_fluidsynth()
+        soundfont = find_soundfont()
+        if soundfont is None:
+            raise AudioUnavailable(_no_soundfont_reason())
+        key = (str(soundfont), int(sample_rate))
+        if key == self.key and self.fs is not None:
+            return
+        self.close()
+        fs = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate), channels=16)
+        # no audio driver is started: samples are pulled with fluid_synth_write_float
+        sfid = fs.sfload(str(soundfont))
+        if sfid is None or sfid < 0:
+            fs.delete()
+            self.error = f"No audio preview: the SoundFont {soundfont} could not be loaded."
+            raise AudioUnavailable(self.error)
+        write_float = fluidsynth._fl.fluid_synth_write_float
+        write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        write_float.restype = ctypes.c_int
+        self.fs, self.sfid, self.write_float, self.key, self.error = fs, sfid, write_float, key, None
+        self.rendered = 0
+
+    def reset(self) -> None:
+        """Silence, GM programs on every channel (drum kit on channel 10), controllers and effects
+        reset, and the synth's next 64-sample block starting at the song's sample 0, so events land
+        on the same samples in every render of a file. (Renders still differ slightly in the first
+        milliseconds of notes: FluidSynth's voices keep a little state between songs.)"""
+        self.fs.system_reset()
+        for channel in range(16):
+            if channel == DRUM_CHANNEL:
+                self.fs.program_select(channel, self.sfid, DRUM_BANK, 0)
+            else:
+                self.fs.program_select(channel, self.sfid, 0, 0)
+        # events take effect at FluidSynth's next 64-sample block: start each song on a block boundary
+        pad = -self.rendered % _FLUID_BLOCK
+        if pad:
+            self.render(np.zeros((pad, 2), np.float32), 0, pad)
+
+    def render(self, out: np.ndarray, start: int, stop: int) -> None:
+        """Write samples [start, stop) of the stereo float32 array `out` (n, 2)."""
+        n = stop - start
+        if n <= 0:
+            return
+        base = out.ctypes.data + start * out.strides[0]
+        if self.write_float(self.fs.synth, n, base, 0, 2, base, 1, 2) != 0:
+            raise RuntimeError("FluidSynth failed to render audio")
+        self.rendered += n
+
+    def close(self) -> None:
+        if self.fs is not None:
+            self.fs.delete()
+        self.fs, self.key, self.sfid = None, None, -1
+
+
+def _no_soundfont_reason() -> str:
+    return ("No audio preview: no General MIDI SoundFont (.sf2) was found in soundfonts/ or "
+            "/usr/share/sounds/sf2/ (Debian: apt-get install csound-soundfont, or put one in soundfonts/).")
+
+
+_SYNTH = _Synth()
+_SYNTH_LOCK = threading.Lock()
+
+
+def _apply(fs: Any, msg: Any) -> None:
+    """Send one mido channel message to the synth; other messages (meta, sysex) are ignored."""
+    kind = msg.type
+    if kind == "note_on":
+        if msg.velocity > 0:
+            fs.noteon(msg.channel, msg.note, msg.velocity)
+        else:
+            fs.noteoff(msg.channel, msg.note)
+    elif kind == "note_off":
+        fs.noteoff(msg.channel, msg.note)
+    elif kind == "control_change":
+        fs.cc(msg.channel, msg.control, msg.value)
+    elif kind == "program_change":
+        fs.program_change(msg.channel, msg.program)
+    elif kind == "pitchwheel":
+        fs.pitch_bend(msg.channel, msg.pitch)
+
+
+def seconds_at_tick(midi_file: mido.MidiFile, tick: int) -> float:
+    """The time in seconds of a tick of a type 0/1 file, through its tempo map (any track's set_tempo)."""
+    import mido
+
+    changes = []
+    for track in midi_file.tracks:
+        now = 0
+        for msg in track:
+            now += msg.time
+            if msg.type == "set_tempo":
+                changes.append((now, msg.tempo))
+    changes.sort(key=lambda c: c[0])
+    seconds, last, tempo = 0.0, 0, 500000  # MIDI's default: 120 BPM
+    for at, new in changes:
+        if at >= tick:
+            break
+        seconds += mido.tick2second(at - last, midi_file.ticks_per_beat, tempo)
+        last, tempo = at, new
+    return seconds + mido.tick2second(tick - last, midi_file.ticks_per_beat, tempo)
+
+
+def render_audio(midi_file: mido.MidiFile | str | os.PathLike | bytes, sample_rate: int = 44100,
+                 tail: float = TAIL_SECONDS, normalize: bool = True, until_tick: int | None = None,
+                 max_seconds: float = MAX_AUDIO_SECONDS) -> np.ndarray:
+    """Play a MIDI file through FluidSynth: stereo float32 samples (n, 2) at `sample_rate`.
+
+    The whole file is rendered in one synth, following its tempo map (mido yields each event's
+    time in seconds), drums on channel 10 with the SoundFont's standard kit and other channels
+    with the General MIDI programs the file selects. The audio lasts until the file's last event,
+    or until `until_tick` if that is later (e.g. the end of the last bar), then `tail` seconds more
+    let the last notes ring. With normalize=True the peak is set to -1 dBFS (silence stays silent).
+    Raises AudioUnavailable (FluidSynth or SoundFont missing) or ValueError (a file that cannot be
+    played: type 2, or longer than max_seconds).
+    """
+    import mido
+
+    if not isinstance(midi_file, mido.MidiFile):
+        if isinstance(midi_file, (bytes, bytearray)):
+            midi_file = mido.MidiFile(file=io.BytesIO(bytes(midi_file)))
+        else:
+            midi_file = mido.MidiFile(os.fspath(midi_file))
+    if midi_file.type == 2:
+        raise ValueError("MIDI type 2 files (independent sequences) cannot be played as one song")
+    sample_rate = int(sample_rate)
+    if not 8000 <= sample_rate <= 192000:
+        raise ValueError(f"sample_rate must be between 8000 and 192000, got {sample_rate}")
+    events = []
+    now = 0.0
+    for msg in midi_file:  # times in seconds, tempo changes applied
+        now += msg.time
+        if not msg.is_meta and msg.type != "sysex":
+            events.append((now, msg))
+    if until_tick is not None:
+        now = max(now, seconds_at_tick(midi_file, int(until_tick)))
+    length = now + max(0.0, float(tail))
+    if length > max_seconds:
+        raise ValueError(f"the song lasts {length / 60:.1f} minutes; audio is made for up to "
+                         f"{max_seconds / 60:.0f} minutes")
+    n_samples = int(round(length * sample_rate))
+    out = np.zeros((n_samples, 2), dtype=np.float32)
+    with _SYNTH_LOCK:
+        _SYNTH.ready(sample_rate)
+        _SYNTH.reset()
+        done = 0
+        try:
+            for when, msg in events:
+                at = min(int(round(when * sample_rate)), n_samples)
+                _SYNTH.render(out, done, at)
+                done = at
+                _apply(_SYNTH.fs, msg)
+            _SYNTH.render(out, done, n_samples)
+        finally:
+            _SYNTH.reset()  # the next song starts from silence even after an error
+    if normalize:
+        peak = float(np.abs(out).max()) if len(out) else 0.0
+        if peak > 1e-9:
+            out *= PEAK / peak
+    return out
+
+
+def render_hvo_audio(hvo: np.ndarray, song: Song | None = None, with_input: bool = False,
+                     sample_rate: int = 44100, **kwargs: Any) -> np.ndarray:
+    """The drums of an HVO (T, 27) as audio, at the song's tempo map (120 BPM without a song): alone
+    (default) or with the input's own tracks (with_input=True, i.e. `hvo_to_midi(hvo, song,
+    merge=True)`). The audio lasts at least to the end of the HVO's last bar (then the tail)."""
+    from .midi import hvo_to_midi
+
+    out = hvo_to_midi(hvo, song, merge=with_input)
+    kwargs.setdefault("until_tick", len(hvo) * out.ticks_per_beat // H.STEPS_PER_BEAT)
+    return render_audio(out, sample_rate=sample_rate, **kwargs)
+
+
+def write_audio(samples: np.ndarray, target: str | os.PathLike | BinaryIO, sample_rate: int = 44100,
+                format: str = "WAV") -> None:
+    """Write samples (n, 2) or (n,) to a path or a binary file-like as WAV (16-bit), OGG (Vorbis) or FLAC."""
+    import soundfile
+
+    fmt = format.upper()
+    if fmt not in AUDIO_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(AUDIO_FORMATS)}, got {format!r}")
+    subtype = {"WAV": "PCM_16", "OGG": "VORBIS", "FLAC": "PCM_16"}[fmt]
+    data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    if isinstance(target, (str, os.PathLike)):
+        target = os.fspath(target)
+    soundfile.write(target, data, int(sample_rate), format=fmt, subtype=subtype)
+
+
+def audio_to_bytes(samples: np.ndarray, sample_rate: int = 44100, format: str = "WAV") -> bytes:
+    """The bytes of an audio file (see write_audio)."""
+    buffer = io.BytesIO()
+    write_audio(samples, buffer, sample_rate, format)
+    return buffer.getvalue()
