@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     drums = webapp.DrumApp()
     print(f"drumgen: models {', '.join(f'{k} ({p.name})' for k, p in drums.models.items())}; loading...", flush=True)
     drums.warm_up()
-    reason = webapp.render.audio_unavailable_reason()
+    reason = webapp.audio.audio_unavailable_reason()
     if reason:
         print(f"drumgen: {reason}", flush=True)
     demo = build_app(drums)

@@ -71,7 +71,7 @@ def _demo(args: argparse.Namespace) -> int:
     """The first release's demo: the groove's drums from the shipped model, written and shown as a grid."""
     from pathlib import Path
 
-    from .render import hvo_to_text
+    from .text_grid import hvo_to_text
 
     model = load_default_model()
     part = pipeline.make_drums(model, args.input, seed=args.seed)

@@ -38,12 +38,13 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from . import audio, midi, pipeline
 from . import controls as C
 from . import hvo as H
-from . import midi, pipeline, render
 from .control_input import number_in
 from .lanes import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
+from .piano_roll import figure_to_png, piano_roll
 
 log = logging.getLogger(__name__)
 
@@ -256,9 +257,9 @@ class DrumApp:
         for name in self.models:
             hvo = self.model(name).generate(groove[None])[0]
         with _FIGURE_LOCK:
-            render.figure_to_png(render.piano_roll(hvo, groove), dpi=20)
-        if render.audio_unavailable_reason() is None:
-            render.render_hvo_audio(hvo, sample_rate=self.audio_rate)
+            figure_to_png(piano_roll(hvo, groove), dpi=20)
+        if audio.audio_unavailable_reason() is None:
+            audio.render_hvo_audio(hvo, sample_rate=self.audio_rate)
 
     # events
     @user_errors
@@ -284,7 +285,7 @@ class DrumApp:
         title = f"{name}: the groove from {source} ({int(groove[:, 0].sum())} onsets); the drums appear after Generate"
         path = self.folders.new() / f"{_stem(name)}_groove.png"
         with _FIGURE_LOCK:
-            path.write_bytes(render.figure_to_png(render.piano_roll(H.empty_hvo(len(groove)), groove, title=title),
+            path.write_bytes(figure_to_png(piano_roll(H.empty_hvo(len(groove)), groove, title=title),
                                                   dpi=FIGURE_DPI))
         return str(path)
 
@@ -377,24 +378,24 @@ class DrumApp:
         figure = folder / f"{stem}_drums_seed{seed}.png"
         title = f"{name}: drums (blue) for the groove (orange) · seed {seed}"
         with _FIGURE_LOCK:
-            figure.write_bytes(render.figure_to_png(render.piano_roll(hvo, groove, title=title), dpi=FIGURE_DPI))
+            figure.write_bytes(figure_to_png(piano_roll(hvo, groove, title=title), dpi=FIGURE_DPI))
         lap("figure")
 
         step(0.65, desc="rendering audio")
         mix = drums_audio = None
-        reason = render.audio_unavailable_reason()
+        reason = audio.audio_unavailable_reason()
         if reason is None:
             end_tick = song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT
             try:
                 suffix = AUDIO_FORMAT.lower()
                 mix, drums_audio = folder / f"{stem}_with_drums.{suffix}", folder / f"{stem}_drums.{suffix}"
                 for out, path in ((merged_out, mix), (drums_out, drums_audio)):
-                    samples = render.render_audio(out, sample_rate=self.audio_rate, until_tick=end_tick)
-                    render.write_audio(samples, path, self.audio_rate, AUDIO_FORMAT)
+                    samples = audio.render_audio(out, sample_rate=self.audio_rate, until_tick=end_tick)
+                    audio.write_audio(samples, path, self.audio_rate, AUDIO_FORMAT)
                 mix, drums_audio = str(mix), str(drums_audio)
-            except (render.AudioUnavailable, ValueError) as exc:
+            except (audio.AudioUnavailable, ValueError) as exc:
                 mix = drums_audio = None
-                reason = str(exc) if isinstance(exc, render.AudioUnavailable) else f"No audio preview: {exc}."
+                reason = str(exc) if isinstance(exc, audio.AudioUnavailable) else f"No audio preview: {exc}."
         lap("audio")
 
         hits = int(H.hit_count(hvo))

@@ -13,14 +13,14 @@ import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from drumgen import audio, midi, webapp
 from drumgen import hvo as H
 from drumgen import lanes as L
-from drumgen import midi, render, webapp
 from tests.conftest import ROOT, make_midi
 from tests.test_webapp import bad_files, groove_notes
 
 SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
-AUDIO = render.audio_unavailable_reason() is None
+AUDIO = audio.audio_unavailable_reason() is None
 BPM = 96.0
 BARS = 8
 
@@ -122,7 +122,7 @@ def test_a_good_file_end_to_end(served, groove):
         song_seconds = BARS * 4 * 60 / BPM
         for path in (mix, alone):
             samples, rate = soundfile.read(path)
-            assert abs(len(samples) / rate - (song_seconds + render.TAIL_SECONDS)) < 0.1
+            assert abs(len(samples) / rate - (song_seconds + audio.TAIL_SECONDS)) < 0.1
             assert np.sqrt(np.mean(samples ** 2)) > 0.01
     else:
         assert mix is None and "No audio preview" in summary

@@ -11,15 +11,15 @@ import pytest
 import torch
 from gradio_client.utils import json_schema_to_python_type
 
+from drumgen import audio, midi, webapp
 from drumgen import hvo as H
-from drumgen import midi, render, webapp
 from drumgen.lanes import LANE_ROWS, LANES, free_lanes
 from drumgen.models.checkpoint import shipped_models
 from drumgen.widgets import BarLanes
 from tests.conftest import ROOT, make_midi
 
 SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
-AUDIO = render.audio_unavailable_reason() is None
+AUDIO = audio.audio_unavailable_reason() is None
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -171,7 +171,7 @@ def test_generate_makes_every_output(drums, tmp_path):
 
         for wav in (mix, alone):
             samples, rate = soundfile.read(wav)
-            assert abs(len(samples) / rate - (6 * 4 * 60 / 93.0 + render.TAIL_SECONDS)) < 0.1
+            assert abs(len(samples) / rate - (6 * 4 * 60 / 93.0 + audio.TAIL_SECONDS)) < 0.1
             assert np.sqrt(np.mean(samples ** 2)) > 0.01
     else:
         assert mix is None and alone is None and "No audio preview" in summary
@@ -211,7 +211,7 @@ def test_request_folders_are_new_and_old_ones_go(tmp_path):
 
 
 def test_no_audio_says_why(drums, monkeypatch):
-    monkeypatch.setattr(render, "audio_unavailable_reason", lambda: "No audio preview: the FluidSynth library is "
+    monkeypatch.setattr(audio, "audio_unavailable_reason", lambda: "No audio preview: the FluidSynth library is "
                         "not installed (Debian: apt-get install libfluidsynth3).")
     figure, mix, alone, *_, summary = drums.generate(str(ROOT / "assets" / "son_clave.mid"), "all", None, "any",
                                                      "mgvae", 1, 0)
