@@ -25,6 +25,7 @@ import torch.nn as nn
 from .. import controls as C
 from .. import hvo as H
 from .. import sampling
+from ..thresholds import quick_f1
 from .checkpoint import save_checkpoint
 
 
@@ -77,8 +78,6 @@ class DrumModel(nn.Module):
 
     def selection_score(self, windows) -> float:
         """What training keeps the best epoch by (higher is better): hit F1 on validation windows."""
-        from ..evaluate import quick_f1
-
         return quick_f1(self, windows.hvo)
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:

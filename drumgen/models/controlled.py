@@ -29,6 +29,7 @@ from .. import controls as C
 from .. import hvo as H
 from .. import sampling
 from ..data import augment_drums, augmented_grooves
+from ..metrics import score
 from .base import DrumModel, ModelConfig, Prediction
 
 log = logging.getLogger(__name__)
@@ -345,8 +346,6 @@ class RhythmDrivenDrumGen(DrumModel):
     def selection_score(self, windows) -> float:
         """Mean hit F1 on (up to) 256 validation windows with the true controls and with all free:
         the model must both follow the controls and play well without them."""
-        from ..evaluate import score
-
         pick = np.unique(np.linspace(0, len(windows) - 1, min(256, len(windows))).astype(int))  # spread over files
         true = windows.hvo[pick]
         groove = H.hvo_to_groove(true)
