@@ -269,7 +269,7 @@ def test_decoding_feeds_back_its_own_hits(model):
         logits, v, o, _, _ = _teacher_forced(model, groove, played, ctrl)
     assert np.allclose(torch.sigmoid(logits).numpy(), probs, atol=1e-5)
     assert np.allclose(v.numpy(), vel, atol=1e-5) and np.allclose(o.numpy(), off, atol=1e-5)
-    mute = C.mute_mask(ctrl, W)
+    mute = sampling.mute_mask(ctrl, W)
     assert np.array_equal(hits > 0.5, (probs > 0.5) & ~mute)
 
 

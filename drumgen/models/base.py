@@ -91,7 +91,7 @@ class DrumModel(nn.Module):
                 steer: bool = False) -> Prediction:
         """`rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
         a model that hears its own drums must hear silence there too. `steer`: the output's hits will
-        be steered to the controls (`controls.steer_hits`), so such a model must hear those."""
+        be steered to the controls (`sampling.steer_hits`), so such a model must hear those."""
         raise NotImplementedError
 
     def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | list[int] | None = 0,
@@ -110,7 +110,7 @@ class DrumModel(nn.Module):
         groove's onsets take its offset, and are scaled so the loudest has the groove's velocity.
         rest_in_silent_bars: bars where the groove has no onset get no drums. steer: also make
         each bar meet its requested density, instrument shares and intensity at sampling time
-        (`controls.steer_hits`, `controls.steer_velocities`), on top of what a model learnt; False
+        (`sampling.steer_hits`, `sampling.steer_velocities`), on top of what a model learnt; False
         leaves the controls to the model alone (a model that did not learn them then ignores all
         but mutes, which always hold). engine: the loader's fast path (`Runtime` passes it).
         """

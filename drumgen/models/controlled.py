@@ -392,7 +392,7 @@ class RhythmDrivenDrumGen(DrumModel):
             noise).to(device)
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
         base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style))  # every token's, once
-        mute = C.mute_mask(ctrl, W)                                               # (B, W, 9)
+        mute = sampling.mute_mask(ctrl, W)                                        # (B, W, 9)
         if rest is not None:
             mute = mute | np.asarray(rest, bool)[:, :W, None]
         mute = torch.from_numpy(mute).to(device)
@@ -468,7 +468,7 @@ class RhythmDrivenDrumGen(DrumModel):
                                         rest=None if rest is None else rest[:, start:end], engine=engine)
             if steer:  # the next window continues from the bars as they will sound
                 probs = result[0] if rest is None else np.where(rest[:, start:end, None], 0.0, result[0])
-                result = (*result[:3], C.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars)))
+                result = (*result[:3], sampling.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars)))
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end
