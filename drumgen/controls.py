@@ -36,7 +36,11 @@ DENSITY_TABLE = np.array([  # hit counts at DENSITY_LEVELS; 17,416 GMD train bar
     0.0, 8.409, 10.894, 12.271, 13.386, 14.313, 15.21, 16.0, 16.762, 17.568, 18.361,
     19.258, 20.084, 20.918, 21.846, 22.974, 24.111, 25.317, 26.817, 28.585, 45.5,
 ])
-CONDITION_DIM = 2 + 2 + 2 * H.N_VOICES  # density, known | intensity, known | 9 shares | 9 share-known
+# Where each control sits in condition_array's vector: a value, then whether it is set (1) or free (0).
+DENSITY, DENSITY_KNOWN, INTENSITY, INTENSITY_KNOWN = 0, 1, 2, 3
+SHARES = slice(4, 4 + H.N_VOICES)
+SHARES_KNOWN = slice(4 + H.N_VOICES, 4 + 2 * H.N_VOICES)
+CONDITION_DIM = 4 + 2 * H.N_VOICES
 CONTROL_KEYS = ("density", "intensity", "instruments", "style")
 FREE_STYLES = ("any", "free", "")  # what a person types for "no style: the model chooses"
 
@@ -274,13 +278,15 @@ def controls_from_measure(measured: dict, styles=None) -> Controls:
 
 
 def condition_array(c: Controls) -> tuple[np.ndarray, np.ndarray]:
-    """Model input: float32 (N, B, 22) = [density, known, intensity, known, 9 shares, 9 known] with free
-    values as 0 and known as 0/1, and style indices (N, B) int64 with free = len(STYLES) ('any')."""
-    parts = []
-    for values in (c.density[..., None], c.intensity[..., None], c.instruments):
+    """Model input: float32 (N, B, CONDITION_DIM), each control's value and whether it is set where
+    DENSITY ... SHARES_KNOWN say (free values as 0, known as 0/1), and style indices (N, B) int64
+    with free = len(STYLES) ('any')."""
+    cond = np.zeros((*c.shape, CONDITION_DIM), np.float32)
+    for values, at, known_at in ((c.density, DENSITY, DENSITY_KNOWN), (c.intensity, INTENSITY, INTENSITY_KNOWN),
+                                 (c.instruments, SHARES, SHARES_KNOWN)):
         known = np.isfinite(values)
-        parts += [np.where(known, values, 0.0), known]
-    return np.concatenate(parts, axis=-1).astype(np.float32), np.where(c.style < 0, len(STYLES), c.style).astype(np.int64)
+        cond[..., at], cond[..., known_at] = np.where(known, values, 0.0), known
+    return cond, np.where(c.style < 0, len(STYLES), c.style).astype(np.int64)
 
 
 def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:

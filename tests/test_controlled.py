@@ -106,8 +106,8 @@ def test_own_history_mixes_the_models_own_beats_into_the_drums_it_hears():
     m = RhythmDrivenDrumGen(tiny_config(own_history=0.5)).train()
     batch = m.make_batch(_windows(8, 4), np.arange(8), None, None)
     cond = batch["cond"].clone()
-    cond[:, :, 4:] = 0.0                                     # every share free ...
-    cond[:, :, 4 + RIDE], cond[:, :, 13 + RIDE] = 0.0, 1.0  # ... but the ride's: muted everywhere
+    cond[..., C.SHARES], cond[..., C.SHARES_KNOWN] = 0.0, 0.0                          # every share free ...
+    cond[..., C.SHARES.start + RIDE], cond[..., C.SHARES_KNOWN.start + RIDE] = 0.0, 1.0  # ... but the ride's: muted
     batch["cond"] = cond
     m.thresholds = [0.0] * 9  # every voice over its threshold: the model's own beats are full of hits
     mixed = m.history_with_own_beats(batch)
@@ -143,9 +143,10 @@ def test_make_batch_for_validation_keeps_every_true_control(max_bars):
     assert np.array_equal(batch["drums"].numpy(), windows.hvo[[4, 0, 2]])
     assert np.array_equal(batch["groove"].numpy(), H.hvo_to_groove(windows.hvo[[4, 0, 2]]))  # the full groove
     cond = batch["cond"].numpy()
-    assert (cond[..., 1] == 1).all() and (cond[..., 3] == 1).all() and (cond[..., 13:] == 1).all()  # all known
+    assert (cond[..., C.DENSITY_KNOWN] == 1).all() and (cond[..., C.INTENSITY_KNOWN] == 1).all()  # all known
+    assert (cond[..., C.SHARES_KNOWN] == 1).all()
     measured = C.measure_controls(windows.hvo[[4, 0, 2]])
-    assert np.allclose(cond[..., 0], measured["density"]) and np.allclose(cond[..., 4:13], measured["instruments"])
+    assert np.allclose(cond[..., C.DENSITY], measured["density"]) and np.allclose(cond[..., C.SHARES], measured["instruments"])
     styles = [C.STYLES.index(s) for s in windows.style[[4, 0, 2]]]
     assert (batch["style"].numpy() == np.array(styles)[:, None]).all()
     with torch.no_grad():

@@ -153,6 +153,8 @@ def test_condition_array_layout():
     c = C.validate_controls({"density": [0.3, None], "instruments": {"snare": 0.25}, "style": [None, "jazz"]}, 1, 2)
     cond, style = C.condition_array(c)
     assert cond.shape == (1, 2, C.CONDITION_DIM) == (1, 2, 22) and cond.dtype == np.float32
+    assert (C.DENSITY, C.DENSITY_KNOWN, C.INTENSITY, C.INTENSITY_KNOWN) == (0, 1, 2, 3)
+    assert (C.SHARES, C.SHARES_KNOWN) == (slice(4, 13), slice(13, 22))
     assert cond[0, 0, :4].tolist() == [pytest.approx(0.3), 1, 0, 0] and cond[0, 1, :4].tolist() == [0, 0, 0, 0]
     assert cond[0, 0, 4 + SNARE] == 0.25 and cond[0, 0, 13 + SNARE] == 1 and cond[0, 0, 4:].sum() == 1.25
     assert style.dtype == np.int64 and style[0].tolist() == [len(C.STYLES), C.STYLES.index("jazz")]

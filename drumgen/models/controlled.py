@@ -317,7 +317,7 @@ class RhythmDrivenDrumGen(DrumModel):
         target, cond = batch["drums"], batch["cond"]
         hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"])
         threshold = torch.as_tensor(self.thresholds, dtype=torch.float32, device=target.device)
-        shares, known = cond[..., 4:4 + H.N_VOICES], cond[..., 4 + H.N_VOICES:]
+        shares, known = cond[..., C.SHARES], cond[..., C.SHARES_KNOWN]
         muted = ((shares == 0) & (known > 0)).repeat_interleave(H.STEPS_PER_BAR, dim=1)   # (B, T, 9)
         hits = ((torch.sigmoid(hit_logits.float()) > threshold) & ~muted).float()
         own = torch.cat([hits, velocities.float() * hits, offsets.float() * hits], dim=-1)
