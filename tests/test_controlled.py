@@ -12,6 +12,7 @@ from drumgen import data, sampling
 from drumgen import hvo as H
 from drumgen.models.checkpoint import load_model, read_checkpoint
 from drumgen.models.controlled import BEAT, RhythmDrivenDrumGen, tiny_config
+from drumgen.models.engines import build_engine
 from tests.conftest import random_groove
 
 W = tiny_config().max_bars * H.STEPS_PER_BAR  # the tiny model's window: 4 bars = 64 steps = 16 tokens
@@ -207,7 +208,7 @@ def test_kv_cache_gives_the_same_drums(model, prefix_steps):
 
 @pytest.fixture(scope="module")
 def engine(model):
-    return model.build_engine()
+    return build_engine(model)
 
 
 @pytest.mark.parametrize("prefix_steps, n_steps", [(0, None), (4, None), (24, None), (32, 48), (0, 20)])
@@ -228,7 +229,7 @@ def test_traced_step_gives_the_same_drums(model, engine, prefix_steps, n_steps):
 
 def test_building_the_engine_leaves_the_models_mode_alone():
     m = RhythmDrivenDrumGen(tiny_config()).train()
-    assert m.build_engine() is not None
+    assert build_engine(m) is not None
     assert all(module.training for module in m.modules())
 
 
