@@ -9,7 +9,8 @@ A model kind subclasses `DrumModel` and provides:
   with a "loss" entry and a "recon" entry (the loop logs every entry by name);
 * `predict(groove, controls, seeds, temperature, thresholds, engine, rest, steer) -> Prediction`: the
   model-specific part of generation; `generate` wraps it with the argument checks and the shared
-  sampling steps (`drumgen.sampling`);
+  sampling steps (`drumgen.sampling`).
+
 The loader wraps a model in a `Runtime` (runtime.py), which holds the kind's inference fast path
 (engines.py); a model module imports neither, and holds only the eager model.
 """
