@@ -1,8 +1,8 @@
 """Per-bar controls: the one place that says what density, intensity, instruments and style mean.
 
-The same code measures training targets (`measure_controls`), checks user input (`validate_controls`),
-feeds a model (`condition_array`) and steers a model without learned controls (`steer_hits`,
-`steer_velocities`), so a slider means the same thing everywhere. Per bar (16 steps), each in [0, 1]:
+The same code measures training targets (`measure_controls`), checks user input (`validate_controls`)
+and feeds a model (`condition_array`); sampling steers drums to these same definitions
+(`drumgen.sampling`), so a slider means the same thing everywhere. Per bar (16 steps), each in [0, 1]:
 
 * density: how busy the bar is, as a rank among GMD bars. A bar's hit count (9 voices) is mapped
   piecewise-linearly through DENSITY_TABLE, the hit counts at the 0.00, 0.05, ..., 1.00 quantiles of
@@ -36,7 +36,11 @@ DENSITY_TABLE = np.array([  # hit counts at DENSITY_LEVELS; 17,416 GMD train bar
     0.0, 8.409, 10.894, 12.271, 13.386, 14.313, 15.21, 16.0, 16.762, 17.568, 18.361,
     19.258, 20.084, 20.918, 21.846, 22.974, 24.111, 25.317, 26.817, 28.585, 45.5,
 ])
-CONDITION_DIM = 2 + 2 + 2 * H.N_VOICES  # density, known | intensity, known | 9 shares | 9 share-known
+# Where each control sits in condition_array's vector: a value, then whether it is set (1) or free (0).
+DENSITY, DENSITY_KNOWN, INTENSITY, INTENSITY_KNOWN = 0, 1, 2, 3
+SHARES = slice(4, 4 + H.N_VOICES)
+SHARES_KNOWN = slice(4 + H.N_VOICES, 4 + 2 * H.N_VOICES)
+CONDITION_DIM = 4 + 2 * H.N_VOICES
 CONTROL_KEYS = ("density", "intensity", "instruments", "style")
 FREE_STYLES = ("any", "free", "")  # what a person types for "no style: the model chooses"
 
@@ -274,13 +278,15 @@ def controls_from_measure(measured: dict, styles=None) -> Controls:
 
 
 def condition_array(c: Controls) -> tuple[np.ndarray, np.ndarray]:
-    """Model input: float32 (N, B, 22) = [density, known, intensity, known, 9 shares, 9 known] with free
-    values as 0 and known as 0/1, and style indices (N, B) int64 with free = len(STYLES) ('any')."""
-    parts = []
-    for values in (c.density[..., None], c.intensity[..., None], c.instruments):
+    """Model input: float32 (N, B, CONDITION_DIM), each control's value and whether it is set where
+    DENSITY ... SHARES_KNOWN say (free values as 0, known as 0/1), and style indices (N, B) int64
+    with free = len(STYLES) ('any')."""
+    cond = np.zeros((*c.shape, CONDITION_DIM), np.float32)
+    for values, at, known_at in ((c.density, DENSITY, DENSITY_KNOWN), (c.intensity, INTENSITY, INTENSITY_KNOWN),
+                                 (c.instruments, SHARES, SHARES_KNOWN)):
         known = np.isfinite(values)
-        parts += [np.where(known, values, 0.0), known]
-    return np.concatenate(parts, axis=-1).astype(np.float32), np.where(c.style < 0, len(STYLES), c.style).astype(np.int64)
+        cond[..., at], cond[..., known_at] = np.where(known, values, 0.0), known
+    return cond, np.where(c.style < 0, len(STYLES), c.style).astype(np.int64)
 
 
 def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
@@ -304,91 +310,6 @@ def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
 def per_step(per_bar: np.ndarray) -> np.ndarray:
     """Per-bar values (N, B, ...) -> the same on every step of each bar (N, B * 16, ...)."""
     return np.repeat(per_bar, BAR, axis=1)
-
-
-def mute_mask(c: Controls, n_steps: int | None = None) -> np.ndarray:
-    """(N, n_steps, 9) bool, True where a voice's share is exactly 0 (muted); steps past the bars are False."""
-    mask = per_step(c.instruments == 0)
-    n_steps = mask.shape[1] if n_steps is None else n_steps
-    return np.pad(mask, ((0, 0), (0, max(n_steps - mask.shape[1], 0)), (0, 0)))[:, :n_steps]
-
-
-def _top(score: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the k highest scores (ties: earlier first); -inf cells are never chosen."""
-    chosen = np.zeros(score.shape, bool)
-    k = min(int(k), int(np.isfinite(score).sum()))
-    if k > 0:
-        chosen.ravel()[np.argsort(-score.ravel(), kind="stable")[:k]] = True
-    return chosen
-
-
-def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: Controls | None) -> np.ndarray:
-    """Hits (N, T, 9) float32 in {0, 1} from probabilities (N, T, 9) steered by per-bar controls.
-
-    Per item and bar: a voice with share exactly 0 never hits, nor does a cell with probability 0.
-    Cells are ranked by prob / threshold. K = round(counts_from_density(density)) when density is set
-    (capped at the allowed cells), else the bar's plain-threshold count. A voice with a share s > 0
-    gets its round(s * K) best cells (at least 1 when K > 0; when the set shares ask for more than K,
-    the largest quota gives way first). Then the free voices fill the bar up to K by rank, so the
-    shares asked for are shares of the whole bar and a bar keeps the model's own count when density
-    is free; with density set the set voices fill too if the free ones run out, so the bar has
-    exactly K. With nothing set a cell hits when prob > threshold.
-    """
-    probs = np.asarray(probs, np.float32)
-    if probs.ndim != 3 or probs.shape[-1] != H.N_VOICES or probs.shape[1] % BAR:
-        raise ValueError(f"probs must have shape (N, T, 9) with T a multiple of {BAR}, got {probs.shape}")
-    n, length, _ = probs.shape
-    thresholds = np.asarray(thresholds, np.float32).reshape(H.N_VOICES)
-    c = validate_controls(c, n, length // BAR)
-    bars = probs.reshape(n, -1, BAR, H.N_VOICES)
-    allowed = (bars > 0) & ~mute_mask(c).reshape(bars.shape)
-    hits = (bars > thresholds) & allowed
-    score = np.where(allowed, bars / np.maximum(thresholds, 1e-6), -np.inf)
-    steered = np.isfinite(c.density) | (c.instruments > 0).any(axis=-1)
-    for i, b in zip(*np.nonzero(steered)):
-        s, share, plain = score[i, b], c.instruments[i, b], hits[i, b]
-        density_set = np.isfinite(c.density[i, b])
-        k = int(plain.sum())
-        if density_set:
-            k = min(int(np.floor(counts_from_density(c.density[i, b]) + 0.5)), int(allowed[i, b].sum()))
-        has_share = share > 0
-        quota = np.where(has_share, np.floor(np.nan_to_num(share) * k + 0.5), 0).astype(int)
-        quota = np.minimum(np.where(has_share & (k > 0), np.maximum(quota, 1), quota), allowed[i, b].sum(axis=0))
-        while quota.sum() > k:
-            quota[np.argmax(quota)] -= 1
-        out = np.zeros_like(plain)
-        for v in np.nonzero(quota)[0]:
-            out[:, v] = _top(s[:, v], quota[v])
-        free = np.isnan(share)[None, :]
-        out |= _top(np.where(free & ~out, s, -np.inf), k - out.sum())
-        if density_set:
-            out |= _top(np.where(~out, s, -np.inf), k - out.sum())
-        hits[i, b] = out
-    return hits.reshape(n, length, H.N_VOICES).astype(np.float32)
-
-
-def steer_velocities(hits: np.ndarray, velocities: np.ndarray, c: Controls | None) -> np.ndarray:
-    """Velocities (N, T, 9): in each bar with intensity set and hits, all velocities scaled by one gain
-    (hits clipped to [1/127, 1]) so the mean velocity of the bar's hits is the intensity (bisection)."""
-    hits = np.asarray(hits) > 0.5
-    velocities = np.asarray(velocities, np.float32)
-    n, length, _ = hits.shape
-    c = validate_controls(c, n, length // BAR)
-    shape = (n, length // BAR, BAR * H.N_VOICES)
-    mask, v = hits.reshape(shape), velocities.reshape(shape)
-    hit_v = np.clip(v, 1 / 127, 1.0)
-    count = mask.sum(axis=-1)
-    target = np.clip(np.nan_to_num(c.intensity, nan=0.0), 1 / 127, 1.0)
-    lo, hi = np.full(count.shape, -np.log(127.0)), np.full(count.shape, np.log(127.0))  # all at 1/127 .. all at 1
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        mean = (np.clip(hit_v * np.exp(mid)[..., None], 1 / 127, 1) * mask).sum(-1) / np.maximum(count, 1)
-        lo, hi = np.where(mean < target, mid, lo), np.where(mean < target, hi, mid)
-    steer = (np.isfinite(c.intensity) & (count > 0))[..., None]
-    gain = np.exp((lo + hi) / 2)[..., None]
-    scaled = np.where(mask, np.clip(hit_v * gain, 1 / 127, 1.0), np.clip(v * gain, 0.0, 1.0))
-    out = np.where(steer, scaled, v)
-    return out.reshape(velocities.shape).astype(np.float32)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -198,6 +198,36 @@ def augmented_grooves(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Genera
     return groove
 
 
+def remove_voices(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A plausible sparser part for the same groove: each window (N, T, 27) loses each of its
+    playing voices with chance 1/2 (keeping at least one), in the whole window for half of the
+    windows and bar by bar for the others, so a model learns to follow a change from one bar to
+    the next (a drummer dropping the hats in bar 3)."""
+    n, length, _ = hvo.shape
+    bars = length // H.STEPS_PER_BAR
+    hits = hvo[..., H.HITS].reshape(n, bars, H.STEPS_PER_BAR, H.N_VOICES)
+    playing = hits.max(axis=2) > 0                                             # (N, bars, 9)
+    per_window = rng.random((n, 1, H.N_VOICES)) < 0.5
+    per_bar = rng.random((n, bars, H.N_VOICES)) < 0.5
+    drop = playing & np.where((rng.random(n) < 0.5)[:, None, None], per_bar, per_window)
+    for i, b in zip(*np.nonzero(playing.any(-1) & ~(playing & ~drop).any(-1))):  # never empty a bar
+        drop[i, b, rng.choice(np.nonzero(playing[i, b])[0])] = False
+    keep = np.repeat(~drop, H.STEPS_PER_BAR, axis=1)                            # (N, T, 9)
+    return hvo * np.tile(keep, 3).astype(np.float32)
+
+
+def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The same part louder or softer than its groove: one gain in [0.55, 1.45] for the window or,
+    for half of the windows, one per bar."""
+    n, length, _ = hvo.shape
+    bars = length // H.STEPS_PER_BAR
+    gain = np.where((rng.random(n) < 0.5)[:, None], rng.uniform(0.55, 1.45, (n, bars)), rng.uniform(0.55, 1.45, (n, 1)))
+    gain = np.repeat(gain, H.STEPS_PER_BAR, axis=1)[..., None].astype(np.float32)  # (N, T, 1)
+    out = hvo.copy()
+    out[..., H.VELOCITIES] = np.clip(hvo[..., H.VELOCITIES] * gain, 1 / 127, 1.0) * hvo[..., H.HITS]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m drumgen.data --data PATH`: prepare (and cache) the windows of every split."""
     import argparse

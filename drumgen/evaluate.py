@@ -15,57 +15,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import hvo as H
-
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
-THRESHOLDS_NOTE = "per-voice, chosen on the validation split (max micro F1, coordinate ascent)"
-
-
-def _f1(tp: float, fp: float, fn: float) -> float:
-    return 2 * tp / max(2 * tp + fp + fn, 1e-9)
-
-
-def swingness(hvo: np.ndarray) -> float:
-    """Mean over windows of 2 x the mean positive offset of hits on odd 16th steps (0 when none)."""
-    hits, _, offsets = H.split_hvo(hvo)
-    odd = np.arange(hvo.shape[1]) % 2 == 1
-    values = []
-    for h, o in zip(hits[:, odd] > 0.5, offsets[:, odd]):
-        late = o[h & (o > 0)]
-        values.append(2 * late.mean() if len(late) else 0.0)
-    return float(np.mean(values))
-
-
-def offset_std(hvo: np.ndarray) -> float:
-    """Mean over windows (with a hit) of the standard deviation of the offsets of its hits."""
-    hits, _, offsets = H.split_hvo(hvo)
-    values = [o[h > 0.5].std() for h, o in zip(hits, offsets) if (h > 0.5).any()]
-    return float(np.mean(values)) if values else 0.0
-
-
-def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Hit, velocity and timing figures of generated drums against the truth, both (N, T, 27)."""
-    ph, pv, po = H.split_hvo(pred)
-    th, tv, to = H.split_hvo(true)
-    ph, th = ph > 0.5, th > 0.5
-    tp, fp, fn = (ph & th), (ph & ~th), (~ph & th)
-    out: dict[str, float] = {
-        "precision": float(tp.sum() / max(ph.sum(), 1)),
-        "recall": float(tp.sum() / max(th.sum(), 1)),
-        "f1": _f1(tp.sum(), fp.sum(), fn.sum()),
-    }
-    for v, name in enumerate(H.VOICES):
-        out[f"f1_{name}"] = _f1(tp[..., v].sum(), fp[..., v].sum(), fn[..., v].sum())
-    per_window = [_f1(a.sum(), b.sum(), c.sum()) for a, b, c in zip(tp, fp, fn)]
-    out["window_f1_mean"] = float(np.mean(per_window))
-    out["window_f1_median"] = float(np.median(per_window))
-    out["velocity_mae_tp"] = float(np.abs(pv - tv)[tp].mean()) if tp.any() else float("nan")
-    out["offset_mae_tp"] = float(np.abs(po - to)[tp].mean()) if tp.any() else float("nan")
-    out["hit_ratio"] = float(ph.sum() / max(th.sum(), 1))
-    out["offset_std"] = offset_std(pred)
-    out["swingness"] = swingness(pred)
-    out["true_offset_std"] = offset_std(true)
-    out["true_swingness"] = swingness(true)
-    return out
+from .metrics import score
+from .thresholds import THRESHOLDS_NOTE, choose_thresholds
 
 
 def baseline_hat(groove: np.ndarray) -> np.ndarray:
@@ -89,47 +40,6 @@ def baseline_rock(groove: np.ndarray) -> np.ndarray:
     return drums
 
 
-def _hit_tables(model, true_hvo: np.ndarray, grid) -> tuple[np.ndarray, np.ndarray, int]:
-    """True positives and predicted hits per (threshold, voice), one generation per threshold:
-    each voice's hits depend on its own threshold only."""
-    groove = H.hvo_to_groove(true_hvo)
-    truth = true_hvo[..., H.HITS] > 0.5
-    tp = np.zeros((len(grid), H.N_VOICES))
-    predicted = np.zeros((len(grid), H.N_VOICES))
-    for i, t in enumerate(grid):
-        hits = model.generate(groove, thresholds=float(t))[..., H.HITS] > 0.5
-        tp[i], predicted[i] = (hits & truth).sum(axis=(0, 1)), hits.sum(axis=(0, 1))
-    return tp, predicted, int(truth.sum())
-
-
-def choose_thresholds(model, true_hvo: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> np.ndarray:
-    """Per-voice hit thresholds that maximise micro F1 over all voices on these (validation) windows,
-    with the model's default generation settings otherwise.
-
-    Coordinate ascent over per-voice tables finds thresholds that trade rare voices against the
-    whole (per-voice F1 maxima would flood the toms and cymbals with hits)."""
-    tp, predicted, n_true = _hit_tables(model, true_hvo, grid)
-    common = np.argmax(2 * tp.sum(1) / (predicted.sum(1) + n_true))
-    choice = np.full(H.N_VOICES, common)
-    voices = np.arange(H.N_VOICES)
-    for _ in range(10):
-        before = choice.copy()
-        for v in voices:
-            others = voices != v
-            tp_rest = tp[choice[others], voices[others]].sum()
-            pred_rest = predicted[choice[others], voices[others]].sum()
-            choice[v] = np.argmax(2 * (tp_rest + tp[:, v]) / (pred_rest + predicted[:, v] + n_true))
-        if (choice == before).all():
-            break
-    return grid[choice]
-
-
-def quick_f1(model, true_hvo: np.ndarray, grid: tuple[float, ...] = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)) -> float:
-    """Best micro hit-F1 over one common threshold: a cheap model-selection score for training."""
-    tp, predicted, n_true = _hit_tables(model, true_hvo, grid)
-    return float(np.max(2 * tp.sum(1) / np.maximum(predicted.sum(1) + n_true, 1)))
-
-
 def evaluate(generate: Callable[[np.ndarray], np.ndarray], true_hvo: np.ndarray) -> dict[str, float]:
     return score(generate(H.hvo_to_groove(true_hvo)), true_hvo)
 
@@ -150,7 +60,7 @@ def score_songs(generate: Callable[..., np.ndarray], songs: list[np.ndarray], va
     return out
 
 
-TARGETS = {  # issue #3: the bar a shipped checkpoint must clear on the test split
+TARGETS = {  # the bar a shipped checkpoint must clear on the test split
     "f1": (">=", 0.65), "window_f1_median": (">=", 0.65), "f1_kick": (">=", 0.60), "f1_snare": (">=", 0.66),
     "f1_closed_hat": (">=", 0.73), "velocity_mae_tp": ("<=", 0.12), "hit_ratio": ("in", (0.90, 1.10)),
     "offset_std": (">=", 0.12), "swingness": (">=", 0.22),

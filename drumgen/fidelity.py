@@ -31,8 +31,8 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
-from .evaluate import score
 from .judges import MIN_STYLE_WINDOWS, StyleClassifier, position_profile, style_features, train_style_classifier
+from .metrics import score, spearman
 
 N_BARS = 8
 BAR = H.STEPS_PER_BAR
@@ -52,27 +52,6 @@ TARGETS = {  # the controllable model's targets
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-def ranks(x) -> np.ndarray:
-    """1-based ranks of a 1-D array, ties given the mean of the ranks they span (as Spearman needs)."""
-    x = np.asarray(x, np.float64).ravel()
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0
-    return mean_rank[inverse]
-
-
-def spearman(x, y) -> float:
-    """Spearman's rho: Pearson correlation of the (tie-averaged) ranks; NaN when either side is
-    constant or there are fewer than 2 pairs (no order to agree with)."""
-    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
-    if len(x) != len(y):
-        raise ValueError(f"spearman needs pairs, got {len(x)} and {len(y)} values")
-    if len(x) < 2:
-        return float("nan")
-    rx, ry = ranks(x) - (len(x) + 1) / 2.0, ranks(y) - (len(y) + 1) / 2.0
-    denominator = np.sqrt((rx ** 2).sum() * (ry ** 2).sum())
-    return float((rx * ry).sum() / denominator) if denominator > 0 else float("nan")
-
 
 def meets(name: str, value: float) -> bool:
     op, bound = TARGETS[name]

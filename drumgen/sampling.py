@@ -1,4 +1,5 @@
-"""From model outputs to drums: thresholds, hit caps, the groove's own timing, windows stitched into songs.
+"""From model outputs to drums: thresholds, hit caps, steering to the controls, the groove's own timing,
+windows stitched into songs.
 
 Both models produce, per window of steps, hit probabilities, velocities and offsets (each (…, T, 9));
 everything after that is here, so the two models sample the same way.
@@ -12,6 +13,7 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 
+BAR = H.STEPS_PER_BAR
 WindowFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -76,12 +78,11 @@ def stitch_windows(groove: np.ndarray, window_fn: WindowFn, window: int = 32, ho
 
     Windows start on bar lines (every `hop` steps), so every bar is seen in its place; the last
     window is zero-padded. Where windows overlap, hit probabilities are cross-faded with
-    triangular weights (a window's edges count least; rule "average": equal weights, the first
-    release's rule), and velocities and offsets come from the windows in proportion to weight x
-    hit probability, so a window that would not play a hit does not pull its velocity. On the 129
-    GMD test songs the cross-fade keeps more of what temperature adds (seed-to-seed hit difference
-    0.149 against 0.138 for the average) at F1 0.668 against 0.670, velocity error 0.071 against
-    0.072 (`python -m drumgen.evaluate CKPT --songs --stitch RULE`). Returns hit probabilities,
+    triangular weights (a window's edges count least; rule "average": equal weights), and
+    velocities and offsets come from the windows in proportion to weight x hit probability, so a
+    window that would not play a hit does not pull its velocity. The cross-fade keeps more of what
+    temperature adds to a song than the average does, at about the same hit F1
+    (`python -m drumgen.evaluate CKPT --songs --stitch RULE` compares them). Returns hit probabilities,
     velocities and offsets, each (N, T, 9).
     """
     if rule not in STITCH_RULES:
@@ -154,6 +155,91 @@ def silent_bars(groove: np.ndarray) -> np.ndarray:
     return np.repeat(bars, H.STEPS_PER_BAR, axis=1)[..., None]
 
 
+def mute_mask(c: C.Controls, n_steps: int | None = None) -> np.ndarray:
+    """(N, n_steps, 9) bool, True where a voice's share is exactly 0 (muted); steps past the bars are False."""
+    mask = C.per_step(c.instruments == 0)
+    n_steps = mask.shape[1] if n_steps is None else n_steps
+    return np.pad(mask, ((0, 0), (0, max(n_steps - mask.shape[1], 0)), (0, 0)))[:, :n_steps]
+
+
+def top_cells(score: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the k highest scores (ties: earlier first); -inf cells are never chosen."""
+    chosen = np.zeros(score.shape, bool)
+    k = min(int(k), int(np.isfinite(score).sum()))
+    if k > 0:
+        chosen.ravel()[np.argsort(-score.ravel(), kind="stable")[:k]] = True
+    return chosen
+
+
+def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: C.Controls | None) -> np.ndarray:
+    """Hits (N, T, 9) float32 in {0, 1} from probabilities (N, T, 9) steered by per-bar controls.
+
+    Per item and bar: a voice with share exactly 0 never hits, nor does a cell with probability 0.
+    Cells are ranked by prob / threshold. K = round(counts_from_density(density)) when density is set
+    (capped at the allowed cells), else the bar's plain-threshold count. A voice with a share s > 0
+    gets its round(s * K) best cells (at least 1 when K > 0; when the set shares ask for more than K,
+    the largest quota gives way first). Then the free voices fill the bar up to K by rank, so the
+    shares asked for are shares of the whole bar and a bar keeps the model's own count when density
+    is free; with density set the set voices fill too if the free ones run out, so the bar has
+    exactly K. With nothing set a cell hits when prob > threshold.
+    """
+    probs = np.asarray(probs, np.float32)
+    if probs.ndim != 3 or probs.shape[-1] != H.N_VOICES or probs.shape[1] % BAR:
+        raise ValueError(f"probs must have shape (N, T, 9) with T a multiple of {BAR}, got {probs.shape}")
+    n, length, _ = probs.shape
+    thresholds = np.asarray(thresholds, np.float32).reshape(H.N_VOICES)
+    c = C.validate_controls(c, n, length // BAR)
+    bars = probs.reshape(n, -1, BAR, H.N_VOICES)
+    allowed = (bars > 0) & ~mute_mask(c).reshape(bars.shape)
+    hits = (bars > thresholds) & allowed
+    score = np.where(allowed, bars / np.maximum(thresholds, 1e-6), -np.inf)
+    steered = np.isfinite(c.density) | (c.instruments > 0).any(axis=-1)
+    for i, b in zip(*np.nonzero(steered)):
+        s, share, plain = score[i, b], c.instruments[i, b], hits[i, b]
+        density_set = np.isfinite(c.density[i, b])
+        k = int(plain.sum())
+        if density_set:
+            k = min(int(np.floor(C.counts_from_density(c.density[i, b]) + 0.5)), int(allowed[i, b].sum()))
+        has_share = share > 0
+        quota = np.where(has_share, np.floor(np.nan_to_num(share) * k + 0.5), 0).astype(int)
+        quota = np.minimum(np.where(has_share & (k > 0), np.maximum(quota, 1), quota), allowed[i, b].sum(axis=0))
+        while quota.sum() > k:
+            quota[np.argmax(quota)] -= 1
+        out = np.zeros_like(plain)
+        for v in np.nonzero(quota)[0]:
+            out[:, v] = top_cells(s[:, v], quota[v])
+        free = np.isnan(share)[None, :]
+        out |= top_cells(np.where(free & ~out, s, -np.inf), k - out.sum())
+        if density_set:
+            out |= top_cells(np.where(~out, s, -np.inf), k - out.sum())
+        hits[i, b] = out
+    return hits.reshape(n, length, H.N_VOICES).astype(np.float32)
+
+
+def steer_velocities(hits: np.ndarray, velocities: np.ndarray, c: C.Controls | None) -> np.ndarray:
+    """Velocities (N, T, 9): in each bar with intensity set and hits, all velocities scaled by one gain
+    (hits clipped to [1/127, 1]) so the mean velocity of the bar's hits is the intensity (bisection)."""
+    hits = np.asarray(hits) > 0.5
+    velocities = np.asarray(velocities, np.float32)
+    n, length, _ = hits.shape
+    c = C.validate_controls(c, n, length // BAR)
+    shape = (n, length // BAR, BAR * H.N_VOICES)
+    mask, v = hits.reshape(shape), velocities.reshape(shape)
+    hit_v = np.clip(v, 1 / 127, 1.0)
+    count = mask.sum(axis=-1)
+    target = np.clip(np.nan_to_num(c.intensity, nan=0.0), 1 / 127, 1.0)
+    lo, hi = np.full(count.shape, -np.log(127.0)), np.full(count.shape, np.log(127.0))  # all at 1/127 .. all at 1
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        mean = (np.clip(hit_v * np.exp(mid)[..., None], 1 / 127, 1) * mask).sum(-1) / np.maximum(count, 1)
+        lo, hi = np.where(mean < target, mid, lo), np.where(mean < target, hi, mid)
+    steer = (np.isfinite(c.intensity) & (count > 0))[..., None]
+    gain = np.exp((lo + hi) / 2)[..., None]
+    scaled = np.where(mask, np.clip(hit_v * gain, 1 / 127, 1.0), np.clip(v * gain, 0.0, 1.0))
+    out = np.where(steer, scaled, v)
+    return out.reshape(velocities.shape).astype(np.float32)
+
+
 def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offsets: np.ndarray,
            thresholds: np.ndarray, max_hits: np.ndarray | None, keep_groove_timing: bool,
            rest_in_silent_bars: bool = True, controls: C.Controls | None = None,
@@ -163,7 +249,7 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
     Hits are the model's own (`hits`, when it decided them while generating) or come from the
     probabilities over the thresholds; with `steer` and a control set, they are chosen from the
     probabilities to meet the requested per-bar density and instrument shares
-    (`controls.steer_hits`), and velocities are scaled to the requested intensity. A voice
+    (`steer_hits`), and velocities are scaled to the requested intensity. A voice
     given weight 0 never plays in that bar, whatever the model. With rest_in_silent_bars, bars where
     the groove plays nothing stay empty (an intro or a break): never seen in training, so what a
     model plays there is noise. Where a bar's intensity is requested, the groove's dynamics do not
@@ -172,12 +258,12 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
     probs = np.where(silent, 0.0, probs)
     steering = steer and controls is not None and controls.any_set()
     if steering:
-        hits = C.steer_hits(probs, thresholds, controls)
+        hits = steer_hits(probs, thresholds, controls)
     elif hits is None:
         hits = probs > thresholds.astype(np.float32)
     hits = (hits > 0.5) & ~silent
     if controls is not None:
-        hits &= ~C.mute_mask(controls, groove.shape[1])
+        hits &= ~mute_mask(controls, groove.shape[1])
     hits = cap_hits(hits, probs, max_hits)
     velocities = np.clip(velocities, 0.0, 1.0)
     offsets = np.clip(offsets, -0.5, 0.4999)
@@ -186,5 +272,5 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
         asked = np.zeros_like(silent) if controls is None else C.per_step(np.isfinite(controls.intensity))[..., None]
         velocities = np.where(asked, velocities, grooved)
     if steering:
-        velocities = C.steer_velocities(hits, velocities, controls)
+        velocities = steer_velocities(hits, velocities, controls)
     return H.join_hvo(hits, velocities, offsets)

@@ -12,6 +12,7 @@ from drumgen import data, sampling
 from drumgen import hvo as H
 from drumgen.models.checkpoint import load_model, read_checkpoint
 from drumgen.models.controlled import BEAT, RhythmDrivenDrumGen, tiny_config
+from drumgen.models.engines import build_engine
 from tests.conftest import random_groove
 
 W = tiny_config().max_bars * H.STEPS_PER_BAR  # the tiny model's window: 4 bars = 64 steps = 16 tokens
@@ -106,8 +107,8 @@ def test_own_history_mixes_the_models_own_beats_into_the_drums_it_hears():
     m = RhythmDrivenDrumGen(tiny_config(own_history=0.5)).train()
     batch = m.make_batch(_windows(8, 4), np.arange(8), None, None)
     cond = batch["cond"].clone()
-    cond[:, :, 4:] = 0.0                                     # every share free ...
-    cond[:, :, 4 + RIDE], cond[:, :, 13 + RIDE] = 0.0, 1.0  # ... but the ride's: muted everywhere
+    cond[..., C.SHARES], cond[..., C.SHARES_KNOWN] = 0.0, 0.0                          # every share free ...
+    cond[..., C.SHARES.start + RIDE], cond[..., C.SHARES_KNOWN.start + RIDE] = 0.0, 1.0  # ... but the ride's: muted
     batch["cond"] = cond
     m.thresholds = [0.0] * 9  # every voice over its threshold: the model's own beats are full of hits
     mixed = m.history_with_own_beats(batch)
@@ -143,9 +144,10 @@ def test_make_batch_for_validation_keeps_every_true_control(max_bars):
     assert np.array_equal(batch["drums"].numpy(), windows.hvo[[4, 0, 2]])
     assert np.array_equal(batch["groove"].numpy(), H.hvo_to_groove(windows.hvo[[4, 0, 2]]))  # the full groove
     cond = batch["cond"].numpy()
-    assert (cond[..., 1] == 1).all() and (cond[..., 3] == 1).all() and (cond[..., 13:] == 1).all()  # all known
+    assert (cond[..., C.DENSITY_KNOWN] == 1).all() and (cond[..., C.INTENSITY_KNOWN] == 1).all()  # all known
+    assert (cond[..., C.SHARES_KNOWN] == 1).all()
     measured = C.measure_controls(windows.hvo[[4, 0, 2]])
-    assert np.allclose(cond[..., 0], measured["density"]) and np.allclose(cond[..., 4:13], measured["instruments"])
+    assert np.allclose(cond[..., C.DENSITY], measured["density"]) and np.allclose(cond[..., C.SHARES], measured["instruments"])
     styles = [C.STYLES.index(s) for s in windows.style[[4, 0, 2]]]
     assert (batch["style"].numpy() == np.array(styles)[:, None]).all()
     with torch.no_grad():
@@ -206,7 +208,7 @@ def test_kv_cache_gives_the_same_drums(model, prefix_steps):
 
 @pytest.fixture(scope="module")
 def engine(model):
-    return model.build_engine()
+    return build_engine(model)
 
 
 @pytest.mark.parametrize("prefix_steps, n_steps", [(0, None), (4, None), (24, None), (32, 48), (0, 20)])
@@ -227,7 +229,7 @@ def test_traced_step_gives_the_same_drums(model, engine, prefix_steps, n_steps):
 
 def test_building_the_engine_leaves_the_models_mode_alone():
     m = RhythmDrivenDrumGen(tiny_config()).train()
-    assert m.build_engine() is not None
+    assert build_engine(m) is not None
     assert all(module.training for module in m.modules())
 
 
@@ -269,7 +271,7 @@ def test_decoding_feeds_back_its_own_hits(model):
         logits, v, o, _, _ = _teacher_forced(model, groove, played, ctrl)
     assert np.allclose(torch.sigmoid(logits).numpy(), probs, atol=1e-5)
     assert np.allclose(v.numpy(), vel, atol=1e-5) and np.allclose(o.numpy(), off, atol=1e-5)
-    mute = C.mute_mask(ctrl, W)
+    mute = sampling.mute_mask(ctrl, W)
     assert np.array_equal(hits > 0.5, (probs > 0.5) & ~mute)
 
 

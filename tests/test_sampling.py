@@ -1,8 +1,13 @@
+import time
+
 import numpy as np
 import pytest
 
+from drumgen import controls as C
 from drumgen import hvo as H
 from drumgen import sampling
+
+KICK, SNARE, HAT = 0, 1, 2
 
 
 def identity_window_fn(calls):
@@ -130,3 +135,92 @@ def test_max_hits_must_be_whole_numbers():
     assert sampling.per_voice(2.0, [0] * 9, "max_hits", 0, integer=True).tolist() == [2.0] * 9
     with pytest.raises(ValueError, match="max_hits must be whole numbers"):
         sampling.per_voice(2.5, [0] * 9, "max_hits", 0, integer=True)
+
+
+# --- steering to the per-bar controls ---------------------------------------------------------------------
+
+def test_mute_mask():
+    c = C.validate_controls({"instruments": {"kick": [0, 0.5], "snare": 0.0}}, 1, 2)
+    mask = sampling.mute_mask(c)
+    assert mask.shape == (1, 32, 9) and mask.dtype == bool
+    assert mask[0, :16, KICK].all() and not mask[0, 16:, KICK].any() and mask[0, :, SNARE].all() and not mask[0, :, HAT].any()
+    assert sampling.mute_mask(c, 48).shape == (1, 48, 9) and not sampling.mute_mask(c, 48)[0, 32:].any()
+
+
+def random_probs(n=3, bars=4, seed=0):
+    return np.random.default_rng(seed).random((n, bars * 16, 9)).astype(np.float32) * 0.9 + 0.05
+
+
+def test_steer_hits_without_controls_is_plain_thresholds():
+    probs, thresholds = random_probs(), np.linspace(0.3, 0.7, 9)
+    assert np.array_equal(sampling.steer_hits(probs, thresholds, None), sampling.decide_hits(probs, thresholds))
+    assert np.array_equal(sampling.steer_hits(probs, thresholds, C.Controls.free(3, 4)), sampling.decide_hits(probs, thresholds))
+
+
+def test_mutes_never_leak():
+    probs = np.ones((2, 64, 9), np.float32)
+    c = C.validate_controls({"instruments": {"kick": 0.0, "snare": [0, 0.5, 0, 0.5]}, "density": [0.9, 1.0, None, 0.5]}, 2, 4)
+    hits = sampling.steer_hits(probs, np.full(9, 0.5), c)
+    assert hits[..., KICK].sum() == 0
+    assert hits[:, :16, SNARE].sum() == 0 and hits[:, 32:48, SNARE].sum() == 0 and hits[:, 16:32, SNARE].sum() > 0
+
+
+def test_density_target_is_met_exactly_per_bar():
+    probs = random_probs(n=4, bars=8)
+    density = np.random.default_rng(1).random((4, 8))
+    hits = sampling.steer_hits(probs, np.full(9, 0.5), C.validate_controls({"density": density}, 4, 8))
+    per_bar = hits.reshape(4, 8, 16, 9).sum(axis=(2, 3))
+    assert np.array_equal(per_bar, np.floor(C.counts_from_density(density) + 0.5))
+    # with some shares set, and one voice muted, the total stays exact
+    c = C.validate_controls({"density": density, "instruments": {"kick": 0.3, "snare": 0.2, "crash": 0.0}}, 4, 8)
+    hits = sampling.steer_hits(probs, np.full(9, 0.5), c)
+    assert np.array_equal(hits.reshape(4, 8, 16, 9).sum(axis=(2, 3)), per_bar) and hits[..., 7].sum() == 0
+
+
+def test_raising_a_share_raises_the_voice_count():
+    probs, thresholds = random_probs(n=2, bars=4), np.full(9, 0.5)
+    for density in (0.6, None):
+        base = sampling.steer_hits(probs, thresholds, C.validate_controls({"density": density}, 2, 4))
+        natural = base[..., KICK].reshape(2, 4, 16).sum(-1) / np.maximum(base.reshape(2, 4, -1).sum(-1), 1)
+        c = C.validate_controls({"density": density, "instruments": {"kick": natural + 0.2}}, 2, 4)
+        more = sampling.steer_hits(probs, thresholds, c)
+        assert (more[..., KICK].reshape(2, 4, 16).sum(-1) > base[..., KICK].reshape(2, 4, 16).sum(-1)).all()
+    k = int(np.floor(C.counts_from_density(0.6) + 0.5))
+    shares = sampling.steer_hits(probs, thresholds, C.validate_controls({"density": 0.6, "instruments": {"kick": 0.5}}, 2, 4))
+    assert (shares[..., KICK].reshape(2, 4, 16).sum(-1) == np.floor(0.5 * k + 0.5)).all()
+
+
+def test_steering_is_fast_enough():
+    probs, c = random_probs(n=1, bars=32), C.validate_controls({"density": 0.5, "instruments": {"kick": 0.3}}, 1, 32)
+    sampling.steer_hits(probs, np.full(9, 0.5), c)
+    start = time.perf_counter()
+    for _ in range(5):
+        sampling.steer_hits(probs, np.full(9, 0.5), c)
+    assert (time.perf_counter() - start) / 5 < 0.05  # ~ a few ms; loose against slow CI machines
+
+
+def test_steer_velocities_meets_intensity():
+    rng = np.random.default_rng(0)
+    hits = (rng.random((3, 64, 9)) < 0.2).astype(np.float32)
+    hits[0, 16:32] = 0  # an empty bar stays as it is
+    velocities = rng.random((3, 64, 9)).astype(np.float32)
+    velocities[1, :16] = 0.0  # hits with velocity 0 can be raised too
+    target = np.array([[0.9, 0.5, 0.1, None], [0.05, 1.0, 0.6, 0.3], [0.7] * 4], dtype=float)
+    out = sampling.steer_velocities(hits, velocities, C.validate_controls({"intensity": target}, 3, 4))
+    mask = hits.reshape(3, 4, -1) > 0
+    mean = (out.reshape(3, 4, -1) * mask).sum(-1) / np.maximum(mask.sum(-1), 1)
+    steered = np.isfinite(target) & mask.any(-1)
+    assert np.allclose(mean[steered], target[steered], atol=0.02)
+    assert np.array_equal(out[0, 48:], velocities[0, 48:]) and np.array_equal(out[0, 16:32], velocities[0, 16:32])
+    assert out.min() >= 0 and out.max() <= 1 and (out[hits > 0][:10] >= 1 / 127).all()
+
+
+def test_shares_with_density_free_are_shares_of_the_whole_bar():
+    """kick 0.5 with density free: half the bar's hits are kicks, and the bar keeps the model's own count."""
+    probs = random_probs(n=2, bars=4) ** 4  # about 23 hits a bar, as in real drums
+    thresholds = np.full(9, 0.5)
+    plain = sampling.steer_hits(probs, thresholds, None).reshape(2, 4, 16, 9).sum(axis=(2, 3))
+    hits = sampling.steer_hits(probs, thresholds, C.validate_controls({"instruments": {"kick": 0.5}}, 2, 4))
+    per_bar = hits.reshape(2, 4, 16, 9).sum(axis=2)
+    assert np.array_equal(per_bar.sum(-1), plain)
+    assert np.array_equal(per_bar[..., 0], np.floor(0.5 * plain + 0.5))  # round(share x K) of them kicks

@@ -19,8 +19,9 @@ import sys
 import torch
 import yaml
 
-from drumgen import data, evaluate
+from drumgen import data
 from drumgen.models.checkpoint import build_model, model_class, read_checkpoint
+from drumgen.thresholds import THRESHOLDS_NOTE, choose_thresholds
 from drumgen.training import TrainConfig, load_yaml, train
 
 
@@ -73,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
 
     model = build_model(read_checkpoint(best))
     validation = windows["validation"].head(train_cfg.max_val_windows or spec.get("threshold_windows", 0))
-    model.thresholds = [round(float(t), 3) for t in evaluate.choose_thresholds(model, validation.hvo)]
-    model.save(str(best), meta={"thresholds": evaluate.THRESHOLDS_NOTE})
+    model.thresholds = [round(float(t), 3) for t in choose_thresholds(model, validation.hvo)]
+    model.save(str(best), meta={"thresholds": THRESHOLDS_NOTE})
     logging.info("thresholds chosen on validation: %s -> %s", model.thresholds, best)
 
 

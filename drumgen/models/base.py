@@ -9,9 +9,10 @@ A model kind subclasses `DrumModel` and provides:
   with a "loss" entry and a "recon" entry (the loop logs every entry by name);
 * `predict(groove, controls, seeds, temperature, thresholds, engine, rest, steer) -> Prediction`: the
   model-specific part of generation; `generate` wraps it with the argument checks and the shared
-  sampling steps (`drumgen.sampling`);
-* optionally `build_engine()`: an inference speed-up the loader builds once (kept in the
-  `Runtime`, never in the module training sees).
+  sampling steps (`drumgen.sampling`).
+
+The loader wraps a model in a `Runtime` (runtime.py), which holds the kind's inference fast path
+(engines.py); a model module imports neither, and holds only the eager model.
 """
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .. import controls as C
 from .. import hvo as H
 from .. import sampling
+from ..thresholds import quick_f1
 from .checkpoint import save_checkpoint
 
 
@@ -53,6 +56,38 @@ class Prediction:
     hits: np.ndarray | None = None
 
 
+def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float = 1.0,
+                  eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Reparameterised z = mu + temperature * sigma * eps (eps drawn here when not given);
+    temperature 0 gives mu itself."""
+    if temperature == 0:
+        return mu
+    if eps is None:
+        eps = torch.randn_like(mu)
+    return mu + temperature * torch.exp(0.5 * logvar) * eps
+
+
+def elbo_loss(c: Any, hit_logits: torch.Tensor, velocities: torch.Tensor, offsets: torch.Tensor, mu: torch.Tensor,
+              logvar: torch.Tensor, target: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+    """Losses by name of outputs (B, T, 9) each and latents (B, L) against drums HVO (B, T, 27); `c`
+    holds the loss weights, beta and its annealing steps.
+
+    Each term is summed over a window's cells and averaged over the batch, so the KL term weighs
+    against the whole window as in the ELBO (per-cell means make the KL win and the latent
+    collapse). Velocity and offset errors count on the true hits only: elsewhere they are never
+    heard. The KL weight grows linearly to beta over the first beta_anneal_steps."""
+    hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
+    B = target.shape[0]
+    hit_loss = F.binary_cross_entropy_with_logits(hit_logits, hits, reduction="sum") / B
+    velocity_loss = ((velocities - true_v) ** 2 * hits).sum() / B
+    offset_loss = ((offsets - true_o) ** 2 * hits).sum() / B
+    kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / B
+    beta = c.beta * min(1.0, step / max(c.beta_anneal_steps, 1))
+    recon = c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss + c.offset_loss_weight * offset_loss
+    return {"loss": recon + beta * kl, "recon": recon, "hits": hit_loss, "velocity": velocity_loss,
+            "offset": offset_loss, "kl": kl}
+
+
 class DrumModel(nn.Module):
     config_class: type
     window: int
@@ -72,13 +107,8 @@ class DrumModel(nn.Module):
     def kind(self) -> str:
         return type(self).__name__
 
-    def build_engine(self) -> Any:
-        return None
-
     def selection_score(self, windows) -> float:
         """What training keeps the best epoch by (higher is better): hit F1 on validation windows."""
-        from ..evaluate import quick_f1
-
         return quick_f1(self, windows.hvo)
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
@@ -92,7 +122,7 @@ class DrumModel(nn.Module):
                 steer: bool = False) -> Prediction:
         """`rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
         a model that hears its own drums must hear silence there too. `steer`: the output's hits will
-        be steered to the controls (`controls.steer_hits`), so such a model must hear those."""
+        be steered to the controls (`sampling.steer_hits`), so such a model must hear those."""
         raise NotImplementedError
 
     def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | list[int] | None = 0,
@@ -111,9 +141,9 @@ class DrumModel(nn.Module):
         groove's onsets take its offset, and are scaled so the loudest has the groove's velocity.
         rest_in_silent_bars: bars where the groove has no onset get no drums. steer: also make
         each bar meet its requested density, instrument shares and intensity at sampling time
-        (`controls.steer_hits`, `controls.steer_velocities`), on top of what a model learnt; False
+        (`sampling.steer_hits`, `sampling.steer_velocities`), on top of what a model learnt; False
         leaves the controls to the model alone (a model that did not learn them then ignores all
-        but mutes, which always hold). engine: the loader's fast path (`Runtime` passes it).
+        but mutes, which always hold). engine: the loader's fast path (the `Runtime` passes it).
         """
         groove = H.validate_groove(groove)
         n, length, _ = groove.shape
@@ -137,58 +167,3 @@ class DrumModel(nn.Module):
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
         """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""
         save_checkpoint(path, self, {**self.meta, **(meta or {})})
-
-
-class Runtime:
-    """A loaded model ready to generate: in eval mode, with its fast path built once by the loader.
-    Safe to share between threads (generation keeps no state between calls). A `shared` one (what
-    the loader's cache hands every caller) refuses new default thresholds: one user would change
-    them for all; pass `thresholds` to `generate`, or load a private one (cache=False). The fast path
-    holds the weights as they were loaded: to change or move the model, load it again."""
-
-    def __init__(self, model: DrumModel, shared: bool = False):
-        self.model = model.eval()
-        self.engine = model.build_engine()
-        self.shared = shared
-
-    def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, **kwargs) -> np.ndarray:
-        return self.model.generate(groove, controls, engine=self.engine, **kwargs)
-
-    def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
-        self.model.save(path, meta)
-
-    @property
-    def kind(self) -> str:
-        return self.model.kind
-
-    @property
-    def learns_controls(self) -> bool:
-        """True for a model trained with the controls (style included); False for one that only has
-        them applied at sampling time (density, intensity, weights) and ignores style."""
-        return self.model.learns_controls
-
-    @property
-    def config(self) -> Any:
-        return self.model.config
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return self.model.meta
-
-    @property
-    def thresholds(self) -> list[float]:
-        return list(self.model.thresholds)  # a copy: changing it changes nothing for other users
-
-    @thresholds.setter
-    def thresholds(self, value: list[float]) -> None:
-        if self.shared:
-            raise ValueError("this model is shared by every caller that loaded the file: pass thresholds to "
-                             "generate(), or load a private copy with load_model(path, cache=False)")
-        self.model.thresholds = [float(t) for t in sampling.per_voice(value, self.model.thresholds, "thresholds", 0.0, 1.0)]
-
-    @property
-    def window(self) -> int:
-        return self.model.window
-
-    def __repr__(self) -> str:
-        return f"Runtime({self.kind}, fast path: {self.engine is not None})"

@@ -125,7 +125,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", cach
 
     With `cache` (the default) every caller of one file gets the same shared Runtime, whose settings
     cannot be changed (pass thresholds to `generate`); cache=False gives a private one to tune and save."""
-    from .base import Runtime
+    from .runtime import Runtime  # here, not above: finding a checkpoint needs no torch
 
     path = Path(path).resolve()
     if not path.is_file():

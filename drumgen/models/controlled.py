@@ -15,8 +15,6 @@ of beats before j only (and on the whole groove, which is known in advance).
 """
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +26,9 @@ import torch.nn.functional as F
 from .. import controls as C
 from .. import hvo as H
 from .. import sampling
-from ..data import augment_drums, augmented_grooves
-from .base import DrumModel, ModelConfig, Prediction
-
-log = logging.getLogger(__name__)
+from ..data import augment_drums, augmented_grooves, remove_voices, shift_loudness
+from ..metrics import score
+from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
 
 BEAT = H.STEPS_PER_BEAT
 BEATS_PER_BAR = H.STEPS_PER_BAR // BEAT
@@ -110,7 +107,7 @@ class Attention(nn.Module):
         positions), new keys and values are appended to it and attention covers all of them. A
         tuple (keys, values, position, mask) is a fixed-size cache (B, h, S, D) instead: the new keys
         and values are written in place at `position` (1,) and attention covers the `mask`ed ones
-        (the traced step, `DecodeStep`)."""
+        (one shape at every position: the loader traces such a step, `engines.DecodeStep`)."""
         B, T, Cd = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, Cd // self.n_heads).permute(2, 0, 3, 1, 4).unbind(0)
         rot = rotary[start:start + T]
@@ -214,25 +211,6 @@ class DrumDecoder(nn.Module):
         return self.out(self.norm(x))
 
 
-class DecodeStep(nn.Module):
-    """One token of sampling with keys and values in fixed-size caches, written in place at `position`,
-    so that the step has one shape at every position and can be traced once and replayed: on a CPU
-    a decoding step is mostly per-operation overhead, which the trace cuts. It is `DrumDecoder.forward`
-    with `Attention`'s fixed-size caches; masked positions weigh exactly 0."""
-
-    def __init__(self, decoder: DrumDecoder):
-        super().__init__()
-        self.decoder = decoder
-
-    def forward(self, prev_drums: torch.Tensor, base: torch.Tensor, conds: torch.Tensor, rot: torch.Tensor,
-                mask: torch.Tensor, position: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """prev_drums (B, 1, 108), base (B, 1, C), conds (layers, B, 1, C), rot (1, D/2, 2), mask
-        (1, 1, 1, S) bool (True up to `position`), position (1,) long, keys and values (layers, B, heads,
-        S, D), updated in place -> the token's outputs before activations (B, 1, 108)."""
-        caches = [(keys[i], values[i], position, mask) for i in range(len(self.decoder.blocks))]
-        return self.decoder(prev_drums, (base, conds), rot, 0, caches)
-
-
 def split_outputs(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, n, 108) -> hit logits, velocities, offsets, each (B, 4n, 9)."""
     B, n, _ = raw.shape
@@ -261,8 +239,7 @@ class RhythmDrivenDrumGen(DrumModel):
         B, T, _ = groove.shape
         rotary = self.rotary
         memory, mu, logvar = self.encoder(groove, rotary)
-        z = mu if temperature == 0 else mu + temperature * torch.exp(0.5 * logvar) * (
-            torch.randn_like(mu) if eps is None else eps)
+        z = sample_latent(mu, logvar, temperature, eps)
         beats = drums.reshape(B, T // BEAT, BEAT_DIM)
         prev = torch.cat([torch.zeros_like(beats[:, :1]), beats[:, :-1]], dim=1)  # one beat behind
         hide = None
@@ -316,7 +293,7 @@ class RhythmDrivenDrumGen(DrumModel):
         target, cond = batch["drums"], batch["cond"]
         hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"])
         threshold = torch.as_tensor(self.thresholds, dtype=torch.float32, device=target.device)
-        shares, known = cond[..., 4:4 + H.N_VOICES], cond[..., 4 + H.N_VOICES:]
+        shares, known = cond[..., C.SHARES], cond[..., C.SHARES_KNOWN]
         muted = ((shares == 0) & (known > 0)).repeat_interleave(H.STEPS_PER_BAR, dim=1)   # (B, T, 9)
         hits = ((torch.sigmoid(hit_logits.float()) > threshold) & ~muted).float()
         own = torch.cat([hits, velocities.float() * hits, offsets.float() * hits], dim=-1)
@@ -325,55 +302,21 @@ class RhythmDrivenDrumGen(DrumModel):
         return torch.where(pick.repeat_interleave(BEAT, dim=1), own, target)
 
     def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
-        """As the MonotonicGrooveVAE's: sums over a window's cells averaged over the batch;
-        velocity and offset errors on the true hits only; KL annealed. In training, a share of the
-        drum history can be the model's own (`own_history`); the targets stay the true drums."""
+        """The MonotonicGrooveVAE's loss (`elbo_loss`). In training, a share of the drum history can be
+        the model's own (`own_history`); the targets stay the true drums."""
         c, target = self.config, batch["drums"]
         history = self.history_with_own_beats(batch) if self.training and c.own_history > 0 else target
-        hit_logits, velocities, offsets, mu, logvar = self(batch["groove"], history, batch["cond"], batch["style"])
-        hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
-        B = target.shape[0]
-        hit_loss = F.binary_cross_entropy_with_logits(hit_logits.float(), hits, reduction="sum") / B
-        velocity_loss = ((velocities.float() - true_v) ** 2 * hits).sum() / B
-        offset_loss = ((offsets.float() - true_o) ** 2 * hits).sum() / B
-        kl = -0.5 * torch.sum(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp()) / B
-        beta = c.beta * min(1.0, step / max(c.beta_anneal_steps, 1))
-        recon = c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss + c.offset_loss_weight * offset_loss
-        return {"loss": recon + beta * kl, "recon": recon, "hits": hit_loss, "velocity": velocity_loss,
-                "offset": offset_loss, "kl": kl}
+        outputs = self(batch["groove"], history, batch["cond"], batch["style"])
+        return elbo_loss(c, *(x.float() for x in outputs), target, step)  # float32 sums under bf16 autocast
 
     def selection_score(self, windows) -> float:
         """Mean hit F1 on (up to) 256 validation windows with the true controls and with all free:
         the model must both follow the controls and play well without them."""
-        from ..evaluate import score
-
         pick = np.unique(np.linspace(0, len(windows) - 1, min(256, len(windows))).astype(int))  # spread over files
         true = windows.hvo[pick]
         groove = H.hvo_to_groove(true)
         measured = C.controls_from_measure(C.measure_controls(true), windows.style[pick])
         return 0.5 * (score(self.generate(groove, measured), true)["f1"] + score(self.generate(groove), true)["f1"])
-
-    def build_engine(self) -> Any:
-        """A traced + frozen `DecodeStep`: sampling a window token by token with it takes about a
-        third less time on a CPU. Built once per loaded checkpoint (the loader's `Runtime` keeps it);
-        None (eager) off the CPU or where tracing is unavailable."""
-        if self.device.type != "cpu":
-            return None
-        c, n_tokens = self.config, self.window // BEAT
-        cache = torch.zeros(c.decoder_layers, 1, c.n_heads, n_tokens, c.d_model // c.n_heads)
-        example = (torch.zeros(1, 1, BEAT_DIM), torch.zeros(1, 1, c.d_model), torch.zeros(c.decoder_layers, 1, 1, c.d_model),
-                   self.rotary[:1], torch.ones(1, 1, 1, n_tokens, dtype=torch.bool), torch.zeros(1, dtype=torch.long),
-                   cache, cache.clone())
-        training = self.decoder.training
-        try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return torch.jit.freeze(torch.jit.trace(DecodeStep(self.decoder).eval(), example, check_trace=False))
-        except Exception as exc:  # a torch without jit: eager is correct, only slower
-            log.warning("inference tracing unavailable (%s); using eager mode", exc)
-            return None
-        finally:
-            self.decoder.train(training)  # tracing needs eval mode; the model keeps its own
 
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
@@ -383,17 +326,17 @@ class RhythmDrivenDrumGen(DrumModel):
         training; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
         kept as they are; n_steps: how many steps to generate (default all W); rest (B, n_steps)
         bool: steps that stay empty (as muted voices do), so the drums fed back are the ones played;
-        engine: `build_engine`'s traced step (with the cache only).
+        engine: the loader's fast path (`engines.TracedDecoding`: the same loop with a traced step,
+        used with the cache only).
         Returns probs, velocities, offsets, hits (B, n_steps, 9) as numpy."""
         B, W, _ = groove.shape
         W = W if n_steps is None else n_steps
         device, rotary = self.device, self.rotary
         memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary)
-        z = mu if temperature == 0 or noise is None else mu + temperature * torch.exp(0.5 * logvar) * torch.from_numpy(
-            noise).to(device)
+        z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
         base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style))  # every token's, once
-        mute = C.mute_mask(ctrl, W)                                               # (B, W, 9)
+        mute = sampling.mute_mask(ctrl, W)                                        # (B, W, 9)
         if rest is not None:
             mute = mute | np.asarray(rest, bool)[:, :W, None]
         mute = torch.from_numpy(mute).to(device)
@@ -414,21 +357,8 @@ class RhythmDrivenDrumGen(DrumModel):
                 hit = ((probs[:, s] > threshold) & ~mute[:, s]).float()
                 drums[:, t + 1] = torch.cat([hit, vel[:, s] * hit, off[:, s] * hit], dim=-1).reshape(B, BEAT_DIM)
 
-        if engine is not None and use_cache and not self.training and device.type == "cpu":  # traced step, token by token
-            c, size = self.config, self.window // BEAT
-            keys = torch.zeros(c.decoder_layers, B, c.n_heads, size, c.d_model // c.n_heads, device=device)
-            values, stacked = torch.zeros_like(keys), torch.stack(conds)           # (layers, B, J, C)
-            position = torch.arange(size, device=device)
-            masks = (position[None, :] <= position[:, None]).view(size, 1, 1, 1, size)
-            if done:  # the prefix in one eager pass, its keys and values copied into the fixed caches
-                caches = [[None, None] for _ in self.decoder.blocks]
-                record(0, done, self.decoder(drums[:, :done], (base[:, :done], [c[:, :done] for c in conds]), rotary, 0,
-                                             caches))
-                for i, (k, v) in enumerate(caches):
-                    keys[i, :, :, :done], values[i, :, :, :done] = k, v
-            for t in range(done, n_tokens):
-                record(t, t + 1, engine(drums[:, t:t + 1], base[:, t:t + 1], stacked[:, :, t:t + 1], rotary[t:t + 1],
-                                        masks[t], position[t:t + 1], keys, values))
+        if engine is not None and use_cache and not self.training and device.type == "cpu":
+            engine.decode(drums, base, conds, record, done, n_tokens)  # the loader's traced step, token by token
         else:
             caches = [[None, None] for _ in self.decoder.blocks] if use_cache else None
             j = 0
@@ -469,42 +399,12 @@ class RhythmDrivenDrumGen(DrumModel):
                                         rest=None if rest is None else rest[:, start:end], engine=engine)
             if steer:  # the next window continues from the bars as they will sound
                 probs = result[0] if rest is None else np.where(rest[:, start:end, None], 0.0, result[0])
-                result = (*result[:3], C.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars)))
+                result = (*result[:3], sampling.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars)))
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end
             start = done - self.config.context_bars * bar
         return Prediction(out[0], out[1], out[2], out[3])
-
-
-def remove_voices(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A plausible sparser part for the same groove: each window (N, T, 27) loses each of its
-    playing voices with chance 1/2 (keeping at least one), in the whole window for half of the
-    windows and bar by bar for the others, so a model learns to follow a change from one bar to
-    the next (a drummer dropping the hats in bar 3)."""
-    n, length, _ = hvo.shape
-    bars = length // H.STEPS_PER_BAR
-    hits = hvo[..., H.HITS].reshape(n, bars, H.STEPS_PER_BAR, H.N_VOICES)
-    playing = hits.max(axis=2) > 0                                             # (N, bars, 9)
-    per_window = rng.random((n, 1, H.N_VOICES)) < 0.5
-    per_bar = rng.random((n, bars, H.N_VOICES)) < 0.5
-    drop = playing & np.where((rng.random(n) < 0.5)[:, None, None], per_bar, per_window)
-    for i, b in zip(*np.nonzero(playing.any(-1) & ~(playing & ~drop).any(-1))):  # never empty a bar
-        drop[i, b, rng.choice(np.nonzero(playing[i, b])[0])] = False
-    keep = np.repeat(~drop, H.STEPS_PER_BAR, axis=1)                            # (N, T, 9)
-    return hvo * np.tile(keep, 3).astype(np.float32)
-
-
-def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The same part louder or softer than its groove: one gain in [0.55, 1.45] for the window or,
-    for half of the windows, one per bar."""
-    n, length, _ = hvo.shape
-    bars = length // H.STEPS_PER_BAR
-    gain = np.where((rng.random(n) < 0.5)[:, None], rng.uniform(0.55, 1.45, (n, bars)), rng.uniform(0.55, 1.45, (n, 1)))
-    gain = np.repeat(gain, H.STEPS_PER_BAR, axis=1)[..., None].astype(np.float32)  # (N, T, 1)
-    out = hvo.copy()
-    out[..., H.VELOCITIES] = np.clip(hvo[..., H.VELOCITIES] * gain, 1 / 127, 1.0) * hvo[..., H.HITS]
-    return out
 
 
 def tiny_config(**overrides: Any) -> ControlledConfig:

@@ -9,9 +9,7 @@ After Haki et al., "Real-Time Drum Accompaniment Using Transformer Architecture"
 """
 from __future__ import annotations
 
-import logging
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +22,8 @@ from .. import controls as C
 from .. import hvo as H
 from .. import sampling
 from ..data import augment_drums, augmented_grooves
-from .base import DrumModel, ModelConfig, Prediction, Runtime
+from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
 from .checkpoint import load_model
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -135,17 +131,6 @@ class DrumDecoder(nn.Module):
         return hit_logits, velocities, offsets
 
 
-def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float = 1.0,
-                  eps: torch.Tensor | None = None) -> torch.Tensor:
-    """Reparameterised z = mu + temperature * sigma * eps (eps drawn here when not given);
-    temperature 0 gives mu itself."""
-    if temperature == 0:
-        return mu
-    if eps is None:
-        eps = torch.randn_like(mu)
-    return mu + temperature * torch.exp(0.5 * logvar) * eps
-
-
 class MonotonicGrooveVAE(DrumModel):
     config_class = VAEConfig
     stitch_rule = "crossfade"  # how overlapping 2-bar windows are joined (sampling.STITCH_RULES)
@@ -176,49 +161,14 @@ class MonotonicGrooveVAE(DrumModel):
         return {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums))}
 
     def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
-        """Losses by name for a batch of grooves (B, T, 3) and drums HVO (B, T, 27).
-
-        Each term is summed over a window's cells and averaged over the batch, so the KL term
-        weighs against the whole window as in the ELBO (per-cell means make the KL win and the
-        latent collapse). Velocity and offset errors count on the true hits only: elsewhere they
-        are never heard.
-        """
-        c = self.config
-        target = batch["drums"]
-        hit_logits, velocities, offsets, mu, logvar = self(batch["groove"])
-        hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
-        B = target.shape[0]
-        hit_loss = F.binary_cross_entropy_with_logits(hit_logits, hits, reduction="sum") / B
-        velocity_loss = ((velocities - true_v) ** 2 * hits).sum() / B
-        offset_loss = ((offsets - true_o) ** 2 * hits).sum() / B
-        kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / B
-        beta = c.beta * min(1.0, step / max(c.beta_anneal_steps, 1))
-        recon = c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss + c.offset_loss_weight * offset_loss
-        return {"loss": recon + beta * kl, "recon": recon, "hits": hit_loss, "velocity": velocity_loss,
-                "offset": offset_loss, "kl": kl}
-
-    def build_engine(self):
-        """A traced + frozen encoder and decoder: about a third less Python overhead per 2-bar
-        generation on a CPU. Built once per loaded checkpoint (every trace keeps memory torch does
-        not give back); None (eager) off the CPU or where tracing is unavailable."""
-        if self.device.type != "cpu":
-            return None
-        try:  # torch.jit is deprecated but still the cheapest CPU speed-up with no compile step
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                groove = torch.zeros(1, self.config.max_len_enc, self.config.embedding_size_src)
-                z = torch.zeros(1, self.config.latent_dim)
-                return (torch.jit.freeze(torch.jit.trace(self.encoder.eval(), groove)),
-                        torch.jit.freeze(torch.jit.trace(self.decoder.eval(), z)))
-        except Exception as exc:  # a torch without jit: eager is correct, only slower
-            log.warning("inference tracing unavailable (%s); using eager mode", exc)
-            return None
+        """Losses by name for a batch of grooves (B, T, 3) and drums HVO (B, T, 27) (`elbo_loss`)."""
+        return elbo_loss(self.config, *self(batch["groove"]), batch["drums"], step)
 
     @torch.inference_mode()
     def predict_windows(self, grooves: np.ndarray, noise: np.ndarray | None, temperature: float = 1.0,
                         engine: tuple | None = None):
         """Windows (M, 32, 3) and latent noise (M, L) -> hit probabilities, velocities, offsets,
-        each numpy (M, 32, 9)."""
+        each numpy (M, 32, 9). `engine`: the loader's traced (encoder, decoder), called in their place."""
         encoder, decoder = engine if engine is not None and not self.training else (self.encoder, self.decoder)
         x = torch.from_numpy(np.ascontiguousarray(grooves, dtype=np.float32)).to(self.device)
         mu, logvar = encoder(x)
@@ -240,10 +190,10 @@ class MonotonicGrooveVAE(DrumModel):
         return Prediction(*sampling.stitch_windows(groove, window_fn, window=self.window, rule=self.stitch_rule))
 
 
-def load_variational_mgt_model(path: str, device: str = "cpu") -> Runtime:
-    """Restore a MonotonicGrooveVAE written by `save`, ready to generate; needs no training code."""
+def load_variational_mgt_model(path: str, device: str = "cpu"):
+    """Restore a MonotonicGrooveVAE written by `save`, ready to generate (a `Runtime`); needs no training code."""
     runtime = load_model(path, device)
-    if not isinstance(runtime.model, MonotonicGrooveVAE):
+    if runtime.kind != MonotonicGrooveVAE.__name__:
         raise ValueError(f"{path} holds a {runtime.kind}, not a MonotonicGrooveVAE")
     return runtime
 

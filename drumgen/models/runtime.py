@@ -1,0 +1,66 @@
+"""What the loader hands out: a model ready to generate, with the kind's fast path (`engines`) built
+once beside it, so the module training sees never holds an inference trick."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import controls as C
+from .. import sampling
+from .engines import build_engine
+
+
+class Runtime:
+    """A loaded model ready to generate: in eval mode, with its fast path built once by the loader.
+    Safe to share between threads (generation keeps no state between calls). A `shared` one (what
+    the loader's cache hands every caller) refuses new default thresholds: one user would change
+    them for all; pass `thresholds` to `generate`, or load a private one (cache=False). The fast path
+    holds the weights as they were loaded: to change or move the model, load it again."""
+
+    def __init__(self, model: Any, shared: bool = False):  # a DrumModel (runtime imports no model module)
+        self.model = model.eval()
+        self.engine = build_engine(model)
+        self.shared = shared
+
+    def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, **kwargs) -> np.ndarray:
+        return self.model.generate(groove, controls, engine=self.engine, **kwargs)
+
+    def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
+        self.model.save(path, meta)
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    @property
+    def learns_controls(self) -> bool:
+        """True for a model trained with the controls (style included); False for one that only has
+        them applied at sampling time (density, intensity, weights) and ignores style."""
+        return self.model.learns_controls
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.model.meta
+
+    @property
+    def thresholds(self) -> list[float]:
+        return list(self.model.thresholds)  # a copy: changing it changes nothing for other users
+
+    @thresholds.setter
+    def thresholds(self, value: list[float]) -> None:
+        if self.shared:
+            raise ValueError("this model is shared by every caller that loaded the file: pass thresholds to "
+                             "generate(), or load a private copy with load_model(path, cache=False)")
+        self.model.thresholds = [float(t) for t in sampling.per_voice(value, self.model.thresholds, "thresholds", 0.0, 1.0)]
+
+    @property
+    def window(self) -> int:
+        return self.model.window
+
+    def __repr__(self) -> str:
+        return f"Runtime({self.kind}, fast path: {self.engine is not None})"
