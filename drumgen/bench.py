@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_default_model(checkpoint)
     load_ms = (time.perf_counter() - t) * 1e3
     kind = model.kind
-    params = sum(p.numel() for p in model.model.parameters())
+    params = model.n_parameters
     print(f"{checkpoint}: {kind}, {params / 1e6:.2f} M parameters, loaded in {load_ms:.0f} ms; torch {torch.__version__}, "
           f"{args.threads} threads, {torch.get_num_threads()} in use")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -10,7 +10,7 @@ and feeds a model (`condition_array`); sampling steers drums to these same defin
   than 90% of GMD bars, 0 hits is 0.0 and the busiest bar (and above) is 1.0. Integer counts are
   spread evenly over [c - 0.5, c + 0.5] before taking quantiles, so the table is strictly increasing
   and `counts_from_density` is the exact inverse of `density_from_counts`. Rebuild it with
-  `python -m drumgen.controls --data groove-v1.0.0-midionly.zip`.
+  `python -m drumgen.data --control-tables --data groove-v1.0.0-midionly.zip`.
 * intensity: mean velocity (0..1) of the bar's hits.
 * instruments: each voice's share of the bar's hits (sums to 1); share exactly 0 = the voice is muted.
 * style: a GMD primary style (STYLES), as an index.
@@ -310,27 +310,3 @@ def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
 def per_step(per_bar: np.ndarray) -> np.ndarray:
     """Per-bar values (N, B, ...) -> the same on every step of each bar (N, B * 16, ...)."""
     return np.repeat(per_bar, BAR, axis=1)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m drumgen.controls --data ZIP`: recompute STYLES and DENSITY_TABLE from the GMD."""
-    import argparse
-
-    from . import data
-
-    parser = argparse.ArgumentParser(description="Recompute the control tables from the Groove MIDI Dataset.")
-    parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
-    args = parser.parse_args(argv)
-    items = data.read_gmd(data.find_gmd_zip(args.data))
-    styles = tuple(sorted({item["style"].split("/")[0] for item in items}))
-    counts = np.concatenate([bar_hit_counts(i["hvo"]).sum(-1) for i in items if i["split"] == "train"])
-    table = density_table(counts)
-    print(f"STYLES = {styles!r}")
-    print(f"DENSITY_TABLE = {[float(x) for x in table]!r}  # from {int((counts > 0).sum())} train bars with hits")
-    same = styles == STYLES and np.array_equal(table, DENSITY_TABLE)
-    print("matches drumgen/controls.py" if same else "differs from drumgen/controls.py")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

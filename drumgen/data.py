@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import controls as C
 from . import hvo as H
 from . import midi
 
@@ -228,16 +229,34 @@ def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def control_tables(items: list[dict]) -> tuple[tuple[str, ...], np.ndarray, int]:
+    """The GMD's primary styles and the density table (controls.STYLES, controls.DENSITY_TABLE) as
+    the data give them, and the number of train bars with hits the table comes from."""
+    styles = tuple(sorted({item["style"].split("/")[0] for item in items}))
+    counts = np.concatenate([C.bar_hit_counts(i["hvo"]).sum(-1) for i in items if i["split"] == "train"])
+    return styles, C.density_table(counts), int((counts > 0).sum())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m drumgen.data --data PATH`: prepare (and cache) the windows of every split."""
+    """`python -m drumgen.data --data PATH`: prepare (and cache) the windows of every split;
+    with --control-tables, recompute controls.STYLES and controls.DENSITY_TABLE from the GMD instead."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Prepare GMD windows for training and evaluation.")
     parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR))
     parser.add_argument("--bars", type=int, default=2)
+    parser.add_argument("--control-tables", action="store_true",
+                        help="print the control tables the data give and whether drumgen/controls.py holds them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.control_tables:
+        styles, table, bars = control_tables(read_gmd(find_gmd_zip(args.data)))
+        print(f"STYLES = {styles!r}")
+        print(f"DENSITY_TABLE = {[float(x) for x in table]!r}  # from {bars} train bars with hits")
+        same = styles == C.STYLES and np.array_equal(table, C.DENSITY_TABLE)
+        print("matches drumgen/controls.py" if same else "differs from drumgen/controls.py")
+        return 0
     for split in SPLITS:
         ws = load_split(split, args.data, n_bars=args.bars, cache_dir=args.cache_dir)
         hits = int(ws.hvo[..., H.HITS].sum())

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     true_hvo = windows.hvo[: args.limit or None]
     model = load_model(args.checkpoint, cache=False)  # a private copy: its stitch rule and thresholds are set here
     if args.stitch:
-        model.model.stitch_rule = args.stitch
+        model.stitch_rule = args.stitch
     if args.set_thresholds:
         chosen = choose_thresholds(model, data.load_split("validation", args.data).hvo)
         model.thresholds = [round(float(t), 3) for t in chosen]

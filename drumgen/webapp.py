@@ -19,15 +19,12 @@ than `keep_seconds` are removed as new ones are made. Models are loaded once per
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import math
 import os
 import re
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,6 +42,7 @@ from .control_input import number_in
 from .lanes import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
 from .piano_roll import figure_to_png, piano_roll
+from .request_files import RequestFolders, file_stem
 
 log = logging.getLogger(__name__)
 
@@ -164,39 +162,6 @@ def describe_song(song: midi.Song, name: str) -> str:
     return "\n\n".join(lines)
 
 
-# --- files of one request -----------------------------------------------------------------------------
-
-class RequestFolders:
-    """A new folder per request under `base`; folders older than keep_seconds go as new ones come."""
-
-    def __init__(self, base: str | os.PathLike | None = None, keep_seconds: float = 2 * 3600):
-        self.base = Path(base) if base else Path(tempfile.gettempdir()) / f"drumgen-app-{os.getpid()}"
-        self.keep_seconds = float(keep_seconds)
-        self._lock = threading.Lock()
-        if base is None:  # our own folder: gone when the process ends
-            atexit.register(shutil.rmtree, self.base, True)
-
-    def new(self) -> Path:
-        self.base.mkdir(parents=True, exist_ok=True)
-        self.prune()
-        return Path(tempfile.mkdtemp(prefix="req-", dir=self.base))
-
-    def prune(self) -> None:
-        cutoff = time.time() - self.keep_seconds
-        with self._lock:
-            for folder in self.base.glob("req-*"):
-                try:
-                    if folder.stat().st_mtime < cutoff:
-                        shutil.rmtree(folder, ignore_errors=True)
-                except OSError:
-                    pass
-
-
-def _stem(name: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem).strip("._") or "groove"
-    return stem[:60]
-
-
 # --- the app ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -283,7 +248,7 @@ class DrumApp:
         groove = midi.song_to_groove(song, track)
         source = "all notes" if track is None else f"track {track}"
         title = f"{name}: the groove from {source} ({int(groove[:, 0].sum())} onsets); the drums appear after Generate"
-        path = self.folders.new() / f"{_stem(name)}_groove.png"
+        path = self.folders.new() / f"{file_stem(name)}_groove.png"
         with _FIGURE_LOCK:
             path.write_bytes(figure_to_png(piano_roll(H.empty_hvo(len(groove)), groove, title=title),
                                                   dpi=FIGURE_DPI))
@@ -366,7 +331,7 @@ class DrumApp:
 
         step(0.35, desc="writing MIDI")
         folder = self.folders.new()
-        stem = _stem(name)
+        stem = file_stem(name)
         drums_out, merged_out = part.drums_midi, part.merged_midi
         drums_midi = folder / f"{stem}_drums_seed{seed}.mid"
         merged_midi = folder / f"{stem}_with_drums_seed{seed}.mid"

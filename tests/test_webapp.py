@@ -15,6 +15,7 @@ from drumgen import audio, midi, webapp
 from drumgen import hvo as H
 from drumgen.lanes import LANE_ROWS, LANES, free_lanes
 from drumgen.models.checkpoint import shipped_models
+from drumgen.request_files import RequestFolders
 from drumgen.widgets import BarLanes
 from tests.conftest import ROOT, make_midi
 
@@ -200,7 +201,7 @@ def test_clamped_values_are_reported(drums):
 
 
 def test_request_folders_are_new_and_old_ones_go(tmp_path):
-    folders = webapp.RequestFolders(tmp_path, keep_seconds=3600)
+    folders = RequestFolders(tmp_path, keep_seconds=3600)
     a, b = folders.new(), folders.new()
     assert a != b and a.parent == b.parent == tmp_path
     old = tmp_path / "req-old"

@@ -62,5 +62,26 @@ class Runtime:
     def window(self) -> int:
         return self.model.window
 
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def stitch_rule(self) -> str | None:
+        """How the model joins overlapping windows of a song (sampling.STITCH_RULES); None for a
+        model that continues each window from the last instead."""
+        return getattr(self.model, "stitch_rule", None)
+
+    @stitch_rule.setter
+    def stitch_rule(self, rule: str) -> None:
+        if self.shared:
+            raise ValueError("this model is shared by every caller that loaded the file: load a private copy "
+                             "with load_model(path, cache=False) to change how it stitches windows")
+        if self.stitch_rule is None:
+            raise ValueError(f"the {self.kind} does not stitch windows (each continues from the last)")
+        if rule not in sampling.STITCH_RULES:
+            raise ValueError(f"stitch rule must be one of {sampling.STITCH_RULES}, got {rule!r}")
+        self.model.stitch_rule = rule
+
     def __repr__(self) -> str:
         return f"Runtime({self.kind}, fast path: {self.engine is not None})"
