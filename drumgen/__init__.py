@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 def load_variational_mgt_model(path, device="cpu"):
     """Restore a MonotonicGrooveVAE saved with `model.save(path)` (imported lazily: torch is heavy)."""
-    from .models.vae import load_variational_mgt_model as _load
+    from .models.checkpoint import load_variational_mgt_model as _load
 
     return _load(path, device)
 

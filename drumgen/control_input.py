@@ -97,16 +97,25 @@ def _fit(values: np.ndarray, n_bars: int, rules: Rules, where: str = "") -> np.n
     return np.concatenate([values, pad]).astype(np.float64)
 
 
+def shown(x: Any, limit: int = 40) -> str:
+    """What a caller sent, as a message shows it: its repr, cut to a few dozen characters."""
+    try:
+        text = repr(x) if not isinstance(x, int) or abs(x) < 10 ** 30 else f"a {len(str(abs(x)))}-digit number"
+    except ValueError:  # an int too long to turn into text
+        text = "a number with thousands of digits"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _cell(x: Any, where: str) -> float:
     """One painted cell -> a number or NaN (free); ValueError for what is not a number."""
     if x is None or (isinstance(x, str) and x.strip().lower() in FREE_WORDS):
         return math.nan
     if isinstance(x, bool) or not isinstance(x, (int, float, str, np.number)):
-        raise ValueError(f"{where} must be a number from 0 to 1 or null (free), got {x!r}")
+        raise ValueError(f"{where} must be a number from 0 to 1 or null (free), got {shown(x)}")
     try:
         return float(x)
     except (ValueError, OverflowError):
-        raise ValueError(f"{where} must be a number from 0 to 1 or null (free), got {x!r}") from None
+        raise ValueError(f"{where} must be a number from 0 to 1 or null (free), got {shown(x)}") from None
 
 
 def read_curve(name: str, value: Any, n_bars: int, rules: Rules = TYPED, notes: set[str] | None = None,
@@ -130,8 +139,8 @@ def read_curve(name: str, value: Any, n_bars: int, rules: Rules = TYPED, notes: 
                 values = values[None]
             if values.ndim != 1 or len(values) == 0:
                 raise ValueError(f"expected a number or one number a bar, got shape {values.shape}")
-            values = _clamp_or_refuse(values, rules, "values must be numbers between 0 and 1", clamped, notes)
-            return _fit(values, n_bars, rules)
+            values = _fit(values, n_bars, rules)
+            return _clamp_or_refuse(values, rules, "values must be numbers between 0 and 1", clamped, notes)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
     # a painted lane: one value for every bar, or a list of cells
@@ -152,9 +161,9 @@ def number_in(name: str, value: Any, lo: float, hi: float) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}") from None
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {shown(value)}") from None
     if isinstance(value, bool) or math.isnan(x):
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}")
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {shown(value)}")
     return min(max(x, lo), hi)
 
 
@@ -288,8 +297,9 @@ def build_controls(n_bars: int, density: Any = None, intensity: Any = None, mute
         name = style_name(style)
         if name is not None:
             out["style"] = name
-    else:
-        out["style"] = style  # per-bar names: checked by generate (controls.validate_controls)
+    else:  # per-bar names or indices: the model's own check, now, so a spec is refused before a song is read
+        C.validate_controls({"style": style}, 1, n_bars)
+        out["style"] = style
     return out
 
 
@@ -331,7 +341,7 @@ class ControlSpec:
 
 def ignored_controls(model: Any, controls: ControlSpec | Mapping | None) -> list[str]:
     """Controls this model will not follow (today: style, for a model that did not learn the controls)."""
-    if controls is None or model.learns_controls:
+    if controls is None or getattr(model, "learns_controls", False):
         return []
     if isinstance(controls, ControlSpec):
         return ["style"] if controls.sets_style() else []

@@ -142,27 +142,6 @@ def style_curve(points, names, n_bars: int) -> list[str | None]:
     return [names[i] for i in index]
 
 
-def parse_curve(text: str | None, n_bars: int) -> np.ndarray:
-    """Command-line curve -> (n_bars,) in [0, 1], NaN = free: '0.5' flat, '0.2-0.9' a ramp over all
-    bars, '0.2,0.5,0.9' one value a bar (the last repeated), '' or 'free' all free."""
-    text = (text or "").strip().lower()
-    if text in ("", "free"):
-        return np.full(n_bars, np.nan)
-    ramp_match = re.fullmatch(r"([0-9.]+)\s*-\s*([0-9.]+)", text)
-    parts = ramp_match.groups() if ramp_match else text.split(",")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"curve {text!r}: expected '0.5', '0.2-0.9', '0.2,0.5,0.9' or 'free'") from None
-    if not all(0.0 <= v <= 1.0 for v in values):  # also refuses nan and inf
-        raise ValueError(f"curve {text!r}: values must be numbers between 0 and 1")
-    if ramp_match:
-        return ramp(values[0], values[1], n_bars)
-    if len(values) > n_bars:
-        raise ValueError(f"curve {text!r}: {len(values)} values for {n_bars} bars")
-    return np.array(values + values[-1:] * (n_bars - len(values)))
-
-
 @dataclass
 class Controls:
     """Validated controls of a batch: density, intensity (N, B) float32, instruments (N, B, 9) float32,

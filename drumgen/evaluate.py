@@ -113,11 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    windows = data.load_split(args.split, args.data)
-    true_hvo = windows.hvo[: args.limit or None]
     model = load_model(args.checkpoint, cache=False)  # a private copy: its stitch rule and thresholds are set here
     if args.stitch:
+        if model.stitch_rule is None:
+            parser.error(f"--stitch: the {model.kind} does not stitch windows (each continues from the last)")
         model.stitch_rule = args.stitch
+    windows = data.load_split(args.split, args.data)
+    true_hvo = windows.hvo[: args.limit or None]
     if args.set_thresholds:
         chosen = choose_thresholds(model, data.load_split("validation", args.data).hvo)
         model.thresholds = [round(float(t), 3) for t in chosen]

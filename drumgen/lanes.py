@@ -112,7 +112,7 @@ def lanes_to_controls(lanes: Mapping[str, list[float | None]], style: str | None
     notes: set[str] = set()
     weights = {v: lanes[v] for v in H.VOICES if v in lanes}
     controls = build_controls(max(n_bars, 1), lanes.get("density"), lanes.get("intensity"), None, weights,
-                              style, PAINTED, notes)
+                              None if style is None else str(style), PAINTED, notes)
     return (controls or None), sorted(notes)
 
 

@@ -54,8 +54,10 @@ class DrumPart:
 
 def read_controls(controls: Any, n_bars: int) -> Reading:
     """What a caller asked for, for a song of n_bars: a spec (ControlSpec, LaneSpec: anything with
-    `for_song(n_bars)`) is read now; per-bar controls (a dict or Controls, for exactly those bars) or
-    None go to generate as they are."""
+    `for_song(n_bars)`) is read now; a Reading already made for the song, per-bar controls (a dict
+    or Controls, for exactly those bars) or None go to generate as they are."""
+    if isinstance(controls, Reading):
+        return controls
     if hasattr(controls, "for_song"):
         return controls.for_song(n_bars)
     if controls is not None and not isinstance(controls, (Mapping, C.Controls)):

@@ -312,12 +312,12 @@ class DrumApp:
             C.style_index(style)  # ValueError naming the styles
         song, name = read_song(file)
         track_index = parse_track(track, song)
+        reading = LaneSpec(lanes, style).for_song(song.n_bars)
         runtime = self.model(model)
         lap("read")
 
         step(0.15, desc=f"generating {song.n_bars} bars of drums")
-        part = pipeline.make_drums(runtime, song, track_index, controls=LaneSpec(lanes, style), seed=seed,
-                                   temperature=temperature)
+        part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature)
         timings["read"] += part.timings["read"]
         timings["generate"] = part.timings["generate"]
         hvo, groove, n_bars, notes = part.hvo, part.groove, part.n_bars, list(part.reading.notes)

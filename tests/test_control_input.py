@@ -118,3 +118,19 @@ def test_build_controls_refuses_odd_types_with_a_value_error(kwargs, name):
 def test_build_controls_needs_a_whole_number_of_bars(n_bars):
     with pytest.raises(ValueError, match="at least one bar"):
         CI.build_controls(n_bars)
+
+
+def test_a_style_that_is_not_text_is_checked_when_the_spec_is_made():
+    for bad in (5, 1.5, True, ["polka"] * 3):
+        with pytest.raises(ValueError, match="style"):
+            CI.ControlSpec(style=bad)
+    assert CI.build_controls(2, style=["funk", None])["style"] == ["funk", None]  # per-bar names still go through
+
+
+def test_what_a_caller_sent_is_echoed_back_short():
+    with pytest.raises(ValueError) as info:
+        CI.build_controls(2, density=[10 ** 400, 0.5], rules=CI.PAINTED)
+    assert "401-digit number" in str(info.value) and len(str(info.value)) < 120
+    with pytest.raises(ValueError) as info:
+        CI.number_in("temperature", "x" * 100_000, 0, 3)
+    assert len(str(info.value)) < 120

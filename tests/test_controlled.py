@@ -10,9 +10,10 @@ import torch
 from drumgen import controls as C
 from drumgen import data, sampling
 from drumgen import hvo as H
-from drumgen.models.checkpoint import load_model, read_checkpoint
+from drumgen.models.checkpoint import load_model
 from drumgen.models.controlled import BEAT, RhythmDrivenDrumGen, tiny_config
 from drumgen.models.engines import build_engine
+from drumgen.models.format import read_checkpoint
 from tests.conftest import random_groove
 
 W = tiny_config().max_bars * H.STEPS_PER_BAR  # the tiny model's window: 4 bars = 64 steps = 16 tokens

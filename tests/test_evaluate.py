@@ -44,3 +44,17 @@ def test_evaluate_command_sets_thresholds_and_prints_table(gmd_zip, tiny_model, 
     assert set(saved["sampling"]["thresholds"]) <= set(T.THRESHOLD_GRID.tolist())
     report = json.loads((tmp_path / "scores.json").read_text())
     assert report["windows"] == 64 and set(report["results"]) == {"drumgen", "hat baseline", "kick/snare/hat baseline"}
+
+
+def test_stitch_is_refused_in_words_for_a_model_that_does_not_stitch(tmp_path, capsys):
+    import torch
+
+    from drumgen import evaluate
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.pth"
+    RhythmDrivenDrumGen(tiny_config()).save(str(path))
+    with pytest.raises(SystemExit) as info:
+        evaluate.main([str(path), "--stitch", "average", "--data", str(tmp_path / "no.zip")])
+    assert info.value.code == 2 and "does not stitch windows" in capsys.readouterr().err

@@ -42,10 +42,19 @@ def sources() -> dict[str, Path]:
 
 
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
-    """The package modules a module imports anywhere in its file (top level and inside functions)."""
+    """The package modules a module imports anywhere in its file (top level and inside functions),
+    and those it names for importlib ("drumgen.models.vae:MonotonicGrooveVAE", import_module("...")):
+    a registry's lazy import is an import all the same."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def resolve(target: str) -> str | None:
+        while target and target not in known:  # `from .hvo import X` names a module's member
+            target = target.rpartition(".")[0]
+        return target or None
+
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
+        targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -53,14 +62,17 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
-        else:
-            continue
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lazy = re.fullmatch(r"((?:drumgen|train)(?:\.\w+)+)(?::\w+)?", node.value)
+            if lazy and ":" in node.value:
+                targets = [lazy.group(1)]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module":
+            targets = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         for target in targets:
-            while target and target not in known:  # `from . import midi` names a module; `from .hvo import X` a name
-                target = target.rpartition(".")[0]
-            if target and target != name and target != PACKAGE_INIT:
-                found.add(target)
+            module = resolve(target)
+            if module and module != name:
+                found.add(module)
     return found
 
 
@@ -115,6 +127,18 @@ def test_no_import_runs_up_a_layer():
 
 def test_no_import_circle():
     check_no_circle(graph())
+
+
+def test_imports_are_found_however_they_are_written(tmp_path):
+    """Relative, absolute, inside a function, and named for importlib: each is an edge."""
+    source = tmp_path / "mod.py"
+    source.write_text("from .. import hvo\nfrom ..midi import Song\nimport drumgen.controls as C\n"
+                      "def f():\n    from ..sampling import to_hvo\n"
+                      "KINDS = {'x': 'drumgen.models.vae:MonotonicGrooveVAE'}\n"
+                      "def g():\n    import importlib\n    importlib.import_module('drumgen.pipeline')\n")
+    known = set(sources())
+    assert imports_of("drumgen.models.mod", source, known) == {
+        "drumgen.hvo", "drumgen.midi", "drumgen.controls", "drumgen.sampling", "drumgen.models.vae", "drumgen.pipeline"}
 
 
 def test_the_checks_can_fail():

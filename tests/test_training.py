@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from drumgen import data
+from drumgen import data, load_variational_mgt_model
 from drumgen import hvo as H
-from drumgen.models.vae import MonotonicGrooveVAE, load_variational_mgt_model, tiny_config
+from drumgen.models.vae import MonotonicGrooveVAE, tiny_config
 from drumgen.training import TrainConfig, train
 from tests.conftest import ROOT
 

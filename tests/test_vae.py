@@ -6,7 +6,8 @@ import torch
 
 import drumgen
 from drumgen import hvo as H
-from drumgen.models.checkpoint import load_model, read_checkpoint
+from drumgen.models.checkpoint import load_model
+from drumgen.models.format import read_checkpoint
 from drumgen.models.vae import MonotonicGrooveVAE, VAEConfig, tiny_config
 from tests.conftest import random_groove
 

@@ -241,3 +241,9 @@ def test_bench_app_prints_stages_and_target(tmp_path, capsys):
     assert set(figures["stages_median_ms"]) == set(bench_app.STAGES) and figures["median_ms"] > 0
 
 
+
+
+def test_lanes_are_read_before_a_model_is_chosen(drums):
+    """Bad lanes get their sentence even when the model named is wrong too: nothing is loaded for them."""
+    with pytest.raises(gr.Error, match="unknown lane 'bogus'"):
+        drums.generate(str(ROOT / "assets" / "funk_bass.mid"), "all", {"bogus": [0.5]}, "any", "nope", 1, 0)

@@ -20,7 +20,8 @@ import torch
 import yaml
 
 from drumgen import data
-from drumgen.models.checkpoint import build_model, model_class, read_checkpoint
+from drumgen.models.checkpoint import build_model, model_class
+from drumgen.models.format import read_checkpoint
 from drumgen.thresholds import THRESHOLDS_NOTE, choose_thresholds
 from drumgen.training import TrainConfig, load_yaml, train
 

@@ -28,7 +28,7 @@ from .. import controls as C
 from .. import hvo as H
 from .. import sampling
 from ..thresholds import quick_f1
-from .checkpoint import save_checkpoint
+from .format import save_checkpoint
 
 
 class ModelConfig:

@@ -23,7 +23,6 @@ from .. import hvo as H
 from .. import sampling
 from ..data import augment_drums, augmented_grooves
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
-from .checkpoint import load_model
 
 
 @dataclass
@@ -188,14 +187,6 @@ class MonotonicGrooveVAE(DrumModel):
             return self.predict_windows(windows, noise, temperature, engine)
 
         return Prediction(*sampling.stitch_windows(groove, window_fn, window=self.window, rule=self.stitch_rule))
-
-
-def load_variational_mgt_model(path: str, device: str = "cpu"):
-    """Restore a MonotonicGrooveVAE written by `save`, ready to generate (a `Runtime`); needs no training code."""
-    runtime = load_model(path, device)
-    if runtime.kind != MonotonicGrooveVAE.__name__:
-        raise ValueError(f"{path} holds a {runtime.kind}, not a MonotonicGrooveVAE")
-    return runtime
 
 
 def tiny_config(**overrides: Any) -> VAEConfig:
