@@ -1,5 +1,6 @@
-"""Command line: `python -m drumgen generate groove.mid -o drums.mid`, `python -m drumgen tracks file.mid`
-and `python -m drumgen demo` (drums for an example groove, printed as a grid).
+"""Command line: `python -m drumgen generate groove.mid -o drums.mid`, `python -m drumgen regenerate
+song.mid --take drums.mid --bars 5-8 -o new.mid`, `python -m drumgen tracks file.mid` and
+`python -m drumgen demo` (drums for an example groove, printed as a grid).
 
     python -m drumgen generate song.mid -o drums.mid --density 0.3-0.9 --intensity 0.6 --mute ride,crash \
         --weight snare=0.3 --style funk
@@ -10,21 +11,21 @@ import argparse
 import logging
 import sys
 
+import numpy as np
+
 from . import controls as C
 from . import hvo as H
-from . import midi, pipeline
-from .control_input import ControlSpec, ignored_controls, parse_weights
+from . import midi, pipeline, takes
+from .control_input import ControlSpec, ignored_controls, in_bars, parse_weights
 from .models.checkpoint import CHECKPOINT_DIR, SHIPPED, load_default_model
 
 DEMO_GROOVE = CHECKPOINT_DIR.parent / "assets" / "tapped_rhythm.mid"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m drumgen", description="Turn a MIDI rhythm into a drum part.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="write a drum MIDI for a MIDI groove")
+def _add_generate_options(gen: argparse.ArgumentParser, output_help: str) -> None:
+    """The options `generate` and `regenerate` share: the groove, the controls, the model, sampling."""
     gen.add_argument("input", help="any MIDI file: a tapped rhythm, a bass line, a song")
-    gen.add_argument("-o", "--output", required=True, help="where to write the drum MIDI")
+    gen.add_argument("-o", "--output", required=True, help=output_help)
     gen.add_argument("--track", type=int, default=None, help="use only this track's notes (see `tracks`); default: all notes")
     gen.add_argument("--channel", type=int, default=None, help="use only the notes on this MIDI channel (1-16)")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same drums (default 0)")
@@ -58,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
                           f"applied while sampling, no style; {SHIPPED['mgvae'].name}); default: controlled "
                           "when its checkpoint is there, else mgvae")
     gen.add_argument("--checkpoint", default=None, help="a model checkpoint (.pth) of any kind; overrides --model")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m drumgen", description="Turn a MIDI rhythm into a drum part.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="write a drum MIDI for a MIDI groove")
+    _add_generate_options(gen, "where to write the drum MIDI")
+    regen = sub.add_parser("regenerate", help="new drums for chosen bars or voices of a take, the rest kept as it is")
+    _add_generate_options(regen, "where to write the new take (drum MIDI)")
+    regen.add_argument("--take", required=True, help="the drums MIDI drumgen made for this song (the take to edit)")
+    regen.add_argument("--bars", default=None,
+                       help="bars that get new drums, as musicians count them: '5-8', '5,12', '3'; default: every bar")
+    regen.add_argument("--lock", metavar="VOICES", default=None,
+                       help="voices kept as they are in every bar, e.g. kick,snare (new hats around the kept kick)")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
     tracks.add_argument("input")
     demo = sub.add_parser("demo", help="drums for an example groove with the shipped model, printed as a grid")
@@ -109,14 +124,26 @@ def main(argv: list[str] | None = None) -> int:
         for name in ignored_controls(model, spec):
             print(f"note: {model.kind} ignores {name}; use --model controlled to choose a {name}",
                   file=sys.stderr)
+        song = midi.read_song(args.input)
+        keep = {}
+        if args.command == "regenerate":
+            take = takes.take_from_midi(args.take, song)
+            bars = None if args.bars is None else takes.parse_bars(args.bars, song.n_bars)
+            if bars == []:
+                raise ValueError("--bars names no bar: give bars such as '5-8' (or leave it out for every bar)")
+            keep = dict(keep=take, keep_mask=takes.keep_mask(song.n_steps, regenerate=bars, lock=args.lock))
         part = pipeline.make_drums(
-            model, args.input, track=args.track, channel=args.channel, controls=spec,
+            model, song, track=args.track, channel=args.channel, controls=spec,
             seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
-            rest_in_silent_bars=not args.play_silent_bars)
-        song, hvo = part.song, part.hvo
+            rest_in_silent_bars=not args.play_silent_bars, **keep)
+        hvo = part.hvo
         midi.write_midi(part.merged_midi if args.merge else part.drums_midi, args.output)
+        changed = ""
+        if keep:
+            bars_changed = np.nonzero((part.hvo != keep["keep"]).any(axis=-1).reshape(song.n_bars, -1).any(-1))[0]
+            changed = f"; new drums {in_bars(bars_changed)}" if len(bars_changed) else "; no bar changed"
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM "
-              f"({model.kind})")
+              f"({model.kind}){changed}")
         return 0
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

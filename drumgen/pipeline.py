@@ -66,16 +66,22 @@ def read_controls(controls: Any, n_bars: int) -> Reading:
 
 
 def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track: int | None = None,
-               channel: int | None = None, controls: Any = None, **generate_kwargs) -> DrumPart:
+               channel: int | None = None, controls: Any = None, keep: np.ndarray | None = None,
+               keep_mask: np.ndarray | None = None, **generate_kwargs) -> DrumPart:
     """Read a MIDI file (a path, bytes or a Song already read), make its groove (all notes, or one
     track and/or channel), read the controls for its bars, generate the drums and write them at the
-    input's tempo map. generate_kwargs: seed, temperature, thresholds, max_hits, keep_groove_timing,
-    rest_in_silent_bars (see `DrumModel.generate`)."""
+    input's tempo map. keep (T, 27), keep_mask (T, 9): a take of this song and the cells of it to
+    keep (`drumgen.takes`). generate_kwargs: seed, temperature, thresholds, max_hits,
+    keep_groove_timing, rest_in_silent_bars (see `DrumModel.generate`)."""
     t0 = time.perf_counter()
     song = source if isinstance(source, midi.Song) else midi.read_song(source)
     groove = midi.song_to_groove(song, track, channel)
     reading = read_controls(controls, groove.shape[0] // H.STEPS_PER_BAR)
     t1 = time.perf_counter()
+    if keep is not None or keep_mask is not None:
+        if keep is None or keep_mask is None:
+            raise ValueError("keep and keep_mask go together: the take, and which of its cells to keep")
+        generate_kwargs.update(keep=np.asarray(keep)[None], keep_mask=np.asarray(keep_mask)[None])
     hvo = model.generate(groove[None], reading.controls, **generate_kwargs)[0]
     t2 = time.perf_counter()
     drums_midi = midi.hvo_to_midi(hvo, song)

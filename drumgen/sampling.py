@@ -7,6 +7,7 @@ everything after that is here, so the two models sample the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -240,10 +241,65 @@ def steer_velocities(hits: np.ndarray, velocities: np.ndarray, c: C.Controls | N
     return out.reshape(velocities.shape).astype(np.float32)
 
 
+@dataclass
+class Kept:
+    """The cells of a take that stay as they are: the take (N, T, 27) and a mask (N, T, 9), True
+    where a cell (hit or rest, its velocity, its offset) is kept. Everything a model makes goes
+    through `onto` last, so kept cells come out bit for bit; a model that hears its own drums hears
+    the kept ones instead (`hits_onto`, `probs_onto`), so what it adds follows them."""
+
+    hvo: np.ndarray
+    mask: np.ndarray
+
+    def steps(self, start: int, stop: int) -> Kept:
+        """Steps start..stop-1 of every item (one window of a long song); past the take: nothing kept."""
+        hvo, mask = self.hvo[:, start:stop], self.mask[:, start:stop]
+        pad = stop - start - hvo.shape[1]
+        if pad > 0:
+            hvo = np.pad(hvo, ((0, 0), (0, pad), (0, 0)))
+            mask = np.pad(mask, ((0, 0), (0, pad), (0, 0)))
+        return Kept(hvo, mask)
+
+    def hits_onto(self, hits: np.ndarray) -> np.ndarray:
+        return np.where(self.mask, self.hvo[..., H.HITS], hits).astype(np.float32)
+
+    def probs_onto(self, probs: np.ndarray) -> np.ndarray:
+        """A kept hit is certain and a kept rest impossible: steering then counts them as they are."""
+        return np.where(self.mask, self.hvo[..., H.HITS], probs).astype(np.float32)
+
+    def onto(self, hvo: np.ndarray) -> np.ndarray:
+        return np.where(np.tile(self.mask, 3), self.hvo, hvo).astype(np.float32)
+
+
+def check_keep(keep, keep_mask, n_items: int, n_steps: int) -> Kept | None:
+    """generate's `keep` (the take, (N, T, 27)) and `keep_mask` ((N, T, 9) or one (T, 9) for every
+    item, True = keep) -> Kept, checked; None when nothing is kept. ValueError in words otherwise."""
+    if keep is None and keep_mask is None:
+        return None
+    if keep is None or keep_mask is None:
+        raise ValueError("keep and keep_mask go together: the take, and which of its cells to keep")
+    hvo = H.real_array(keep, "keep", np.float32)
+    if hvo.shape != (n_items, n_steps, H.HVO_DIM):
+        raise ValueError(f"keep must be a take shaped like the drums, ({n_items}, {n_steps}, {H.HVO_DIM}), got {hvo.shape}")
+    hits, velocities, offsets = H.split_hvo(hvo)
+    if not (np.isin(hits, (0.0, 1.0)).all() and np.isfinite(hvo).all() and (velocities >= 0).all()
+            and (velocities <= 1).all() and (np.abs(offsets) <= 0.5).all()):
+        raise ValueError("keep must be drums HVO: hits 0 or 1, velocities 0..1, offsets -0.5..0.5")
+    mask = np.asarray(keep_mask)
+    if mask.dtype != np.bool_:
+        raise ValueError(f"keep_mask must be booleans (True = keep the cell), got {mask.dtype}")
+    if mask.shape == (n_steps, H.N_VOICES):
+        mask = np.broadcast_to(mask, (n_items, n_steps, H.N_VOICES))
+    if mask.shape != (n_items, n_steps, H.N_VOICES):
+        raise ValueError(f"keep_mask must be ({n_items}, {n_steps}, {H.N_VOICES}) or ({n_steps}, {H.N_VOICES}), "
+                         f"got {mask.shape}")
+    return Kept(hvo, mask.copy())
+
+
 def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offsets: np.ndarray,
            thresholds: np.ndarray, max_hits: np.ndarray | None, keep_groove_timing: bool,
            rest_in_silent_bars: bool = True, controls: C.Controls | None = None,
-           hits: np.ndarray | None = None, steer: bool = True) -> np.ndarray:
+           hits: np.ndarray | None = None, steer: bool = True, kept: Kept | None = None) -> np.ndarray:
     """Model outputs -> HVO, the steps every model shares.
 
     Hits are the model's own (`hits`, when it decided them while generating) or come from the
@@ -253,7 +309,11 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
     given weight 0 never plays in that bar, whatever the model. With rest_in_silent_bars, bars where
     the groove plays nothing stay empty (an intro or a break): never seen in training, so what a
     model plays there is noise. Where a bar's intensity is requested, the groove's dynamics do not
-    rescale its velocities (with `steer`, they are scaled to the requested mean instead)."""
+    rescale its velocities (with `steer`, they are scaled to the requested mean instead). The cells
+    `kept` keeps come out as they are, whatever else is asked; steering counts them as they are."""
+    if kept is not None:
+        probs = kept.probs_onto(probs)
+        hits = None if hits is None else kept.hits_onto(hits)
     silent = silent_bars(groove) if rest_in_silent_bars else np.zeros(groove.shape[:2] + (1,), bool)
     probs = np.where(silent, 0.0, probs)
     steering = steer and controls is not None and controls.any_set()
@@ -273,4 +333,5 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
         velocities = np.where(asked, velocities, grooved)
     if steering:
         velocities = steer_velocities(hits, velocities, controls)
-    return H.join_hvo(hits, velocities, offsets)
+    out = H.join_hvo(hits, velocities, offsets)
+    return out if kept is None else kept.onto(out)

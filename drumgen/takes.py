@@ -8,6 +8,7 @@ command line, the page and the tests build them the same way:
     bars = parse_bars("5-8, 12", n_bars)                 # 0-based bar indices, checked against the song
     mask = keep_mask(n_steps, regenerate=bars, lock=["kick", "snare"])   # new bars 5-8 and 12, kick and snare kept
     value = take_to_json(take); take = take_from_json(value, n_steps)    # the page's and the API's form
+    take = take_from_midi("drums.mid", song)                                # a take written as MIDI
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import hvo as H
+from . import midi
 from .control_input import voice_names
 
 TAKE_FORMAT = 1
@@ -119,4 +121,27 @@ def take_from_json(value: Any, n_steps: int | None = None) -> np.ndarray:
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not lo <= x <= hi:
                 raise ValueError(f"take: a hit's {name} must be a number from {lo:g} to {hi:g}, got {x!r}")
         take[step, v], take[step, H.N_VOICES + v], take[step, 2 * H.N_VOICES + v] = 1.0, velocity, min(offset, 0.4999)
+    return take
+
+
+def _beat_tempos(song: midi.Song) -> list[tuple[float, float]]:
+    """A song's tempo map in beats (ticks per beat differ between a song and the file written from it)."""
+    tempos = song.tempos or [(0, midi.DEFAULT_BPM)]
+    return [(round(tick / song.ticks_per_beat, 4), round(bpm, 3)) for tick, bpm in tempos]
+
+
+def take_from_midi(source: str | bytes | midi.Song, song: midi.Song) -> np.ndarray:
+    """A drums MIDI file (drumgen's output, or the song + drums file, or any part on channel 10)
+    made for `song` -> its take (song.n_steps, 27). MidiError in words for a file without drums, at
+    another tempo, or longer than the song."""
+    take_song = source if isinstance(source, midi.Song) else midi.read_song(source)
+    if _beat_tempos(take_song) != _beat_tempos(song):
+        raise midi.MidiError("The take is at another tempo than the song: use the drums MIDI drumgen made for "
+                             "this song (its tempo map is the song's).")
+    hvo, _ = midi.song_to_hvo(take_song)
+    if len(hvo) > song.n_steps and hvo[song.n_steps:, H.HITS].any():
+        raise midi.MidiError(f"The take is {len(hvo) // H.STEPS_PER_BAR} bars long and the song {song.n_bars}: "
+                             "a take belongs to the song it was made for.")
+    take = H.empty_hvo(song.n_steps)
+    take[: min(len(hvo), song.n_steps)] = hvo[: song.n_steps]
     return take

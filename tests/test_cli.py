@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drumgen import cli, midi
@@ -322,3 +323,55 @@ def test_module_entry_point_with_controls(tmp_path, tiny_controlled_checkpoint):
     assert ok.returncode == 0 and ok.stderr == "", ok.stderr
     bad = subprocess.run([*command, "--density", "0.1,0.2,0.3,0.4,0.5,0.6"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr == "error: density: curve '0.1,0.2,0.3,0.4,0.5,0.6': 6 values for 4 bars\n"
+
+
+@pytest.mark.parametrize("which", ["mgvae", "controlled"])
+def test_regenerate_changes_only_the_bars_asked_and_keeps_locked_voices(tmp_path, tiny_checkpoint,
+                                                                         tiny_controlled_checkpoint, capsys, which):
+    from drumgen import takes
+
+    checkpoint = tiny_checkpoint if which == "mgvae" else tiny_controlled_checkpoint
+    src = make_midi(tmp_path / "in.mid", rock_beat(6), tempos=((0, 97.0), (4 * 480 * 3, 130.0)))
+    first, second, third = (tmp_path / f"take{i}.mid" for i in (1, 2, 3))
+    base = ["--checkpoint", checkpoint, "--threshold", "0.3", "--temperature", "2"]
+    assert cli.main(["generate", str(src), "-o", str(first), "--seed", "1", *base]) == 0
+    assert cli.main(["regenerate", str(src), "--take", str(first), "--bars", "2-3, 5", "-o", str(second),
+                     "--seed", "2", *base]) == 0
+    assert "new drums in bars" in capsys.readouterr().out
+    assert cli.main(["regenerate", str(src), "--take", str(second), "--lock", "kick,snare", "-o", str(third),
+                     "--seed", "3", *base]) == 0
+    song = midi.read_song(src)
+    one, two, three = (takes.take_from_midi(p, song) for p in (first, second, third))
+    changed = (one != two).any(-1).reshape(6, 16).any(-1)
+    assert not changed[[0, 3, 5]].any() and changed.any()  # bars 1, 4 and 6 as they were, through MIDI
+    kick_snare = [0, 1, 9, 10, 18, 19]
+    assert np.array_equal(two[:, kick_snare], three[:, kick_snare])
+    assert midi.read_song(third).tempos == midi.read_song(first).tempos
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--bars", "9"], "bar 9 is outside the song: it has 4 bars"),
+    (["--bars", "2-1"], "runs backwards"),
+    (["--bars", ""], "names no bar"),
+    (["--lock", "cowbell"], "unknown voice 'cowbell'"),
+])
+def test_regenerate_refuses_in_one_line(tmp_path, tiny_checkpoint, capsys, args, words):
+    src = make_midi(tmp_path / "in.mid", rock_beat(4))
+    take = tmp_path / "take.mid"
+    assert cli.main(["generate", str(src), "-o", str(take), "--checkpoint", tiny_checkpoint]) == 0
+    capsys.readouterr()
+    code = cli.main(["regenerate", str(src), "--take", str(take), "-o", str(tmp_path / "o.mid"),
+                     "--checkpoint", tiny_checkpoint, *args])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and err.count("\n") == 1
+
+
+def test_regenerate_refuses_a_take_of_another_song(tmp_path, tiny_checkpoint, capsys):
+    src = make_midi(tmp_path / "in.mid", rock_beat(4))
+    other = make_midi(tmp_path / "other.mid", rock_beat(4), tempos=((0, 140.0),))
+    longer = make_midi(tmp_path / "longer.mid", rock_beat(8))
+    no_drums = make_midi(tmp_path / "keys.mid", rock_beat(4), channel=0)
+    for take, words in ((other, "another tempo"), (longer, "8 bars long and the song 4"), (no_drums, "No drum notes")):
+        code = cli.main(["regenerate", str(src), "--take", str(take), "-o", str(tmp_path / "o.mid"),
+                         "--checkpoint", tiny_checkpoint])
+        assert code == 2 and words in capsys.readouterr().err

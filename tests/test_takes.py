@@ -63,3 +63,115 @@ def test_take_json_round_trip_is_exact():
 def test_take_from_json_refuses_in_words(value, words):
     with pytest.raises(ValueError, match=words):
         T.take_from_json(value, 32)
+
+
+# --- generate(..., keep=take, keep_mask=mask): both models -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Each model kind, tiny and random, as the loader hands it out (with its traced fast path)."""
+    import torch
+
+    from drumgen.models.checkpoint import load_model
+    from drumgen.models.controlled import RhythmDrivenDrumGen
+    from drumgen.models.controlled import tiny_config as tiny_controlled
+    from drumgen.models.vae import MonotonicGrooveVAE
+    from drumgen.models.vae import tiny_config as tiny_vae
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("takes")
+    out = {}
+    for name, model in (("vae", MonotonicGrooveVAE(tiny_vae())), ("controlled", RhythmDrivenDrumGen(tiny_controlled()))):
+        model.save(str(folder / f"{name}.pth"))
+        out[name] = load_model(folder / f"{name}.pth", cache=False)
+    return out
+
+
+def kept_equal(new, take, mask):
+    mask3 = np.tile(mask, 3)
+    return np.array_equal(new[mask3], take[mask3])
+
+
+@pytest.mark.parametrize("kind", ["vae", "controlled"])
+@pytest.mark.parametrize("controls", [None, {"density": 0.8, "intensity": [0.3, 0.9, 0.5, 0.5, 0.9, 0.2]}])
+def test_kept_cells_come_out_as_they_are(models, kind, controls):
+    from tests.conftest import random_groove
+
+    model = models[kind]
+    groove = random_groove(n=3, bars=6, seed=1)
+    take = model.generate(groove, controls, seed=0, temperature=1.5)
+    mask = np.stack([T.keep_mask(96, regenerate=[1, 2]), T.keep_mask(96, regenerate=[4], lock="kick,snare"),
+                     T.keep_mask(96, lock=["closed_hat"])])
+    new = model.generate(groove, controls, seed=7, temperature=1.5, keep=take, keep_mask=mask)
+    assert kept_equal(new, take, mask)
+    assert not np.array_equal(new, take)  # the rest is new
+    # an item's drums do not depend on the rest of the batch (values up to float rounding of batched matmuls)
+    alone = model.generate(groove[1:2], controls, seed=7, temperature=1.5, keep=take[1:2], keep_mask=mask[1:2])
+    assert kept_equal(alone, take[1:2], mask[1:2])
+    assert np.array_equal(alone[0, :, :9], new[1, :, :9]) and np.allclose(alone[0], new[1], atol=1e-5)
+    # one (T, 9) mask serves every item; the same seed gives the same new drums
+    again = model.generate(groove, controls, seed=7, temperature=1.5, keep=take, keep_mask=mask[0])
+    assert kept_equal(again, take, np.broadcast_to(mask[0], mask.shape))
+    assert np.array_equal(again[0], new[0])
+
+
+def test_kept_cells_hold_against_controls_and_silent_bars(models):
+    """A kept hit in a bar muted by the controls or silent in the groove still plays: the take says so."""
+    model = models["controlled"]
+    groove = np.zeros((1, 64, 3), np.float32)
+    groove[0, 16::4] = [1, 0.8, 0.0]  # bar 1 silent
+    take = H.empty_hvo(64)[None]
+    take[0, 0, 0], take[0, 0, 9] = 1, 0.9   # a kick on beat 1 of the silent bar
+    take[0, 20, 1], take[0, 20, 10] = 1, 0.7  # a snare in bar 2
+    mask = T.keep_mask(64, regenerate=[2, 3])[None]
+    new = model.generate(groove, {"instruments": {"kick": [0, 0, 0, 0], "snare": 0}}, keep=take, keep_mask=mask)
+    assert kept_equal(new, take, mask) and new[0, 0, 0] == 1 and new[0, 20, 1] == 1
+    assert not new[0, 32:, :2].any()  # the bars made new follow the mutes
+
+
+def test_the_controlled_model_hears_the_kept_cells(models):
+    """What it plays after a kept bar depends on that bar (it hears it); the MonotonicGrooveVAE does not
+    hear drums at all, so its new bars are the same whatever was kept."""
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=1, bars=4, seed=3)
+    mask = T.keep_mask(64, regenerate=[1, 2, 3])[None]
+    full, empty = H.empty_hvo(64)[None], H.empty_hvo(64)[None]
+    full[0, :16, :9], full[0, :16, 9:18] = 1.0, 0.8
+    outs = {}
+    for kind, model in models.items():
+        a = model.generate(groove, seed=2, keep=full, keep_mask=mask)
+        b = model.generate(groove, seed=2, keep=empty, keep_mask=mask)
+        outs[kind] = not np.array_equal(a[0, 16:], b[0, 16:])
+    assert outs == {"controlled": True, "vae": False}
+
+
+def test_traced_and_eager_decoding_keep_alike(models):
+    from tests.conftest import random_groove
+
+    runtime = models["controlled"]
+    groove = random_groove(n=2, bars=7, seed=4)
+    take = runtime.generate(groove, seed=1)
+    mask = T.keep_mask(112, regenerate=[2, 5], lock="kick")[None].repeat(2, axis=0)
+    traced = runtime.generate(groove, seed=3, keep=take, keep_mask=mask)
+    eager = runtime.model.generate(groove, seed=3, keep=take, keep_mask=mask)
+    assert runtime.engine is not None and kept_equal(traced, take, mask) and kept_equal(eager, take, mask)
+    assert np.array_equal(traced[..., :9], eager[..., :9]) and np.allclose(traced, eager, atol=1e-5)
+
+
+@pytest.mark.parametrize("keep, mask, words", [
+    ("take", None, "go together"),
+    (np.zeros((1, 32, 27)), np.ones((1, 32, 9), bool), "shaped like the drums"),
+    ("take", np.ones((1, 64, 9)), "booleans"),
+    ("take", np.ones((1, 64, 8), bool), "keep_mask must be"),
+    ("bad", np.ones((1, 64, 9), bool), "hits 0 or 1"),
+])
+def test_bad_takes_and_masks_are_refused_in_words(models, keep, mask, words):
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=1, bars=4)
+    take = models["vae"].generate(groove)
+    if isinstance(keep, str):
+        keep = take if keep == "take" else take * 2
+    with pytest.raises(ValueError, match=words):
+        models["vae"].generate(groove, keep=keep, keep_mask=mask)

@@ -119,16 +119,19 @@ class DrumModel(nn.Module):
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
                 thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
-                steer: bool = False) -> Prediction:
+                steer: bool = False, kept: sampling.Kept | None = None) -> Prediction:
         """`rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
         a model that hears its own drums must hear silence there too. `steer`: the output's hits will
-        be steered to the controls (`sampling.steer_hits`), so such a model must hear those."""
+        be steered to the controls (`sampling.steer_hits`), so such a model must hear those. `kept`:
+        cells of a take that come out as they are (`to_hvo` puts them back last), so such a model
+        must hear those instead of its own."""
         raise NotImplementedError
 
     def generate(self, groove: np.ndarray, controls: dict | C.Controls | None = None, seed: int | list[int] | None = 0,
                  temperature: float = 1.0, thresholds: float | list[float] | None = None,
                  max_hits: int | list[int] | None = None, keep_groove_timing: bool = True,
-                 rest_in_silent_bars: bool = True, steer: bool = True, engine: Any = None) -> np.ndarray:
+                 rest_in_silent_bars: bool = True, steer: bool = True, engine: Any = None,
+                 keep: np.ndarray | None = None, keep_mask: np.ndarray | None = None) -> np.ndarray:
         """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
         drums HVO (N, T, 27) with hits in {0, 1}.
 
@@ -144,6 +147,9 @@ class DrumModel(nn.Module):
         (`sampling.steer_hits`, `sampling.steer_velocities`), on top of what a model learnt; False
         leaves the controls to the model alone (a model that did not learn them then ignores all
         but mutes, which always hold). engine: the loader's fast path (the `Runtime` passes it).
+        keep (N, T, 27), keep_mask (N, T, 9) or (T, 9): a take and the cells of it to keep (True):
+        those come out exactly as they are in `keep`, and the rest is made to go with them
+        (`drumgen.takes` builds masks from "bars 5-8" or "keep the kick").
         """
         groove = H.validate_groove(groove)
         n, length, _ = groove.shape
@@ -155,14 +161,15 @@ class DrumModel(nn.Module):
         thresholds = sampling.per_voice(thresholds, self.thresholds, "thresholds", 0.0, 1.0)
         caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0, integer=True)
         ctrl = C.validate_controls(controls, n, length // H.STEPS_PER_BAR)
+        kept = sampling.check_keep(keep, keep_mask, n, length)
         if n == 0:  # an empty batch: nothing to play (the models' window code needs at least one item)
             return np.zeros((0, length, H.HVO_DIM), np.float32)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
         rest = sampling.silent_bars(groove)[..., 0] if rest_in_silent_bars else None
-        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set())
+        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set(), kept)
         return sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
-                               rest_in_silent_bars, ctrl, out.hits, steer)
+                               rest_in_silent_bars, ctrl, out.hits, steer, kept)
 
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
         """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""

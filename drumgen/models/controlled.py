@@ -239,11 +239,13 @@ class RhythmDrivenDrumGen(DrumModel):
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
                       thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True,
-                      n_steps: int | None = None, rest: np.ndarray | None = None, engine: Any = None):
+                      n_steps: int | None = None, rest: np.ndarray | None = None, engine: Any = None,
+                      kept: sampling.Kept | None = None):
         """One window, token by token. groove (B, W, 3), padded to the window with silence as in
         training; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
         kept as they are; n_steps: how many steps to generate (default all W); rest (B, n_steps)
         bool: steps that stay empty (as muted voices do), so the drums fed back are the ones played;
+        kept (B, n_steps): cells of a take fed back as they are instead of the model's own;
         engine: the loader's fast path (`engines.TracedDecoding`: the same loop with a traced step,
         used with the cache only).
         Returns probs, velocities, offsets, hits (B, n_steps, 9) as numpy."""
@@ -259,6 +261,10 @@ class RhythmDrivenDrumGen(DrumModel):
             mute = mute | np.asarray(rest, bool)[:, :W, None]
         mute = torch.from_numpy(mute).to(device)
         threshold = torch.as_tensor(thresholds, dtype=torch.float32, device=device)
+        if kept is not None:  # kept cells are heard as they are (hits, velocities, offsets)
+            kept_mask = torch.from_numpy(np.ascontiguousarray(kept.mask[:, :W])).to(device)
+            kept_hits, kept_vel, kept_off = (torch.from_numpy(np.ascontiguousarray(a[:, :W])).to(device)
+                                             for a in H.split_hvo(kept.hvo))
         n_tokens, done = W // BEAT, 0 if prefix is None else prefix.shape[1] // BEAT
         drums = torch.zeros(B, n_tokens + 1, BEAT_DIM, device=device)          # token j's input: drums of beat j-1
         if done:
@@ -273,7 +279,12 @@ class RhythmDrivenDrumGen(DrumModel):
             for t in range(max(j, done), last):  # the prefix was already played: kept as it is
                 s = slice(t * BEAT, (t + 1) * BEAT)
                 hit = ((probs[:, s] > threshold) & ~mute[:, s]).float()
-                drums[:, t + 1] = torch.cat([hit, vel[:, s] * hit, off[:, s] * hit], dim=-1).reshape(B, BEAT_DIM)
+                played = torch.cat([hit, vel[:, s] * hit, off[:, s] * hit], dim=-1)
+                if kept is not None:
+                    keep = kept_mask[:, s].repeat(1, 1, 3)
+                    played = torch.where(keep, torch.cat([kept_hits[:, s], kept_vel[:, s] * kept_hits[:, s],
+                                                          kept_off[:, s] * kept_hits[:, s]], dim=-1), played)
+                drums[:, t + 1] = played.reshape(B, BEAT_DIM)
 
         if engine is not None and use_cache and not self.training and device.type == "cpu":
             engine.decode(drums, base, conds, record, done, n_tokens)  # the loader's traced step, token by token
@@ -293,11 +304,11 @@ class RhythmDrivenDrumGen(DrumModel):
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
                 thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
-                steer: bool = False) -> Prediction:
+                steer: bool = False, kept: sampling.Kept | None = None) -> Prediction:
         """Songs of any length: the first window is generated from scratch; every next one starts
         `context_bars` before the end of what is done, with those bars as its prefix. Steps in
         `rest` (silent bars) are fed back as silence, and with `steer` the prefix holds the hits
-        steered to the controls, as they will be played."""
+        steered to the controls, as they will be played; `kept` cells are heard as the take has them."""
         n, length, _ = groove.shape
         W, bar = self.window, H.STEPS_PER_BAR
         out = [np.zeros((n, length, H.N_VOICES), np.float32) for _ in range(4)]
@@ -313,11 +324,20 @@ class RhythmDrivenDrumGen(DrumModel):
                 hits, velocities, offsets = out[3][:, start:done], out[1][:, start:done], out[2][:, start:done]
                 prefix = H.join_hvo(hits, velocities, offsets)
             end = min(start + W, length)
+            window_kept = None if kept is None else kept.steps(start, end)
             result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start,
-                                        rest=None if rest is None else rest[:, start:end], engine=engine)
+                                        rest=None if rest is None else rest[:, start:end], engine=engine,
+                                        kept=window_kept)
             if steer:  # the next window continues from the bars as they will sound
                 probs = result[0] if rest is None else np.where(rest[:, start:end, None], 0.0, result[0])
-                result = (*result[:3], sampling.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars)))
+                if window_kept is not None:
+                    probs = window_kept.probs_onto(probs)
+                hits = sampling.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars))
+                result = (*result[:3], hits if window_kept is None else window_kept.hits_onto(hits))
+            if window_kept is not None:  # the prefix of the next window: the kept cells as they are
+                _, kept_vel, kept_off = H.split_hvo(window_kept.hvo)
+                result = (result[0], np.where(window_kept.mask, kept_vel, result[1]),
+                          np.where(window_kept.mask, kept_off, result[2]), result[3])
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end
