@@ -175,3 +175,16 @@ def test_bad_takes_and_masks_are_refused_in_words(models, keep, mask, words):
         keep = take if keep == "take" else take * 2
     with pytest.raises(ValueError, match=words):
         models["vae"].generate(groove, keep=keep, keep_mask=mask)
+
+
+def test_windows_a_take_keeps_whole_are_skipped_without_changing_the_drums(models, monkeypatch):
+    from tests.conftest import random_groove
+
+    runtime = models["controlled"]  # tiny: 4-bar windows continuing from the last 2 bars
+    groove = random_groove(n=2, bars=12, seed=5)
+    take = runtime.generate(groove, seed=1)
+    mask = T.keep_mask(192, regenerate=[6], lock="kick")
+    fast = runtime.generate(groove, seed=2, keep=take, keep_mask=mask)
+    monkeypatch.setattr(type(runtime.model), "skip_kept_windows", False)
+    slow = runtime.generate(groove, seed=2, keep=take, keep_mask=mask)
+    assert np.array_equal(fast, slow) and kept_equal(fast, take, mask[None].repeat(2, 0))

@@ -7,7 +7,7 @@ Schema of the `.pth` (readable with `torch.load(path, weights_only=True)`)::
         "model_kind": "MonotonicGrooveVAE",      # a key of MODEL_KINDS
         "config": {...},                          # the model's config dataclass as a dict (architecture, loss)
         "sampling": {"thresholds": [9 floats]},   # sampling defaults, chosen after training
-        "state_dict": {name: tensor},
+        "state_dict": {name: tensor},            # float32, or float16 with "weights": "float16"
         "meta": {...},                            # free-form: training step, scores, data
     }
 
@@ -28,13 +28,11 @@ if TYPE_CHECKING:  # torch is imported where a checkpoint is read or written: fi
 FORMAT_VERSION = 2
 
 
-def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any] | None = None) -> Path:
-    import torch
+WEIGHTS = ("float32", "float16")  # how a checkpoint stores its weights; a model computes in float32 either way
 
-    path = Path(path)
-    if path.suffix != ".pth":
-        path = path.with_suffix(".pth")
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any] | None = None,
+                    weights: str = "float32") -> Path:
     header = {
         "format_version": FORMAT_VERSION,
         "model_kind": type(model).__name__,
@@ -42,7 +40,25 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
         "sampling": {"thresholds": [float(t) for t in model.thresholds]},
         "meta": meta or {},
     }
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return write_checkpoint(path, header, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, weights)
+
+
+def write_checkpoint(path: str | os.PathLike, header: dict[str, Any], state: dict[str, Any],
+                     weights: str = "float32") -> Path:
+    """The .pth (header + weights, written whole or not at all) and the .json beside it. weights
+    "float16" halves the file (a release small enough for any host); loading casts back to float32."""
+    import torch
+
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    path = Path(path)
+    if path.suffix != ".pth":
+        path = path.with_suffix(".pth")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {k: v for k, v in header.items() if k not in ("state_dict", "weights")}
+    if weights != "float32":
+        header["weights"] = weights
+        state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
     tmp = path.with_suffix(".pth.tmp")
     torch.save({**header, "state_dict": state}, tmp)
     tmp.replace(path)
@@ -74,3 +90,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         ckpt = {**ckpt, "format_version": FORMAT_VERSION, "config": config,
                 "sampling": {"thresholds": thresholds} if thresholds else {}}
     return ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m drumgen.models.format CKPT --weights float16 [-o OUT]`: store a checkpoint's weights
+    in half precision (a release under the 10 MiB a Space takes without LFS)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Re-store a drumgen checkpoint's weights.")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--weights", choices=WEIGHTS, default="float16")
+    parser.add_argument("-o", "--output", default=None, help="where to write it (default: in place)")
+    args = parser.parse_args(argv)
+    ckpt = read_checkpoint(args.checkpoint)
+    out = write_checkpoint(args.output or args.checkpoint, ckpt, ckpt["state_dict"], args.weights)
+    print(f"wrote {out}: {out.stat().st_size:,} bytes, weights {args.weights}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The checkpoint format (drumgen.models.format): weights stored whole or in half precision."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from drumgen.models import format as F
+from drumgen.models.checkpoint import load_model
+from tests.conftest import random_groove
+
+
+def test_half_precision_weights_halve_the_file_and_load_as_float32(tmp_path, tiny_model):
+    whole = F.save_checkpoint(tmp_path / "whole.pth", tiny_model)
+    assert F.main([str(whole), "-o", str(tmp_path / "half.pth")]) == 0
+    half = tmp_path / "half.pth"
+    assert half.stat().st_size < 0.6 * whole.stat().st_size
+    assert json.loads(half.with_suffix(".json").read_text())["weights"] == "float16"
+    assert "weights" not in json.loads(whole.with_suffix(".json").read_text())
+    a, b = load_model(whole, cache=False), load_model(half, cache=False)
+    assert all(p.dtype == torch.float32 for p in b.model.parameters())
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p.half().float(), q)  # the weights, rounded to float16 once
+    groove = random_groove(n=2, bars=2)
+    assert np.allclose(a.generate(groove, temperature=0), b.generate(groove, temperature=0), atol=0.05)
+
+
+def test_unknown_weight_storage_is_refused(tmp_path, tiny_model):
+    with pytest.raises(ValueError, match="weights must be one of"):
+        F.save_checkpoint(tmp_path / "x.pth", tiny_model, weights="int8")
