@@ -229,6 +229,32 @@ def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6) -> np.ndarray:
+    """(n, n_steps, 9) bool keep masks for training a model to edit takes, True = known: for a `share`
+    of the windows, one of (in equal parts) a span of 1-4 bars to make new with the rest known, a few
+    voices known everywhere (1-4 of them), both (a span new but for a few locked voices), or single
+    cells known at random; the other windows know nothing (free generation stays as it was)."""
+    n_bars = n_steps // H.STEPS_PER_BAR
+    mask = np.zeros((n, n_bars, H.N_VOICES), bool)
+    kind = np.where(rng.random(n) < share, rng.integers(0, 4, n), -1)
+    for i in np.nonzero(kind >= 0)[0]:
+        length = int(rng.integers(1, min(4, n_bars) + 1))
+        first = int(rng.integers(0, n_bars - length + 1))
+        span = np.ones(n_bars, bool)
+        span[first:first + length] = False
+        voices = np.zeros(H.N_VOICES, bool)
+        voices[rng.choice(H.N_VOICES, int(rng.integers(1, 5)), replace=False)] = True
+        if kind[i] == 0:
+            mask[i] = span[:, None]
+        elif kind[i] == 1:
+            mask[i] = voices[None, :]
+        elif kind[i] == 2:
+            mask[i] = span[:, None] | voices[None, :]
+    steps = np.repeat(mask, H.STEPS_PER_BAR, axis=1)
+    cells = (kind == 3)[:, None, None] & (rng.random((n, n_steps, H.N_VOICES)) < rng.uniform(0.2, 0.8, (n, 1, 1)))
+    return steps | cells
+
+
 def control_tables(items: list[dict]) -> tuple[tuple[str, ...], np.ndarray, int]:
     """The GMD's primary styles and the density table (controls.STYLES, controls.DENSITY_TABLE) as
     the data give them, and the number of train bars with hits the table comes from."""

@@ -73,3 +73,15 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(data.urllib.request, "urlretrieve", offline)
     with pytest.raises(FileNotFoundError, match="--data PATH"):
         data.find_gmd_zip(None, cache_dir=tmp_path)
+
+
+def test_random_keep_masks_mix_spans_voices_cells_and_nothing():
+    from drumgen.data import random_keep_masks
+
+    masks = random_keep_masks(400, 128, np.random.default_rng(0), share=0.6)
+    assert masks.shape == (400, 128, 9) and masks.dtype == bool
+    nothing = ~masks.any(axis=(1, 2))
+    assert 0.3 < nothing.mean() < 0.5  # the windows that know nothing
+    per_bar = masks.reshape(400, 8, 16, 9)
+    whole_bars = (per_bar.all(axis=(2, 3)) | ~per_bar.any(axis=(2, 3))).all(axis=1) & ~nothing
+    assert whole_bars.any() and (~whole_bars & ~nothing).any()  # spans of bars, and voices or cells

@@ -188,3 +188,30 @@ def test_windows_a_take_keeps_whole_are_skipped_without_changing_the_drums(model
     monkeypatch.setattr(type(runtime.model), "skip_kept_windows", False)
     slow = runtime.generate(groove, seed=2, keep=take, keep_mask=mask)
     assert np.array_equal(fast, slow) and kept_equal(fast, take, mask[None].repeat(2, 0))
+
+
+def test_a_model_with_the_known_drums_input_starts_as_the_one_without_and_then_hears_the_bars_after():
+    import torch
+
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+    from tests.conftest import random_groove
+
+    torch.manual_seed(0)
+    plain = RhythmDrivenDrumGen(tiny_config()).eval()
+    editing = RhythmDrivenDrumGen(tiny_config(known_drums=True)).eval()
+    missing, unexpected = editing.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all("embed_known" in k for k in missing)
+    groove = random_groove(n=1, bars=4, seed=3)
+    mask = T.keep_mask(64, regenerate=[1])[None]
+    full, empty = H.empty_hvo(64)[None], H.empty_hvo(64)[None]
+    full[0, 32:, :9], full[0, 32:, 9:18] = 1.0, 0.8  # what the take keeps after the new bar
+    same = [m.generate(groove, seed=2, keep=full, keep_mask=mask) for m in (plain, editing)]
+    assert np.array_equal(*same)  # zero-initialised: nothing changes until it is trained
+    with torch.no_grad():
+        editing.encoder.embed_known.weight.normal_(0, 1.0)
+    a = editing.generate(groove, seed=2, keep=full, keep_mask=mask)
+    b = editing.generate(groove, seed=2, keep=empty, keep_mask=mask)
+    assert not np.array_equal(a[0, 16:32], b[0, 16:32])  # bar 2 depends on the kept bars 3-4 after it
+    c = plain.generate(groove, seed=2, keep=full, keep_mask=mask)
+    d = plain.generate(groove, seed=2, keep=empty, keep_mask=mask)
+    assert np.array_equal(c[0, 16:32], d[0, 16:32])  # causal alone: it cannot

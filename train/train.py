@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="overrides train.epochs")
     parser.add_argument("--cache-dir", default=str(data.DEFAULT_CACHE_DIR))
     parser.add_argument("--no-resume", action="store_true")
+    parser.add_argument("--init", default=None, help="start from this checkpoint's weights (overrides the YAML's init)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config value, e.g. --set model.beta=0.05 --set train.augment.p_full=0.8")
     args = parser.parse_args(argv)
@@ -66,8 +67,16 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(train_cfg.seed)  # the initial weights too: the same command, the same run
     cls = model_class(spec.get("model_kind", "MonotonicGrooveVAE"))
     model = cls(cls.config_class.from_dict(spec.get("model", {})))
+    init = args.init or spec.get("init")
+    if init:  # fine-tuning: new parameters (none in the checkpoint) keep their initial values
+        start = read_checkpoint(init)
+        missing, unexpected = model.load_state_dict(start["state_dict"], strict=False)
+        if unexpected:
+            raise SystemExit(f"{init} has weights this model does not: {unexpected}")
+        model.thresholds = list(start.get("sampling", {}).get("thresholds") or model.thresholds)
+        logging.info("weights from %s; new parameters: %s", init, missing or "none")
     meta = {"data": "Groove MIDI Dataset v1.0.0 (CC BY 4.0), 4/4, published splits", "data_windows": spec.get("data", {}),
-            "config_file": args.config, "command": " ".join(["python"] + sys.argv)}
+            "config_file": args.config, "command": " ".join(["python"] + sys.argv), **({"init": str(init)} if init else {})}
     best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta,
                  score_fn=lambda m, ws: m.selection_score(ws))
     if int(os.environ.get("RANK", "0")) != 0:

@@ -25,7 +25,7 @@ import torch.nn as nn
 from .. import controls as C
 from .. import hvo as H
 from .. import sampling
-from ..data import augment_drums, augmented_grooves, remove_voices, shift_loudness
+from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness
 from ..metrics import score
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
 from .layers import Block, RMSNorm, rotary_table
@@ -33,6 +33,13 @@ from .layers import Block, RMSNorm, rotary_table
 BEAT = H.STEPS_PER_BEAT
 BEATS_PER_BAR = H.STEPS_PER_BAR // BEAT
 BEAT_DIM = BEAT * H.HVO_DIM  # 108 numbers of drums per beat
+KNOWN_DIM = H.HVO_DIM + H.N_VOICES  # per step: the kept drums (27, zero where not kept) and the keep mask (9)
+
+
+def known_input(hvo: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """What the encoder sees of a take: its drums where kept (zero elsewhere) and the mask, (B, T, 36)."""
+    mask = np.asarray(mask, bool)
+    return np.concatenate([np.where(np.tile(mask, 3), hvo, 0.0), mask], axis=-1).astype(np.float32)
 
 
 @dataclass
@@ -62,6 +69,10 @@ class ControlledConfig(ModelConfig):
     # pairs alone ignores those controls. These break the link where a control explains the change:
     thin_drums: float = 0.0      # share of windows whose target loses some voices (density, shares given)
     shift_loudness: float = 0.0  # share of windows whose target is louder or softer than its groove (intensity given)
+    # editing a take: the encoder also sees the drums a take keeps (and where), in both directions, so
+    # new bars fit the kept bars after them as well as before; trained with random keep masks
+    known_drums: bool = False
+    known_share: float = 0.6     # share of training windows with some drums known (the rest: nothing known)
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -74,13 +85,21 @@ class GrooveEncoder(nn.Module):
     def __init__(self, c: ControlledConfig):
         super().__init__()
         self.embed = nn.Linear(BEAT * H.GROOVE_DIM, c.d_model)
+        if c.known_drums:  # zero at first: a model fine-tuned from one without it starts as that model
+            self.embed_known = nn.Linear(BEAT * KNOWN_DIM, c.d_model)
+            nn.init.zeros_(self.embed_known.weight)
+            nn.init.zeros_(self.embed_known.bias)
         self.blocks = nn.ModuleList(Block(c, causal=False) for _ in range(c.encoder_layers))
         self.norm = RMSNorm(c.d_model)
         self.to_latent = nn.Linear(c.d_model, 2 * c.latent_dim)
 
-    def forward(self, groove: torch.Tensor, rotary) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, groove: torch.Tensor, rotary, known: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """groove (B, T, 3); known (B, T, 36): the drums a take keeps and where (see known_input)."""
         B, T, _ = groove.shape
         x = self.embed(groove.reshape(B, T // BEAT, BEAT * H.GROOVE_DIM))  # (B, J, C)
+        if known is not None and hasattr(self, "embed_known"):
+            x = x + self.embed_known(known.reshape(B, T // BEAT, BEAT * KNOWN_DIM))
         for block in self.blocks:
             x = block(x, rotary)
         memory = self.norm(x)                                               # (B, J, C)
@@ -152,12 +171,13 @@ class RhythmDrivenDrumGen(DrumModel):
     def window(self) -> int:
         return self.config.max_bars * H.STEPS_PER_BAR
 
-    def forward(self, groove, drums, cond, style, temperature: float = 1.0, eps=None):
+    def forward(self, groove, drums, cond, style, temperature: float = 1.0, eps=None, known=None):
         """Teacher forcing: groove (B, T, 3), true drums (B, T, 27), controls (B, bars, 22) and
-        (B, bars) -> hit logits, velocities, offsets (B, T, 9) each, mu, logvar."""
+        (B, bars), known drums (B, T, 36) or None -> hit logits, velocities, offsets (B, T, 9) each,
+        mu, logvar."""
         B, T, _ = groove.shape
         rotary = self.rotary
-        memory, mu, logvar = self.encoder(groove, rotary)
+        memory, mu, logvar = self.encoder(groove, rotary, known)
         z = sample_latent(mu, logvar, temperature, eps)
         beats = drums.reshape(B, T // BEAT, BEAT_DIM)
         prev = torch.cat([torch.zeros_like(beats[:, :1]), beats[:, :-1]], dim=1)  # one beat behind
@@ -199,8 +219,12 @@ class RhythmDrivenDrumGen(DrumModel):
             ctrl.instruments[removed] = 0.0
             ctrl.intensity[shift] = true.intensity[shift]
         cond, style = C.condition_array(ctrl)
-        return {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums)),
-                "cond": torch.from_numpy(cond), "style": torch.from_numpy(style)}
+        batch = {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums)),
+                 "cond": torch.from_numpy(cond), "style": torch.from_numpy(style)}
+        if self.config.known_drums and rng is not None:  # a take to edit: some of the true drums known
+            mask = random_keep_masks(n, drums.shape[1], rng, self.config.known_share)
+            batch["known"] = torch.from_numpy(known_input(drums, mask))
+        return batch
 
     @torch.no_grad()
     def history_with_own_beats(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -210,7 +234,8 @@ class RhythmDrivenDrumGen(DrumModel):
         decoder hears its own drums, mistakes included; trained on true drums alone it learns to copy
         the previous beat and drifts once its own differ."""
         target, cond = batch["drums"], batch["cond"]
-        hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"])
+        known_drums = batch.get("known")
+        hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"], known=known_drums)
         threshold = torch.as_tensor(self.thresholds, dtype=torch.float32, device=target.device)
         shares, known = cond[..., C.SHARES], cond[..., C.SHARES_KNOWN]
         muted = ((shares == 0) & (known > 0)).repeat_interleave(H.STEPS_PER_BAR, dim=1)   # (B, T, 9)
@@ -218,14 +243,17 @@ class RhythmDrivenDrumGen(DrumModel):
         own = torch.cat([hits, velocities.float() * hits, offsets.float() * hits], dim=-1)
         B, T, _ = target.shape
         pick = torch.rand(B, T // BEAT, 1, device=target.device) < self.config.own_history
-        return torch.where(pick.repeat_interleave(BEAT, dim=1), own, target)
+        own = torch.where(pick.repeat_interleave(BEAT, dim=1), own, target)
+        if known_drums is not None:  # kept cells are heard as the take has them, as at sampling time
+            own = torch.where(known_drums[..., H.HVO_DIM:].bool().repeat(1, 1, 3), target, own)
+        return own
 
     def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
         """The MonotonicGrooveVAE's loss (`elbo_loss`). In training, a share of the drum history can be
         the model's own (`own_history`); the targets stay the true drums."""
         c, target = self.config, batch["drums"]
         history = self.history_with_own_beats(batch) if self.training and c.own_history > 0 else target
-        outputs = self(batch["groove"], history, batch["cond"], batch["style"])
+        outputs = self(batch["groove"], history, batch["cond"], batch["style"], known=batch.get("known"))
         return elbo_loss(c, *(x.float() for x in outputs), target, step)  # float32 sums under bf16 autocast
 
     def selection_score(self, windows) -> float:
@@ -253,7 +281,11 @@ class RhythmDrivenDrumGen(DrumModel):
         B, W, _ = groove.shape
         W = W if n_steps is None else n_steps
         device, rotary = self.device, self.rotary
-        memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary)
+        known = None
+        if kept is not None and self.config.known_drums:  # the encoder sees the window's kept drums, after too
+            whole = kept.steps(0, groove.shape[1])  # padded to the window: nothing kept past the take
+            known = torch.from_numpy(known_input(whole.hvo, whole.mask)).to(device)
+        memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known)
         z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
         base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style))  # every token's, once
