@@ -103,7 +103,7 @@ AD2 = DrumMap(
     "ad2", "XLN Audio Addictive Drums 2 (its default keymap, not GM)",
     {"kick": 36, "snare": 38, "closed_hat": 49, "open_hat": 56, "low_tom": 65, "mid_tom": 69,
      "high_tom": 71, "crash": 77, "ride": 60},
-    {37: "snare", 39: "snare", 40: "snare", 41: "snare", 43: "snare",
+    {37: "snare", 39: "snare", 40: "snare", 41: "snare", 42: "snare", 43: "snare", 44: "snare",
      48: "closed_hat", 50: "closed_hat", 51: "closed_hat", 52: "closed_hat", 53: "closed_hat",
      54: "open_hat", 55: "open_hat", 57: "open_hat", 58: "open_hat", 59: "open_hat",
      66: "low_tom", 67: "mid_tom", 68: "mid_tom", 70: "mid_tom", 72: "high_tom",
@@ -115,8 +115,8 @@ AD2 = DrumMap(
 rest is AD2's own: closed hat 49 HiHat Closed 1 Tip, open hat 56 HiHat Open C (Open A..D go from
 slightly to fully open), toms 71 Tom 1 / 69 Tom 2 / 65 Tom 4 Open Hit (high, mid, floor), crash 77
 Cymbal 1 Hit, ride 60 Ride 1 Tip. (GM's 49 "crash" is a closed hat here, GM's 42 a snare side stick.)
-Read back: the other snare strokes, hat openings and pedal, Tom 3 as mid tom, tom rimshots, Cymbals
-2-6 as crash, Ride 1 bell/shaft and Ride 2 as ride."""
+Read back: the other snare strokes (side stick 42, rim click 44 too), hat openings and pedal, Tom 3
+as mid tom, tom rimshots, Cymbals 2-6 as crash, Ride 1 bell/shaft and Ride 2 as ride."""
 
 SSD5 = DrumMap(
     "ssd5", "Steven Slate Drums 5 (its default map: GM core, its own hats and crashes)",
