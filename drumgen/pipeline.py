@@ -6,7 +6,8 @@
 
 MIDI (a path, bytes or a read `midi.Song`) -> Song -> groove (all notes, one track or channel) ->
 controls for the song's bars -> `model.generate` -> drums HVO -> two MIDI files at the input's tempo
-map (the drums alone; the input's own tracks with the drums). What a caller asks for is read by
+map (the drums alone; the input's own tracks with the drums), written as `export` says (a drum map,
+a track per voice, humanize, swing, velocity range: `midi.ExportOptions`). What a caller asks for is read by
 `drumgen.control_input` once the song's bars are known (a `ControlSpec` as typed, a `lanes.LaneSpec` as
 painted); what only one caller needs (the page's figure and audio, the command line's printout)
 stays with that caller.
