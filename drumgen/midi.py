@@ -220,8 +220,6 @@ def song_to_groove(song: Song, track: int | None = None, channel: int | None = N
     return H.place_onsets(song.n_steps, steps, offsets, rows[:, 3] / 127.0, np.zeros(len(rows), np.int64), 1)
 
 
-
-
 def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = None,
                 merge: bool = False, note_steps: float = 0.5, options: ExportOptions | None = None) -> mido.MidiFile:
     """HVO (T, 27) -> a MIDI file with the drums on channel 10, written as `options` say (ExportOptions:
@@ -268,7 +266,8 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
 
 def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float,
                  options: ExportOptions = DEFAULT_EXPORT) -> list[tuple[int, int, mido.Message]]:
-    """(voice, tick, message) note on/off pairs; a note ends before the next hit of its own voice, so none overlap.
+    """(voice, tick, message) note on/off pairs; a note ends before the next hit of its own voice (of its own
+    pitch, where a map gives voices one note), so none overlap.
 
     Offsets are clipped to half a step, so a voice's notes stay in step order (then scaled by humanize,
     then swung); two hits of a voice that land on one tick (a late 16th and an early next one) are
@@ -283,21 +282,24 @@ def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float,
         pair = SWING_GRIDS[options.swing_grid]
         shift = shift + np.where(steps % pair == pair // 2, options.swing * pair / 6, 0.0)
     starts = np.maximum(H.step_to_tick(steps, shift, tpb), 0)
-    if options.swing:  # a swung 8th may pass the 16th after it: keep each voice in time order
-        order = np.lexsort((starts, voices))
-        voices, steps, starts = voices[order], steps[order], starts[order]
+    pitches = options.drum_map.output_pitches
+    # A lane is one sounding note: a voice, or a pitch that a map gives several voices (two toms on one pad).
+    lanes = np.asarray(pitches, np.int64)[voices] if len(set(pitches)) < H.N_VOICES else voices
+    if options.swing or lanes is not voices:  # a swung 8th may pass the 16th after it: each lane in time order
+        order = np.lexsort((starts, lanes))
+        voices, steps, starts, lanes = voices[order], steps[order], starts[order], lanes[order]
     velocity_of = velocities[steps, voices].astype(np.float64)
-    same_tick = np.zeros(len(voices), bool)  # the next note is of the same voice, on the same tick
-    same_tick[:-1] = (voices[1:] == voices[:-1]) & (starts[1:] == starts[:-1])
+    same_tick = np.zeros(len(voices), bool)  # the next note is of the same lane, on the same tick
+    same_tick[:-1] = (lanes[1:] == lanes[:-1]) & (starts[1:] == starts[:-1])
     for i in np.nonzero(same_tick)[0]:  # in order, so three on one tick end in the last, the loudest
         velocity_of[i + 1] = max(velocity_of[i], velocity_of[i + 1])
-    voices, starts, velocity_of = voices[~same_tick], starts[~same_tick], velocity_of[~same_tick]
+    keep = ~same_tick
+    voices, starts, velocity_of, lanes = voices[keep], starts[keep], velocity_of[keep], lanes[keep]
     length = max(1, int(round(note_steps * tpb / H.STEPS_PER_BEAT)))
     following = np.append(starts[1:], np.iinfo(np.int64).max)
-    same_voice = np.append(voices[1:] == voices[:-1], False)
-    ends = starts + np.where(same_voice, np.clip(following - starts, 1, length), length)
+    same_lane = np.append(lanes[1:] == lanes[:-1], False)
+    ends = starts + np.where(same_lane, np.clip(following - starts, 1, length), length)
     levels = _velocity_levels(velocity_of * 127, options.velocity_range)
-    pitches = options.drum_map.output_pitches
     events = []
     for start, end, voice, level in zip(starts, ends, voices, levels):
         pitch = pitches[voice]

@@ -575,3 +575,21 @@ def test_song_to_hvo_with_a_map_counts_what_the_map_does_not_know(tmp_path):
     hvo, unmapped = midi.song_to_hvo(midi.read_song(path), drum_map="ad2")
     assert unmapped == {47: 1}  # 47 is AD2's Flexi 1 Hit A: no voice of drumgen's
     assert hvo[0, 0] == 1 and hvo[2, H.VOICES.index("closed_hat")] == 1
+
+
+def test_voices_a_map_puts_on_one_note_never_cut_each_other(tmp_path):
+    kit = tmp_path / "one_tom.json"
+    kit.write_text('{"fallback": "gm", "low_tom": 45, "mid_tom": 45, "high_tom": 45}')
+    hvo = H.empty_hvo(16)
+    for step, voice in ((0, "low_tom"), (1, "mid_tom"), (2, "high_tom"), (2, "low_tom")):
+        hvo[step, H.VOICES.index(voice)] = 1
+        hvo[step, H.N_VOICES + H.VOICES.index(voice)] = 0.5 + step / 10
+    track = midi.hvo_to_midi(hvo, options=midi.ExportOptions(drum_map=str(kit))).tracks[-1]
+    now, sounding, ons = 0, 0, []
+    for msg in track:
+        now += msg.time
+        sounding += {"note_on": 1, "note_off": -1}.get(msg.type, 0)
+        assert sounding in (0, 1)
+        if msg.type == "note_on":
+            ons.append((now, msg.velocity))
+    assert ons == [(0, 64), (120, 76), (240, 89)]  # two hits on one tick: one note, the louder
