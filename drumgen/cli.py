@@ -1,5 +1,6 @@
 """Command line: `python -m drumgen generate groove.mid -o drums.mid`, `python -m drumgen regenerate
-song.mid --take drums.mid --bars 5-8 -o new.mid`, `python -m drumgen tracks file.mid` and
+song.mid --take drums.mid --bars 5-8 -o new.mid`, `python -m drumgen tracks file.mid`,
+`python -m drumgen drum-maps` (the drum maps the MIDI can be written with) and
 `python -m drumgen demo` (drums for an example groove, printed as a grid).
 
     python -m drumgen generate song.mid -o drums.mid --density 0.3-0.9 --intensity 0.6 --mute ride,crash \
@@ -14,8 +15,8 @@ import sys
 import numpy as np
 
 from . import controls as C
+from . import drum_maps, midi, pipeline, takes
 from . import hvo as H
-from . import midi, pipeline, takes
 from .control_input import ControlSpec, ignored_controls, in_bars, parse_weights
 from .models.checkpoint import CHECKPOINT_DIR, SHIPPED, load_default_model
 
@@ -59,6 +60,22 @@ def _add_generate_options(gen: argparse.ArgumentParser, output_help: str) -> Non
                           f"applied while sampling, no style; {SHIPPED['mgvae'].name}); default: controlled "
                           "when its checkpoint is there, else mgvae")
     gen.add_argument("--checkpoint", default=None, help="a model checkpoint (.pth) of any kind; overrides --model")
+    out = gen.add_argument_group("the MIDI written (for a DAW's drum instrument)")
+    out.add_argument("--drum-map", metavar="NAME_OR_FILE", default="gm",
+                     help="the note of each voice: " + ", ".join(drum_maps.MAPS) + " (see `drum-maps`), or a "
+                          ".json/.yaml file of {voice: note}; default gm (General MIDI)")
+    out.add_argument("--per-voice-tracks", action="store_true",
+                     help="one track per voice (Kick, Snare, ...), instead of one track for all drums")
+    out.add_argument("--humanize", metavar="X", type=float, default=1.0,
+                     help="0..1: 0 puts every hit on the grid, 1 keeps the model's micro-timing (default 1)")
+    out.add_argument("--swing", metavar="X", type=float, default=0.0,
+                     help="0..1, on top of humanize: delays the off-beats of --swing-grid; 1 = triplet swing "
+                          "(2:1, an MPC's 66%%), 0.5 = an MPC's 58%% (default 0)")
+    out.add_argument("--swing-grid", choices=tuple(drum_maps.SWING_GRIDS), default="16th",
+                     help="which off-beats swing: the second 16th of each 8th, or the second 8th of each beat (default 16th)")
+    out.add_argument("--velocity-range", metavar="LOW-HIGH", default=None,
+                     help="write the softest hit at LOW and the loudest at HIGH (1..127), the rest between, "
+                          "e.g. 60-110 to even out the dynamics; default: as generated")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="voices kept as they are in every bar, e.g. kick,snare (new hats around the kept kick)")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
     tracks.add_argument("input")
+    maps = sub.add_parser("drum-maps", help="list the drum maps (the note each voice is written on)")
+    maps.add_argument("map", nargs="?", default=None, help="one map, by name or file (checks a file); default: all")
     demo = sub.add_parser("demo", help="drums for an example groove with the shipped model, printed as a grid")
     demo.add_argument("input", nargs="?", default=str(DEMO_GROOVE), help=f"a MIDI groove (default: {DEMO_GROOVE.name})")
     demo.add_argument("-o", "--output", default="out/drums.mid", help="where to write the drum MIDI (default out/drums.mid)")
@@ -100,12 +119,29 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_options(args: argparse.Namespace) -> midi.ExportOptions:
+    """--drum-map, --per-voice-tracks, --humanize, --swing, --swing-grid, --velocity-range, read and checked."""
+    return midi.ExportOptions(drum_map=args.drum_map, per_voice_tracks=args.per_voice_tracks, humanize=args.humanize,
+                              swing=args.swing, swing_grid=args.swing_grid, velocity_range=args.velocity_range)
+
+
+def _drum_maps(args: argparse.Namespace) -> int:
+    shown = [drum_maps.resolve(args.map)] if args.map else list(drum_maps.MAPS.values())
+    print("\n\n".join(m.describe() for m in shown))
+    if not args.map:
+        print("\nA map of your own: a .json or .yaml file of {voice: note}, e.g. "
+              '{"kick": 36, "snare": 38, "fallback": "gm"} (voices not given take the fallback map\'s notes).')
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "drum-maps":
+            return _drum_maps(args)
         if args.command == "tracks":
             song = midi.read_song(args.input)
             print(f"{args.input}: {song.n_bars} bars, {song.bpm:.1f} BPM, ticks per beat {song.ticks_per_beat}, "
@@ -120,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         spec = ControlSpec(density=args.density, intensity=args.intensity, mute=args.mute,
                            weights=parse_weights(args.weight), style=args.style)
+        export = _export_options(args)  # checked before the model loads
         model = load_default_model(args.checkpoint, model=args.model)
         for name in ignored_controls(model, spec):
             print(f"note: {model.kind} ignores {name}; use --model controlled to choose a {name}",
@@ -127,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         song = midi.read_song(args.input)
         keep = {}
         if args.command == "regenerate":
+            if export.drum_map.output_pitches != drum_maps.GM.output_pitches:
+                print(f"note: the take is read as General MIDI; --drum-map {export.drum_map.name} sets how the "
+                      "new take is written", file=sys.stderr)
             take = takes.take_from_midi(args.take, song)
             bars = None if args.bars is None else takes.parse_bars(args.bars, song.n_bars)
             if bars == []:
@@ -135,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         part = pipeline.make_drums(
             model, song, track=args.track, channel=args.channel, controls=spec,
             seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
-            rest_in_silent_bars=not args.play_silent_bars, **keep)
+            rest_in_silent_bars=not args.play_silent_bars, export=export, **keep)
         hvo = part.hvo
         midi.write_midi(part.merged_midi if args.merge else part.drums_midi, args.output)
         changed = ""

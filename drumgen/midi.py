@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import mido
 import numpy as np
 
+from . import drum_maps
 from . import hvo as H
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ MAX_BARS = H.MAX_BARS
 DEFAULT_BPM = 120.0
 OUTPUT_TICKS_PER_BEAT = 480  # the least resolution written, so offsets survive
 DRUM_TRACK_WORDS = ("drum", "perc", "kit", "beat")
+DRUMS_TRACK_NAME = drum_maps.DRUMS_TRACK_NAME
+ExportOptions = drum_maps.ExportOptions  # how the drums are written: drum map, tracks, timing, dynamics
+DEFAULT_EXPORT = drum_maps.DEFAULT_EXPORT
+SWING_GRIDS = drum_maps.SWING_GRIDS
 
 
 class MidiError(ValueError):
@@ -182,17 +187,20 @@ def check_meter(song: Song) -> None:
                 "Re-export the groove in 4/4.")
 
 
-def song_to_hvo(song: Song, track: int | None = None) -> tuple[np.ndarray, Counter]:
+def song_to_hvo(song: Song, track: int | None = None,
+                drum_map: drum_maps.DrumMap | str | None = None) -> tuple[np.ndarray, Counter]:
     """Drum notes -> HVO (T, 27), plus a count of the drum pitches no voice takes.
 
     The drums are the chosen track's notes; else those on GM channel 10; else a track named
-    like drums ("Drums", "Percussion", ...)."""
+    like drums ("Drums", "Percussion", ...). Pitches are read as General MIDI (hvo.PITCH_TO_VOICE),
+    or with `drum_map` (a name, file or DrumMap: `drum_maps.resolve`) for a take written with one."""
     if track is None and not len(song.select(drums_only=True)):
         track = song.drum_track_by_name()
     rows = song.select(track, drums_only=track is None)
     if len(rows) == 0:
         raise MidiError("No drum notes found (drums are expected on MIDI channel 10, or choose a track).")
-    voice = np.array([H.PITCH_TO_VOICE.get(int(p), -1) for p in rows[:, 2]], dtype=np.int64)
+    pitch_to_voice = H.PITCH_TO_VOICE if drum_map is None else drum_maps.resolve(drum_map).pitch_to_voice()
+    voice = np.array([pitch_to_voice.get(int(p), -1) for p in rows[:, 2]], dtype=np.int64)
     unmapped = Counter(int(p) for p in rows[voice < 0, 2])
     if unmapped:
         log.info("unmapped drum pitches (not used): %s", dict(unmapped))
@@ -213,8 +221,10 @@ def song_to_groove(song: Song, track: int | None = None, channel: int | None = N
 
 
 def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = None,
-                merge: bool = False, note_steps: float = 0.5) -> mido.MidiFile:
-    """HVO (T, 27) -> a MIDI file with the drums on channel 10.
+                merge: bool = False, note_steps: float = 0.5, options: ExportOptions | None = None) -> mido.MidiFile:
+    """HVO (T, 27) -> a MIDI file with the drums on channel 10, written as `options` say (ExportOptions:
+    drum map, one track or one per voice, humanize, swing, velocity range; None: the defaults, GM on
+    one track "drumgen drums", as generated).
 
     With `song`, the output keeps its tempo map and meter (and, with merge=True, all its tracks),
     so the drums line up with the original: a tick sounds at the same second in both files. Its ticks
@@ -223,9 +233,12 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
     Without a song: one tempo, `bpm` or 120.
 
     merge=True copies every input track as it is, its own drums (channel 10) included, so nothing is
-    lost; the new drums come last, in their own track "drumgen drums", to mute or keep. For the new
-    drums alone, use the default (merge=False) output.
+    lost; the new drums come last, in their own track(s), to mute or keep. For the new drums alone,
+    use the default (merge=False) output.
     """
+    options = DEFAULT_EXPORT if options is None else options
+    if not isinstance(options, ExportOptions):
+        raise ValueError(f"options must be midi.ExportOptions, got {type(options).__name__}")
     hvo = np.asarray(hvo, dtype=np.float32)
     if hvo.ndim != 2 or hvo.shape[1] != H.HVO_DIM:
         raise ValueError(f"hvo must have shape (T, 27), got {hvo.shape}")
@@ -241,36 +254,70 @@ def hvo_to_midi(hvo: np.ndarray, song: Song | None = None, bpm: float | None = N
         events = [(t * scale, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempos]
         events += [(t * scale, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in meters]
         out.tracks.append(_track_from_events("tempo", events))
-    out.tracks.append(_track_from_events("drumgen drums", _drum_events(hvo, tpb, note_steps)))
+    notes = _drum_events(hvo, tpb, note_steps, options)
+    if options.per_voice_tracks:
+        for index, voice in enumerate(H.VOICES):
+            mine = [(tick, msg) for v, tick, msg in notes if v == index]
+            out.tracks.append(_track_from_events(H.VOICE_LABELS[voice], mine))
+    else:
+        out.tracks.append(_track_from_events(options.track_name, [(tick, msg) for _, tick, msg in notes]))
     return out
 
 
-def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float) -> list[tuple[int, mido.Message]]:
-    """Note on/off pairs; a note ends before the next hit of its own voice, so none overlap.
+def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float,
+                 options: ExportOptions = DEFAULT_EXPORT) -> list[tuple[int, int, mido.Message]]:
+    """(voice, tick, message) note on/off pairs; a note ends before the next hit of its own voice (of its own
+    pitch, where a map gives voices one note), so none overlap.
 
-    Offsets are clipped to half a step, so a voice's notes stay in step order; two hits of a voice that
-    land on one tick (a late 16th and an early next one) are written as one note at the louder velocity,
-    not as two note-ons of which the first's release would cut the second."""
+    Offsets are clipped to half a step, so a voice's notes stay in step order (then scaled by humanize,
+    then swung); two hits of a voice that land on one tick (a late 16th and an early next one) are
+    written as one note at the louder velocity, not as two note-ons of which the first's release
+    would cut the second."""
     hits, velocities, offsets = H.split_hvo(hvo)
     voices, steps = np.nonzero(hits.T > 0.5)  # sorted by voice, then time
-    starts = np.maximum(H.step_to_tick(steps, np.clip(offsets[steps, voices], -0.5, 0.5), tpb), 0)
+    shift = np.clip(offsets[steps, voices], -0.5, 0.5)
+    if options.humanize != 1.0:
+        shift = shift * np.float32(options.humanize)
+    if options.swing:
+        pair = SWING_GRIDS[options.swing_grid]
+        shift = shift + np.where(steps % pair == pair // 2, options.swing * pair / 6, 0.0)
+    starts = np.maximum(H.step_to_tick(steps, shift, tpb), 0)
+    pitches = options.drum_map.output_pitches
+    # A lane is one sounding note: a voice, or a pitch that a map gives several voices (two toms on one pad).
+    lanes = np.asarray(pitches, np.int64)[voices] if len(set(pitches)) < H.N_VOICES else voices
+    if options.swing or lanes is not voices:  # a swung 8th may pass the 16th after it: each lane in time order
+        order = np.lexsort((starts, lanes))
+        voices, steps, starts, lanes = voices[order], steps[order], starts[order], lanes[order]
     velocity_of = velocities[steps, voices].astype(np.float64)
-    same_tick = np.zeros(len(voices), bool)  # the next note is of the same voice, on the same tick
-    same_tick[:-1] = (voices[1:] == voices[:-1]) & (starts[1:] == starts[:-1])
+    same_tick = np.zeros(len(voices), bool)  # the next note is of the same lane, on the same tick
+    same_tick[:-1] = (lanes[1:] == lanes[:-1]) & (starts[1:] == starts[:-1])
     for i in np.nonzero(same_tick)[0]:  # in order, so three on one tick end in the last, the loudest
         velocity_of[i + 1] = max(velocity_of[i], velocity_of[i + 1])
-    voices, starts, velocity_of = voices[~same_tick], starts[~same_tick], velocity_of[~same_tick]
+    keep = ~same_tick
+    voices, starts, velocity_of, lanes = voices[keep], starts[keep], velocity_of[keep], lanes[keep]
     length = max(1, int(round(note_steps * tpb / H.STEPS_PER_BEAT)))
     following = np.append(starts[1:], np.iinfo(np.int64).max)
-    same_voice = np.append(voices[1:] == voices[:-1], False)
-    ends = starts + np.where(same_voice, np.clip(following - starts, 1, length), length)
+    same_lane = np.append(lanes[1:] == lanes[:-1], False)
+    ends = starts + np.where(same_lane, np.clip(following - starts, 1, length), length)
+    levels = _velocity_levels(velocity_of * 127, options.velocity_range)
     events = []
-    for start, end, voice, loudness in zip(starts, ends, voices, velocity_of):
-        pitch = H.OUTPUT_PITCHES[voice]
-        velocity = int(np.clip(round(loudness * 127), 1, 127))
-        events.append((int(start), mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
-        events.append((int(end), mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
+    for start, end, voice, level in zip(starts, ends, voices, levels):
+        pitch = pitches[voice]
+        velocity = int(np.clip(round(level), 1, 127))
+        events.append((int(voice), int(start), mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
+        events.append((int(voice), int(end), mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
     return events
+
+
+def _velocity_levels(levels: np.ndarray, velocity_range: tuple[int, int] | None) -> np.ndarray:
+    """MIDI velocities (floats) mapped so the softest is `low` and the loudest `high` (see ExportOptions)."""
+    if velocity_range is None or len(levels) == 0:
+        return levels
+    low, high = velocity_range
+    softest, loudest = levels.min(), levels.max()
+    if loudest - softest < 1e-9:
+        return np.clip(levels, low, high)
+    return low + (levels - softest) * (high - low) / (loudest - softest)
 
 
 def _track_from_events(name: str, events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:

@@ -6,7 +6,8 @@
 
 MIDI (a path, bytes or a read `midi.Song`) -> Song -> groove (all notes, one track or channel) ->
 controls for the song's bars -> `model.generate` -> drums HVO -> two MIDI files at the input's tempo
-map (the drums alone; the input's own tracks with the drums). What a caller asks for is read by
+map (the drums alone; the input's own tracks with the drums), written as `export` says (a drum map,
+a track per voice, humanize, swing, velocity range: `midi.ExportOptions`). What a caller asks for is read by
 `drumgen.control_input` once the song's bars are known (a `ControlSpec` as typed, a `lanes.LaneSpec` as
 painted); what only one caller needs (the page's figure and audio, the command line's printout)
 stays with that caller.
@@ -41,6 +42,7 @@ class DrumPart:
     hvo: np.ndarray
     drums_midi: mido.MidiFile
     timings: dict[str, float] = field(default_factory=dict)
+    export: midi.ExportOptions | None = None  # how both MIDI files are written (None: GM, one track, as made)
 
     @property
     def n_bars(self) -> int:
@@ -49,7 +51,7 @@ class DrumPart:
     @functools.cached_property
     def merged_midi(self) -> mido.MidiFile:
         """The input's own tracks with the drums (made on first use: not every caller wants it)."""
-        return midi.hvo_to_midi(self.hvo, self.song, merge=True)
+        return midi.hvo_to_midi(self.hvo, self.song, merge=True, options=self.export)
 
 
 def read_controls(controls: Any, n_bars: int) -> Reading:
@@ -67,12 +69,17 @@ def read_controls(controls: Any, n_bars: int) -> Reading:
 
 def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track: int | None = None,
                channel: int | None = None, controls: Any = None, keep: np.ndarray | None = None,
-               keep_mask: np.ndarray | None = None, **generate_kwargs) -> DrumPart:
+               keep_mask: np.ndarray | None = None, export: midi.ExportOptions | None = None,
+               **generate_kwargs) -> DrumPart:
     """Read a MIDI file (a path, bytes or a Song already read), make its groove (all notes, or one
     track and/or channel), read the controls for its bars, generate the drums and write them at the
     input's tempo map. keep (T, 27), keep_mask (T, 9): a take of this song and the cells of it to
-    keep (`drumgen.takes`). generate_kwargs: seed, temperature, thresholds, max_hits,
-    keep_groove_timing, rest_in_silent_bars (see `DrumModel.generate`)."""
+    keep (`drumgen.takes`). export: how drums_midi and merged_midi are written (`midi.ExportOptions`:
+    drum map, a track per voice, humanize, swing, velocity range; None: GM on one track, as made).
+    generate_kwargs: seed, temperature, thresholds, max_hits, keep_groove_timing, rest_in_silent_bars
+    (see `DrumModel.generate`)."""
+    if export is not None and not isinstance(export, midi.ExportOptions):
+        raise ValueError(f"export must be midi.ExportOptions or None, got {type(export).__name__}")
     t0 = time.perf_counter()
     song = source if isinstance(source, midi.Song) else midi.read_song(source)
     groove = midi.song_to_groove(song, track, channel)
@@ -84,6 +91,6 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
         generate_kwargs.update(keep=np.asarray(keep)[None], keep_mask=np.asarray(keep_mask)[None])
     hvo = model.generate(groove[None], reading.controls, **generate_kwargs)[0]
     t2 = time.perf_counter()
-    drums_midi = midi.hvo_to_midi(hvo, song)
+    drums_midi = midi.hvo_to_midi(hvo, song, options=export)
     timings = {"read": t1 - t0, "generate": t2 - t1, "write": time.perf_counter() - t2}
-    return DrumPart(song, groove, track, reading, hvo, drums_midi, timings)
+    return DrumPart(song, groove, track, reading, hvo, drums_midi, timings, export)

@@ -375,3 +375,74 @@ def test_regenerate_refuses_a_take_of_another_song(tmp_path, tiny_checkpoint, ca
         code = cli.main(["regenerate", str(src), "--take", str(take), "-o", str(tmp_path / "o.mid"),
                          "--checkpoint", tiny_checkpoint])
         assert code == 2 and words in capsys.readouterr().err
+
+
+def test_generate_for_a_daw_kit_with_a_track_per_voice(tmp_path, tiny_checkpoint):
+    import mido
+
+    from drumgen import drum_maps
+    src = make_midi(tmp_path / "in.mid", rock_beat(2))
+    out = tmp_path / "out.mid"
+    assert cli.main(["generate", str(src), "-o", str(out), "--checkpoint", tiny_checkpoint, "--threshold", "0.2",
+                     "--drum-map", "ad2", "--per-voice-tracks", "--humanize", "0", "--velocity-range", "40-100"]) == 0
+    mid = mido.MidiFile(str(out))
+    assert [t.name for t in mid.tracks] == ["tempo"] + [H.VOICE_LABELS[v] for v in H.VOICES]
+    song = midi.read_song(out)
+    assert len(song.notes) and set(song.notes[:, 2].tolist()) <= set(drum_maps.AD2.notes.values())
+    assert song.notes[:, 3].min() >= 40 and song.notes[:, 3].max() <= 100
+    assert (song.notes[:, 4] % (song.ticks_per_beat // 4) == 0).all()  # humanize 0: on the grid
+    plain = tmp_path / "plain.mid"
+    assert cli.main(["generate", str(src), "-o", str(plain), "--checkpoint", tiny_checkpoint, "--threshold", "0.2"]) == 0
+    as_ad2 = midi.song_to_hvo(song, drum_map="ad2")[0][:, H.HITS]
+    assert (as_ad2 == midi.song_to_hvo(midi.read_song(plain))[0][:, H.HITS]).all()  # same drums, other notes
+
+
+def test_generate_with_swing_and_a_map_file(tmp_path, tiny_checkpoint):
+    src = make_midi(tmp_path / "in.mid", rock_beat(2))
+    kit = tmp_path / "pads.json"
+    kit.write_text('{"fallback": "gm", "kick": 24, "snare": 25}')
+    out = tmp_path / "out.mid"
+    assert cli.main(["generate", str(src), "-o", str(out), "--checkpoint", tiny_checkpoint, "--threshold", "0.2",
+                     "--drum-map", str(kit), "--humanize", "0", "--swing", "1", "--swing-grid", "8th"]) == 0
+    song = midi.read_song(out)
+    sixteenth = song.ticks_per_beat // 4
+    offbeat_8ths = song.notes[:, 4] % (4 * sixteenth) == 2 * sixteenth + round(2 * sixteenth / 3)
+    assert ((song.notes[:, 4] % sixteenth == 0) | offbeat_8ths).all()
+    assert {36, 38}.isdisjoint(song.notes[:, 2].tolist())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--humanize", "2"], "humanize must be a number from 0 to 1"),
+    (["--swing", "-0.5"], "swing must be a number from 0 to 1"),
+    (["--velocity-range", "0-300"], "velocity range must be LOW-HIGH with 1 <= LOW <= HIGH <= 127"),
+    (["--velocity-range", "soft"], "velocity range must be two whole numbers"),
+    (["--drum-map", "ezdrummer"], "unknown drum map 'ezdrummer'; maps: gm, logic, ad2, ssd5"),
+    (["--drum-map", "missing.json"], "cannot read drum map file"),
+])
+def test_bad_export_options_are_one_clear_line(tmp_path, tiny_checkpoint, capsys, args, message):
+    src = make_midi(tmp_path / "in.mid", rock_beat())
+    code = cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", tiny_checkpoint, *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and err.startswith("error:") and "\n" not in err
+
+
+def test_drum_maps_lists_the_maps_and_checks_a_file(tmp_path, capsys):
+    assert cli.main(["drum-maps"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{name}: " in out for name in ("gm", "logic", "ad2", "ssd5")) and "closed_hat 49" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"kick": 300}')
+    assert cli.main(["drum-maps", str(bad)]) == 2
+    assert "kick: a MIDI note must be a whole number 0..127" in capsys.readouterr().err
+
+
+def test_regenerate_shares_the_export_options(tmp_path, tiny_checkpoint, capsys):
+    import mido
+    src = make_midi(tmp_path / "in.mid", rock_beat(2))
+    take, new = tmp_path / "take.mid", tmp_path / "new.mid"
+    base = ["--checkpoint", tiny_checkpoint, "--threshold", "0.3"]
+    assert cli.main(["generate", str(src), "-o", str(take), *base]) == 0
+    assert cli.main(["regenerate", str(src), "--take", str(take), "--bars", "2", "-o", str(new), "--seed", "4",
+                     "--per-voice-tracks", "--drum-map", "ssd5", *base]) == 0
+    assert "the take is read as General MIDI" in capsys.readouterr().err
+    assert len(mido.MidiFile(str(new)).tracks) == 1 + H.N_VOICES

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 # Bottom to top: a module may import from its own layer or any below it, never from one above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("representation", ("drumgen.hvo",)),
-    ("formats and meanings", ("drumgen.midi", "drumgen.controls", "drumgen.metrics")),
+    ("formats and meanings", ("drumgen.drum_maps", "drumgen.midi", "drumgen.controls", "drumgen.metrics")),
     ("reading, data, sampling, showing", ("drumgen.control_input", "drumgen.lanes", "drumgen.takes", "drumgen.data",
                                           "drumgen.sampling", "drumgen.thresholds", "drumgen.judges",
                                           "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio")),

@@ -4,8 +4,8 @@ import mido
 import numpy as np
 import pytest
 
+from drumgen import drum_maps, midi
 from drumgen import hvo as H
-from drumgen import midi
 from tests.conftest import make_midi, rock_beat
 
 
@@ -456,3 +456,140 @@ def test_two_hits_of_one_voice_on_one_tick_are_one_note(late, early):
         assert ons[0][2] == round(0.8 * 127) and len(offs) == 1 and offs[0][0] > ons[0][0]
     else:  # two distinct ticks: the first ends before the second starts
         assert len(ons) == 2 and ons[0][0] < ons[1][0] and offs[0][0] <= ons[1][0]
+
+
+# --- export options (drum map, tracks, humanize, swing, velocity range): tests/test_drum_maps.py has the maps
+
+def _seeded_hvo(steps=32, seed=7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    hvo = H.empty_hvo(steps)
+    hits = rng.random((steps, 9)) < 0.3
+    hvo[:, H.HITS] = hits
+    hvo[:, H.VELOCITIES] = hits * rng.random((steps, 9))
+    hvo[:, H.OFFSETS] = hits * rng.uniform(-0.5, 0.5, (steps, 9))
+    return hvo
+
+
+def _note_ons(mid: mido.MidiFile) -> list[tuple[int, int, int, int]]:
+    """(track, tick, note, velocity) of every note-on."""
+    out = []
+    for index, track in enumerate(mid.tracks):
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                out.append((index, tick, msg.note, msg.velocity))
+    return out
+
+
+def test_default_export_options_write_the_same_bytes_as_before(tmp_path):
+    import hashlib
+    hvo = _seeded_hvo()
+    plain = midi.midi_to_bytes(midi.hvo_to_midi(hvo, bpm=97))
+    # recorded from the writer before export options existed
+    assert hashlib.sha256(plain).hexdigest() == "92bb1460292e1b47bbe48b0c3b43e3a02badf0dd62e056d624de2da78f64c4d4"
+    assert midi.midi_to_bytes(midi.hvo_to_midi(hvo, bpm=97, options=midi.ExportOptions())) == plain
+    song = midi.read_song(make_midi(tmp_path / "s.mid", rock_beat(2, 96), ticks_per_beat=96, tempos=((0, 90.0), (96 * 4, 130.0))))
+    for merge in (False, True):
+        assert (midi.midi_to_bytes(midi.hvo_to_midi(hvo, song, merge=merge))
+                == midi.midi_to_bytes(midi.hvo_to_midi(hvo, song, merge=merge, options=midi.ExportOptions(
+                    drum_map="gm", humanize=1, swing=0, velocity_range=None))))
+
+
+def test_per_voice_tracks_hold_only_their_voice():
+    hvo = _seeded_hvo()
+    out = midi.hvo_to_midi(hvo, bpm=100, options=midi.ExportOptions(per_voice_tracks=True, drum_map="ad2"))
+    assert [t.name for t in out.tracks] == ["tempo"] + [H.VOICE_LABELS[v] for v in H.VOICES]
+    for index, track_voice in enumerate(H.VOICES, start=1):
+        notes = {note for track, _, note, _ in _note_ons(out) if track == index}
+        assert notes <= {drum_maps.AD2.notes[track_voice]}
+        assert len([1 for t, *_ in _note_ons(out) if t == index]) == int(hvo[:, H.VOICES.index(track_voice)].sum())
+    single = midi.hvo_to_midi(hvo, bpm=100, options=midi.ExportOptions(drum_map="ad2"))
+    read = [midi.song_to_hvo(midi.read_song(midi.midi_to_bytes(m)), drum_map="ad2")[0] for m in (out, single)]
+    assert (read[0] == read[1]).all()
+
+
+def test_humanize_0_puts_every_hit_on_the_grid_and_halfway_halves_the_offsets():
+    hvo = _seeded_hvo()
+    hvo[0, H.OFFSETS] = np.abs(hvo[0, H.OFFSETS])
+    on_grid = _note_ons(midi.hvo_to_midi(hvo, options=midi.ExportOptions(humanize=0)))
+    assert on_grid and all(tick % 120 == 0 for _, tick, _, _ in on_grid)
+    assert sorted(tick // 120 for _, tick, _, _ in on_grid) == sorted(np.nonzero(hvo[:, H.HITS])[0].tolist())
+    half, _ = midi.song_to_hvo(midi.read_song(midi.midi_to_bytes(
+        midi.hvo_to_midi(hvo, options=midi.ExportOptions(humanize=0.5)))))
+    assert np.abs(half[:32, H.OFFSETS] - hvo[:, H.OFFSETS] / 2).max() <= 1 / 120 + 1e-6
+
+
+def test_humanize_1_is_todays_timing():
+    hvo = _seeded_hvo()
+    assert (midi.midi_to_bytes(midi.hvo_to_midi(hvo, options=midi.ExportOptions(humanize=1.0)))
+            == midi.midi_to_bytes(midi.hvo_to_midi(hvo)))
+
+
+@pytest.mark.parametrize("grid, swing, moved, delay", [
+    ("16th", 1.0, {1}, 40),    # a third of a 16th at 480 ticks a beat: triplet 16ths
+    ("16th", 0.5, {1}, 20),
+    ("8th", 1.0, {2}, 80),     # a third of an 8th: triplet 8ths
+    ("8th", 0.25, {2}, 20),
+])
+def test_swing_delays_only_the_off_beats_and_by_the_documented_amount(grid, swing, moved, delay):
+    hvo = H.empty_hvo(16)
+    hvo[:, 0] = 1  # a kick on every 16th, on the grid
+    hvo[:, H.N_VOICES] = 0.7
+    ons = _note_ons(midi.hvo_to_midi(hvo, options=midi.ExportOptions(swing=swing, swing_grid=grid)))
+    pair = {"16th": 2, "8th": 4}[grid]
+    for step, (_, tick, _, _) in enumerate(ons):
+        assert tick == step * 120 + (delay if step % pair in moved else 0)
+
+
+def test_swing_goes_on_top_of_the_micro_timing_and_keeps_each_voice_in_order():
+    hvo = H.empty_hvo(16)
+    hvo[2:4, 0] = 1
+    hvo[2:4, H.N_VOICES] = 0.7
+    hvo[2, 2 * H.N_VOICES] = 0.45   # a late off-beat 8th ...
+    hvo[3, 2 * H.N_VOICES] = -0.45  # ... and an early 16th after it: swung, the 8th passes the 16th
+    mid = midi.hvo_to_midi(hvo, options=midi.ExportOptions(swing=1.0, swing_grid="8th"))
+    ticks = [t for _, t, _, _ in _note_ons(mid)]
+    assert ticks == [306, 374]  # step 3 - 0.45 = 2.55 steps; step 2 + 0.45 + 2/3 = 3.12 steps
+    track, now, sounding = mid.tracks[-1], 0, 0
+    for msg in track:  # never two notes of the voice at once
+        now += msg.time
+        sounding += {"note_on": 1, "note_off": -1}.get(msg.type, 0)
+        assert sounding in (0, 1)
+
+
+def test_velocity_range_maps_the_softest_and_loudest_onto_it():
+    hvo = H.empty_hvo(16)
+    hvo[:8, 1] = 1
+    hvo[:8, H.N_VOICES + 1] = np.linspace(0.2, 0.9, 8)
+    velocities = [v for *_, v in _note_ons(midi.hvo_to_midi(hvo, options=midi.ExportOptions(velocity_range="40-100")))]
+    assert velocities[0] == 40 and velocities[-1] == 100 and velocities == sorted(velocities)
+    expanded = [v for *_, v in _note_ons(midi.hvo_to_midi(hvo, options=midi.ExportOptions(velocity_range=(1, 127))))]
+    assert (expanded[0], expanded[-1]) == (1, 127)
+    hvo[:8, H.N_VOICES + 1] = 0.95  # one loudness: clamped into the range
+    assert {v for *_, v in _note_ons(midi.hvo_to_midi(hvo, options=midi.ExportOptions(velocity_range="40-100")))} == {100}
+
+
+def test_song_to_hvo_with_a_map_counts_what_the_map_does_not_know(tmp_path):
+    path = make_midi(tmp_path / "x.mid", [(0, 36, 100), (120, 47, 90), (240, 49, 90)])
+    hvo, unmapped = midi.song_to_hvo(midi.read_song(path), drum_map="ad2")
+    assert unmapped == {47: 1}  # 47 is AD2's Flexi 1 Hit A: no voice of drumgen's
+    assert hvo[0, 0] == 1 and hvo[2, H.VOICES.index("closed_hat")] == 1
+
+
+def test_voices_a_map_puts_on_one_note_never_cut_each_other(tmp_path):
+    kit = tmp_path / "one_tom.json"
+    kit.write_text('{"fallback": "gm", "low_tom": 45, "mid_tom": 45, "high_tom": 45}')
+    hvo = H.empty_hvo(16)
+    for step, voice in ((0, "low_tom"), (1, "mid_tom"), (2, "high_tom"), (2, "low_tom")):
+        hvo[step, H.VOICES.index(voice)] = 1
+        hvo[step, H.N_VOICES + H.VOICES.index(voice)] = 0.5 + step / 10
+    track = midi.hvo_to_midi(hvo, options=midi.ExportOptions(drum_map=str(kit))).tracks[-1]
+    now, sounding, ons = 0, 0, []
+    for msg in track:
+        now += msg.time
+        sounding += {"note_on": 1, "note_off": -1}.get(msg.type, 0)
+        assert sounding in (0, 1)
+        if msg.type == "note_on":
+            ons.append((now, msg.velocity))
+    assert ons == [(0, 64), (120, 76), (240, 89)]  # two hits on one tick: one note, the louder

@@ -39,3 +39,19 @@ def test_make_drums_reads_the_page_lanes_for_the_song(tmp_path, tiny_model):
     assert not (C.bar_hit_counts(part.hvo)[:, 8]).any()
     with pytest.raises(ValueError, match="controls must be"):
         pipeline.make_drums(tiny_model, data, controls="density=0.5")
+
+
+def test_make_drums_writes_both_files_with_the_export_options(tmp_path, tiny_model):
+    from drumgen import hvo as H
+    data = make_midi(tmp_path / "in.mid", rock_beat(2)).read_bytes()
+    export = midi.ExportOptions(drum_map="ad2", per_voice_tracks=True, humanize=0)
+    part = pipeline.make_drums(tiny_model, data, seed=1, thresholds=0.2, export=export)
+    plain = pipeline.make_drums(tiny_model, data, seed=1, thresholds=0.2)
+    assert np.array_equal(part.hvo, plain.hvo) and part.export is export
+    assert len(part.drums_midi.tracks) == 1 + H.N_VOICES
+    assert len(part.merged_midi.tracks) == len(part.song.source.tracks) + H.N_VOICES
+    assert midi.midi_to_bytes(plain.drums_midi) == midi.midi_to_bytes(midi.hvo_to_midi(plain.hvo, plain.song))
+    back, _ = midi.song_to_hvo(midi.read_song(midi.midi_to_bytes(part.drums_midi)), drum_map="ad2")
+    assert np.array_equal(back[:, H.HITS], part.hvo[:, H.HITS])
+    with pytest.raises(ValueError, match="export must be midi.ExportOptions"):
+        pipeline.make_drums(tiny_model, data, export="ad2")
