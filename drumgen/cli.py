@@ -164,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         song = midi.read_song(args.input)
         keep = {}
         if args.command == "regenerate":
-            if export.drum_map.output_pitches != drum_maps.GM.output_pitches:
-                print(f"note: the take is read as General MIDI; --drum-map {export.drum_map.name} sets how the "
-                      "new take is written", file=sys.stderr)
-            take = takes.take_from_midi(args.take, song)
+            if export.humanize != 1 or export.swing or export.velocity_range:
+                print("note: the take is read as it was written, its swing, timing and dynamics included; "
+                      "--humanize, --swing and --velocity-range apply again to every note written", file=sys.stderr)
+            take = takes.take_from_midi(args.take, song, drum_map=export.drum_map)  # written with the same map
             bars = None if args.bars is None else takes.parse_bars(args.bars, song.n_bars)
             if bars == []:
                 raise ValueError("--bars names no bar: give bars such as '5-8' (or leave it out for every bar)")

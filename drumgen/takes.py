@@ -130,15 +130,16 @@ def _beat_tempos(song: midi.Song) -> list[tuple[float, float]]:
     return [(round(tick / song.ticks_per_beat, 4), round(bpm, 3)) for tick, bpm in tempos]
 
 
-def take_from_midi(source: str | bytes | midi.Song, song: midi.Song) -> np.ndarray:
+def take_from_midi(source: str | bytes | midi.Song, song: midi.Song, drum_map=None) -> np.ndarray:
     """A drums MIDI file (drumgen's output, or the song + drums file, or any part on channel 10)
-    made for `song` -> its take (song.n_steps, 27). MidiError in words for a file without drums, at
+    made for `song` -> its take (song.n_steps, 27), its notes read with `drum_map` (a name, a file or
+    a drum_maps.DrumMap; default General MIDI). MidiError in words for a file without drums, at
     another tempo, or longer than the song."""
     take_song = source if isinstance(source, midi.Song) else midi.read_song(source)
     if _beat_tempos(take_song) != _beat_tempos(song):
         raise midi.MidiError("The take is at another tempo than the song: use the drums MIDI drumgen made for "
                              "this song (its tempo map is the song's).")
-    hvo, _ = midi.song_to_hvo(take_song)
+    hvo, _ = midi.song_to_hvo(take_song, drum_map=drum_map)
     if len(hvo) > song.n_steps and hvo[song.n_steps:, H.HITS].any():
         raise midi.MidiError(f"The take is {len(hvo) // H.STEPS_PER_BAR} bars long and the song {song.n_bars}: "
                              "a take belongs to the song it was made for.")

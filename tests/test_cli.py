@@ -444,5 +444,23 @@ def test_regenerate_shares_the_export_options(tmp_path, tiny_checkpoint, capsys)
     assert cli.main(["generate", str(src), "-o", str(take), *base]) == 0
     assert cli.main(["regenerate", str(src), "--take", str(take), "--bars", "2", "-o", str(new), "--seed", "4",
                      "--per-voice-tracks", "--drum-map", "ssd5", *base]) == 0
-    assert "the take is read as General MIDI" in capsys.readouterr().err
     assert len(mido.MidiFile(str(new)).tracks) == 1 + H.N_VOICES
+    capsys.readouterr()
+    assert cli.main(["regenerate", str(src), "--take", str(take), "--bars", "2", "-o", str(new), "--swing", "0.5",
+                     *base]) == 0
+    assert "apply again to every note written" in capsys.readouterr().err  # a swung take would swing twice
+
+
+def test_regenerate_reads_a_take_written_with_a_drum_map(tmp_path, tiny_checkpoint):
+    from drumgen import takes
+
+    src = make_midi(tmp_path / "in.mid", rock_beat(4))
+    first, second = tmp_path / "take1.mid", tmp_path / "take2.mid"
+    base = ["--checkpoint", tiny_checkpoint, "--threshold", "0.3", "--drum-map", "ad2"]
+    assert cli.main(["generate", str(src), "-o", str(first), "--seed", "1", *base]) == 0
+    assert cli.main(["regenerate", str(src), "--take", str(first), "--bars", "2", "-o", str(second), "--seed", "2",
+                     *base]) == 0
+    song = midi.read_song(src)
+    one, two = (takes.take_from_midi(p, song, drum_map="ad2") for p in (first, second))
+    changed = (one != two).any(-1).reshape(4, 16).any(-1)
+    assert one[..., :9].any() and not changed[[0, 2, 3]].any()  # the kept bars, through an AD2 note map
