@@ -192,6 +192,28 @@ def test_api_callers_can_send_anything(served, groove):
         generate(client, groove, track="9")
     with pytest.raises(AppError, match="Load a groove first"):
         client.predict({}, "density", 0.5, api_name="/lane_flat")
+    # Gradio's inputs pass what was sent: drumgen reads it (issue 17)
+    assert "seed 7" in generate(client, groove, temperature="1.5", seed="7")[-1]
+    assert "seed 0" in generate(client, groove, temperature="2", seed=None)[-1]
+    for bad, words in ((dict(seed=1.5), "seed must be a whole number from 0 to 2147483647, got 1.5"),
+                       (dict(seed=True), "got True"), (dict(temperature=None), "temperature must be a number from 0 to 3"),
+                       (dict(temperature=True), "temperature must be a number from 0 to 3, got True"),
+                       (dict(track="2.5"), "track must be 'all' or a track number, got '2.5'"),
+                       (dict(lanes={"density": [10**400]}), "density, bar 1 must be a number from 0 to 1 or null")):
+        with pytest.raises(AppError, match=words):
+            generate(client, groove, **bad)
+    assert "**style** funk" in generate(client, groove, style=" FUNK ", model="MGVAE")[-1]
+    assert client.predict({"kick": [None] * 2}, "Closed Hat", "0.5", api_name="/lane_flat")["closed_hat"] == [0.5] * 2
+    with pytest.raises(AppError, match="density must be a list"):
+        client.predict({"density": {"a": 1}}, "density", 0.5, api_name="/lane_flat")
+    with pytest.raises(AppError, match="unknown lane 'cowbell'"):
+        client.predict({"cowbell": [1, 1, 1]}, api_name="/free_lanes")
+    import httpx
+
+    sent = httpx.post(url + "gradio_api/call/generate", json={"data": [None]}).json()["event_id"]
+    reply = httpx.get(url + f"gradio_api/call/generate/{sent}").text
+    assert "/generate takes 7 values (file, track, lanes, style, model, temperature, seed); 1 came." in reply
+    assert "object at 0x" not in reply
     assert "drum hits" in generate(client, groove)[-1]  # still serving
 
 
