@@ -52,6 +52,7 @@ PEAK = 0.89               # peak level after normalising (-1 dBFS)
 SYNTH_GAIN = 0.4          # FluidSynth's master gain (renders are float, so nothing clips inside)
 AUDIO_FORMATS = ("WAV", "OGG", "FLAC")
 _FLUID_BLOCK = 64         # FluidSynth renders in blocks of this many samples
+_WRITE_BLOCK = 1 << 16     # frames per write to an audio file
 PARTS = 2                 # parts one render keeps apart (the song, the drums)
 SYNTHS = 2                # synthesizers per process: two songs render at once, neither waits on the other
 
@@ -361,7 +362,11 @@ def write_audio(samples: np.ndarray, target: str | os.PathLike | BinaryIO, sampl
     data = np.ascontiguousarray(np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0))
     if isinstance(target, (str, os.PathLike)):
         target = os.fspath(target)
-    soundfile.write(target, data, int(sample_rate), format=fmt, subtype=subtype)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    # in blocks: libsndfile's Vorbis encoder crashes (a stack overflow) on one write of minutes of audio
+    with soundfile.SoundFile(target, "w", int(sample_rate), channels, subtype, format=fmt) as f:
+        for start in range(0, len(data), _WRITE_BLOCK):
+            f.write(data[start:start + _WRITE_BLOCK])
 
 
 def audio_to_bytes(samples: np.ndarray, sample_rate: int = 44100, format: str = "WAV") -> bytes:
