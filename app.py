@@ -85,7 +85,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             merged_midi = gr.File(label="MIDI: your song with the drums", interactive=False)
         with gr.Row(elem_classes="drumgen-tools"):
             lossless_button = gr.Button("Lossless audio of the song with the drums (FLAC)", size="md", scale=1)
-            lossless = gr.File(label="Lossless audio (FLAC, 44.1 kHz)", interactive=False, scale=2)
+            lossless = gr.File(label="Lossless audio (FLAC, 44.1 kHz)", interactive=False, scale=2, height=90)
 
         settings = [file, track, lanes, style, model, temperature]
         results = [roll, mix, alone, drums_midi, merged_midi, summary]
