@@ -12,6 +12,7 @@ is `python -m drumgen demo`.
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import sys
@@ -19,11 +20,11 @@ from collections.abc import Sequence
 
 import gradio as gr
 
-from drumgen import webapp
+from drumgen import page_limits, webapp
 from drumgen.lanes import LANE_ROWS
-from drumgen.widgets import BarLanes
+from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
-CONCURRENCY = 2          # requests worked on at once (one per CPU core of a small machine)
+CONCURRENCY = page_limits.SLOTS  # requests worked on at once (one per CPU core of a small machine): drumgen's WorkGate
 MAX_UPLOAD = "16mb"      # larger uploads are refused by Gradio; drumgen itself says so above 8 MB
 INTRO = """# drumgen: a drum part for your groove
 Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song) and it writes a 9-piece
@@ -53,20 +54,20 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                 info = gr.Markdown(webapp.NO_FILE, elem_id="drumgen-info")
         lanes = BarLanes(LANE_ROWS, value={}, label="Per-bar controls", elem_id="drumgen-lanes")
         with gr.Row(elem_classes="drumgen-tools"):
-            lane = gr.Dropdown(label="Set a whole lane", choices=[(label, key) for key, label, *_ in LANE_ROWS],
+            lane = FreeDropdown(label="Set a whole lane", choices=[(label, key) for key, label, *_ in LANE_ROWS],
                                value="density", scale=2, min_width=150)
-            level = gr.Slider(0, 1, value=0.8, step=0.05, label="Level", scale=2, min_width=160)
+            level = FreeSlider(0, 1, value=0.8, step=0.05, label="Level", scale=2, min_width=160)
             shape_buttons = {shape: gr.Button(text, size="md", scale=1, min_width=90) for shape, text in
                              (("flat", "Flat"), ("ramp_up", "Ramp up"), ("ramp_down", "Ramp down"), ("free", "Free"))}
             free_all = gr.Button("Free all lanes", size="md", scale=1, min_width=110)
 
         with gr.Row(equal_height=True):
-            style = gr.Dropdown(label="Style", choices=list(webapp.STYLE_CHOICES), value=webapp.ANY_STYLE,
+            style = FreeDropdown(label="Style", choices=list(webapp.STYLE_CHOICES), value=webapp.ANY_STYLE,
                                 info="the controllable model only", min_width=140)
-            model = gr.Dropdown(label="Model", choices=drums.model_choices(), value=drums.default_model, scale=2)
-            temperature = gr.Slider(0, webapp.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature",
+            model = FreeDropdown(label="Model", choices=drums.model_choices(), value=drums.default_model, scale=2)
+            temperature = FreeSlider(0, webapp.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature",
                                     info="0: the most likely drums; higher: more varied", min_width=180)
-            seed = gr.Number(0, precision=0, minimum=0, maximum=webapp.MAX_SEED, label="Seed",
+            seed = FreeNumber(0, precision=0, minimum=0, maximum=webapp.MAX_SEED, label="Seed",
                              info="same seed, same drums", min_width=120)
         with gr.Row():
             generate = gr.Button("Generate", variant="primary", scale=3)
@@ -82,19 +83,40 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         with gr.Row():
             drums_midi = gr.File(label="MIDI: the drums", interactive=False)
             merged_midi = gr.File(label="MIDI: your song with the drums", interactive=False)
+        with gr.Row(elem_classes="drumgen-tools"):
+            lossless_button = gr.Button("Lossless audio of the song with the drums (FLAC)", size="md", scale=1)
+            lossless = gr.File(label="Lossless audio (FLAC, 44.1 kHz)", interactive=False, scale=2, height=90)
 
         settings = [file, track, lanes, style, model, temperature]
         results = [roll, mix, alone, drums_midi, merged_midi, summary]
-        file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze")
-        track.input(drums.groove, [file, track], roll, api_name="groove")
+        # the heavy events share one group; drumgen's WorkGate (page_limits) decides what runs in it
+        heavy = dict(concurrency_id=page_limits.HEAVY, concurrency_limit=page_limits.GRADIO_WORKERS)
+        light = dict(concurrency_id=page_limits.LIGHT, concurrency_limit=4, show_progress="hidden")
+        file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze", **heavy)
+        track.input(drums.groove, [file, track], roll, api_name="groove", **heavy)
         for shape, button in shape_buttons.items():
-            button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}",
-                         show_progress="hidden")
-        free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", show_progress="hidden")
-        generate.click(drums.generate, [*settings, seed], results, api_name="generate")
-        variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+            button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}", **light)
+        free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", **light)
+        generate.click(drums.generate, [*settings, seed], results, api_name="generate", **heavy)
+        variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation", **heavy)
+        lossless_button.click(drums.lossless, merged_midi, lossless, api_name="lossless_audio", **heavy)
+    demo.queue(max_size=page_limits.QUEUE_SIZE)
+    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs)
     return demo
+
+
+def _too_few_values_in_words(validate):
+    """Gradio's check of an API call's input count, its message drumgen's: the endpoint, what it
+    takes, what came (Gradio's own lists the components with their memory addresses)."""
+
+    def check(block_fn, inputs):
+        if len(inputs) < len(block_fn.inputs):
+            names = [n for n in inspect.signature(block_fn.fn).parameters if n != "progress"][:len(block_fn.inputs)]
+            raise gr.Error(f"/{block_fn.api_name or block_fn.name} takes {len(block_fn.inputs)} values "
+                           f"({', '.join(names)}); {len(inputs)} came.", print_exception=False)
+        return validate(block_fn, inputs)
+
+    return check
 
 
 def launch_options() -> dict:
@@ -117,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     # threads for a small model are a hundred times slower than one (they wait on each other).
     torch.set_num_threads(int(os.environ.get("DRUMGEN_TORCH_THREADS", "1")))
     drums = webapp.DrumApp()
+    drums.folders.remove_on_signals()  # SIGTERM (kill, docker stop, a Space restart) and Ctrl-C leave no files
     print(f"drumgen: models {', '.join(f'{k} ({p.name})' for k, p in drums.models.items())}; loading...", flush=True)
     drums.warm_up()
     reason = webapp.audio.audio_unavailable_reason()

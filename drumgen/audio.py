@@ -5,19 +5,23 @@
     drums = render_audio(midi.hvo_to_midi(hvo, song))              # the drums alone
     write_audio(mix, "mix.wav")                                     # or a file-like, format="OGG"/"FLAC"
 
-`render_audio` plays any mido.MidiFile (type 0 or 1) following its tempo map, so the two calls
-above are all the app needs: `hvo_to_midi(..., merge=True)` puts the input's tracks and the new
-drums into one file, the default gives the drums alone; `render_hvo_audio` does both steps.
-One synthesizer with its SoundFont is kept per process (loading a SoundFont is slow) and renders
-one song at a time under a lock, reset between songs (notes, programs, controllers, effects), so
-concurrent requests are safe and one song sounds the same whenever it is played.
+`render_audio` plays any mido.MidiFile (type 0 or 1) following its tempo map; `render_parts`
+plays the song's own tracks and the new drums in one pass on outputs of their own (their sum is the
+mix, the drums part is the drums alone), which is what the page does; `render_hvo_audio` makes the
+MIDI and plays it. Up to SYNTHS synthesizers with their SoundFont are kept per process (loading a
+SoundFont is slow), each rendering one song at a time and reset between songs (notes, programs,
+controllers, effects), so concurrent requests are safe, two render at once, and one song sounds the
+same whenever it is played.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import os
+import queue
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -48,6 +52,9 @@ PEAK = 0.89               # peak level after normalising (-1 dBFS)
 SYNTH_GAIN = 0.4          # FluidSynth's master gain (renders are float, so nothing clips inside)
 AUDIO_FORMATS = ("WAV", "OGG", "FLAC")
 _FLUID_BLOCK = 64         # FluidSynth renders in blocks of this many samples
+_WRITE_BLOCK = 1 << 16     # frames per write to an audio file
+PARTS = 2                 # parts one render keeps apart (the song, the drums)
+SYNTHS = 2                # synthesizers per process: two songs render at once, neither waits on the other
 
 
 class AudioUnavailable(RuntimeError):
@@ -100,22 +107,26 @@ def audio_unavailable_reason() -> str | None:
         return str(exc)
     if find_soundfont() is None:
         return _no_soundfont_reason()
-    return _SYNTH.error  # a SoundFont that would not load, else None
+    return _SOUNDFONT_ERROR  # a SoundFont that would not load, else None
 
 
 class _Synth:
-    """One FluidSynth synthesizer with its SoundFont, made on first use and reused."""
+    """One FluidSynth synthesizer with its SoundFont, made on first use and reused. It has PARTS
+    stereo outputs: MIDI channel c of part i plays on synth channel c * PARTS + i, and FluidSynth
+    sends synth channel k (and its reverb and chorus) to output k % PARTS, so the parts of one
+    render (the song, the drums) come out apart in one pass."""
 
     def __init__(self) -> None:
         self.key: tuple[str, int] | None = None
         self.fs: Any = None
         self.sfid = -1
-        self.write_float: Any = None
+        self.process: Any = None
+        self.set_type: Any = None
         self.rendered = 0  # samples made since the synth was created (FluidSynth works in blocks of 64)
-        self.error: str | None = None  # a SoundFont that would not load, for audio_unavailable_reason
 
     def ready(self, sample_rate: int) -> None:
-        """Make sure a synth for `sample_rate` with the current SoundFont is loaded (under the lock)."""
+        """Make sure a synth for `sample_rate` with the current SoundFont is loaded."""
+        global _SOUNDFONT_ERROR
         fluidsynth = _import_fluidsynth()
         soundfont = find_soundfont()
         if soundfont is None:
@@ -124,43 +135,53 @@ class _Synth:
         if key == self.key and self.fs is not None:
             return
         self.close()
-        fs = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate), channels=16)
-        # no audio driver is started: samples are pulled with fluid_synth_write_float
+        # no audio driver is started: samples are pulled with fluid_synth_process
+        fs = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=float(sample_rate), channels=16 * PARTS,
+                              **{"synth.audio-groups": PARTS, "synth.audio-channels": PARTS,
+                                 "synth.effects-groups": PARTS})
         sfid = fs.sfload(str(soundfont))
         if sfid is None or sfid < 0:
             fs.delete()
-            self.error = f"No audio preview: the SoundFont {soundfont} could not be loaded."
-            raise AudioUnavailable(self.error)
-        write_float = fluidsynth._fl.fluid_synth_write_float
-        write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-        write_float.restype = ctypes.c_int
-        self.fs, self.sfid, self.write_float, self.key, self.error = fs, sfid, write_float, key, None
+            _SOUNDFONT_ERROR = f"No audio preview: the SoundFont {soundfont} could not be loaded."
+            raise AudioUnavailable(_SOUNDFONT_ERROR)
+        fl = fluidsynth._fl
+        process = fl.fluid_synth_process
+        process.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                            ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+        process.restype = ctypes.c_int
+        set_type = fl.fluid_synth_set_channel_type
+        set_type.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        set_type.restype = ctypes.c_int
+        self.fs, self.sfid, self.process, self.set_type, self.key = fs, sfid, process, set_type, key
+        _SOUNDFONT_ERROR = None
         self.rendered = 0
 
     def reset(self) -> None:
-        """Silence, GM programs on every channel (drum kit on channel 10), controllers and effects
-        reset, and the synth's next 64-sample block starting at the song's sample 0, so events land
-        on the same samples in every render of a file. (Renders still differ slightly in the first
-        milliseconds of notes: FluidSynth's voices keep a little state between songs.)"""
+        """Silence, GM programs on every channel (the drum kit on each part's channel 10),
+        controllers and effects reset, and the synth's next 64-sample block starting at the song's
+        sample 0, so events land on the same samples in every render of a file. (Renders still
+        differ slightly in the first milliseconds of notes: FluidSynth's voices keep a little state
+        between songs.)"""
         self.fs.system_reset()
-        for channel in range(16):
-            if channel == DRUM_CHANNEL:
-                self.fs.program_select(channel, self.sfid, DRUM_BANK, 0)
-            else:
-                self.fs.program_select(channel, self.sfid, 0, 0)
+        for channel in range(16 * PARTS):
+            drums = channel // PARTS == DRUM_CHANNEL
+            self.set_type(self.fs.synth, channel, 1 if drums else 0)  # CHANNEL_TYPE_DRUM / MELODIC
+            self.fs.program_select(channel, self.sfid, DRUM_BANK if drums else 0, 0)
         # events take effect at FluidSynth's next 64-sample block: start each song on a block boundary
         pad = -self.rendered % _FLUID_BLOCK
         if pad:
-            self.render(np.zeros((pad, 2), np.float32), 0, pad)
+            self.render([np.zeros((2, pad), np.float32) for _ in range(PARTS)], 0, pad)
 
-    def render(self, out: np.ndarray, start: int, stop: int) -> None:
-        """Write samples [start, stop) of the stereo float32 array `out` (n, 2)."""
+    def render(self, outs: list[np.ndarray], start: int, stop: int) -> None:
+        """Add samples [start, stop) of every output to `outs`, planar float32 arrays (2, n), one a part."""
         n = stop - start
         if n <= 0:
             return
-        base = out.ctypes.data + start * out.strides[0]
-        if self.write_float(self.fs.synth, n, base, 0, 2, base, 1, 2) != 0:
+        rows = [out[side].ctypes.data + start * out.itemsize for out in outs for side in (0, 1)]
+        dry = (ctypes.c_void_p * len(rows))(*rows)
+        fx = (ctypes.c_void_p * (2 * len(rows)))(*[rows[2 * i + side] for i in range(PARTS) for _ in range(2)
+                                                   for side in (0, 1)])  # reverb and chorus of a part: its own output
+        if self.process(self.fs.synth, n, len(fx), fx, len(dry), dry) != 0:
             raise RuntimeError("FluidSynth failed to render audio")
         self.rendered += n
 
@@ -175,26 +196,40 @@ def _no_soundfont_reason() -> str:
             "/usr/share/sounds/sf2/ (Debian: apt-get install csound-soundfont, or put one in soundfonts/).")
 
 
-_SYNTH = _Synth()
-_SYNTH_LOCK = threading.Lock()
+_SOUNDFONT_ERROR: str | None = None  # a SoundFont that would not load, for audio_unavailable_reason
+_SYNTHS: queue.SimpleQueue = queue.SimpleQueue()  # idle synths; at most SYNTHS are ever made
+_MADE = threading.BoundedSemaphore(SYNTHS)
 
 
-def _apply(fs: Any, msg: Any) -> None:
-    """Send one mido channel message to the synth; other messages (meta, sysex) are ignored."""
+@contextlib.contextmanager
+def _synth() -> Iterator[_Synth]:
+    """An idle synth for one render (a new one while fewer than SYNTHS exist, else the next to be free)."""
+    try:
+        synth = _SYNTHS.get_nowait()
+    except queue.Empty:
+        synth = _Synth() if _MADE.acquire(blocking=False) else _SYNTHS.get()
+    try:
+        yield synth
+    finally:
+        _SYNTHS.put(synth)
+
+
+def _apply(fs: Any, msg: Any, channel: int) -> None:
+    """Send one mido channel message to the synth on `channel`; other messages (meta, sysex) are ignored."""
     kind = msg.type
     if kind == "note_on":
         if msg.velocity > 0:
-            fs.noteon(msg.channel, msg.note, msg.velocity)
+            fs.noteon(channel, msg.note, msg.velocity)
         else:
-            fs.noteoff(msg.channel, msg.note)
+            fs.noteoff(channel, msg.note)
     elif kind == "note_off":
-        fs.noteoff(msg.channel, msg.note)
+        fs.noteoff(channel, msg.note)
     elif kind == "control_change":
-        fs.cc(msg.channel, msg.control, msg.value)
+        fs.cc(channel, msg.control, msg.value)
     elif kind == "program_change":
-        fs.program_change(msg.channel, msg.program)
+        fs.program_change(channel, msg.program)
     elif kind == "pitchwheel":
-        fs.pitch_bend(msg.channel, msg.pitch)
+        fs.pitch_bend(channel, msg.pitch)
 
 
 def seconds_at_tick(midi_file: mido.MidiFile, tick: int) -> float:
@@ -218,6 +253,19 @@ def seconds_at_tick(midi_file: mido.MidiFile, tick: int) -> float:
     return seconds + mido.tick2second(tick - last, midi_file.ticks_per_beat, tempo)
 
 
+def _midi_file(midi_file: Any) -> mido.MidiFile:
+    import mido
+
+    if not isinstance(midi_file, mido.MidiFile):
+        if isinstance(midi_file, (bytes, bytearray)):
+            midi_file = mido.MidiFile(file=io.BytesIO(bytes(midi_file)))
+        else:
+            midi_file = mido.MidiFile(os.fspath(midi_file))
+    if midi_file.type == 2:
+        raise ValueError("MIDI type 2 files (independent sequences) cannot be played as one song")
+    return midi_file
+
+
 def render_audio(midi_file: mido.MidiFile | str | os.PathLike | bytes, sample_rate: int = 44100,
                  tail: float = TAIL_SECONDS, normalize: bool = True, until_tick: int | None = None,
                  max_seconds: float = MAX_AUDIO_SECONDS) -> np.ndarray:
@@ -231,50 +279,63 @@ def render_audio(midi_file: mido.MidiFile | str | os.PathLike | bytes, sample_ra
     Raises AudioUnavailable (FluidSynth or SoundFont missing) or ValueError (a file that cannot be
     played: type 2, or longer than max_seconds).
     """
-    import mido
+    midi_file = _midi_file(midi_file)
+    until = None if until_tick is None else seconds_at_tick(midi_file, int(until_tick))
+    out = render_parts([midi_file], sample_rate, tail, until, max_seconds)[0]
+    return normalized(out) if normalize else out
 
-    if not isinstance(midi_file, mido.MidiFile):
-        if isinstance(midi_file, (bytes, bytearray)):
-            midi_file = mido.MidiFile(file=io.BytesIO(bytes(midi_file)))
-        else:
-            midi_file = mido.MidiFile(os.fspath(midi_file))
-    if midi_file.type == 2:
-        raise ValueError("MIDI type 2 files (independent sequences) cannot be played as one song")
+
+def normalized(samples: np.ndarray) -> np.ndarray:
+    """The samples with their peak set to -1 dBFS, in place (silence stays silent)."""
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    if peak > 1e-9:
+        samples *= PEAK / peak
+    return samples
+
+
+def render_parts(parts: Sequence[Any], sample_rate: int = 44100, tail: float = TAIL_SECONDS,
+                 until_seconds: float | None = None, max_seconds: float = MAX_AUDIO_SECONDS) -> list[np.ndarray]:
+    """Play up to PARTS MIDI files that share a timeline (e.g. a song's own tracks and its new drums)
+    in one FluidSynth pass, each on outputs of its own: one (n, 2) float32 array a part, not
+    normalised, all of one length (the last event of any part, or until_seconds if later, then
+    `tail`). Their sum is the mix, as if the files were one (the synth is linear), and each part
+    is heard alone: the drums are rendered once for both previews. Errors as `render_audio`."""
+    if not 1 <= len(parts) <= PARTS:
+        raise ValueError(f"render_parts plays 1 to {PARTS} files at once, got {len(parts)}")
     sample_rate = int(sample_rate)
     if not 8000 <= sample_rate <= 192000:
         raise ValueError(f"sample_rate must be between 8000 and 192000, got {sample_rate}")
-    events = []
-    now = 0.0
-    for msg in midi_file:  # times in seconds, tempo changes applied
-        now += msg.time
-        if not msg.is_meta and msg.type != "sysex":
-            events.append((now, msg))
-    if until_tick is not None:
-        now = max(now, seconds_at_tick(midi_file, int(until_tick)))
-    length = now + max(0.0, float(tail))
+    events, end = [], 0.0
+    for part, midi_file in enumerate(_midi_file(f) for f in parts):
+        now = 0.0
+        for msg in midi_file:  # times in seconds, tempo changes applied
+            now += msg.time
+            if not msg.is_meta and msg.type != "sysex":
+                events.append((now, part, msg))
+        end = max(end, now)
+    events.sort(key=lambda e: e[0])  # stable: at one time, the first part's events first, each in file order
+    if until_seconds is not None:
+        end = max(end, float(until_seconds))
+    length = end + max(0.0, float(tail))
     if length > max_seconds:
         raise ValueError(f"the song lasts {length / 60:.1f} minutes; audio is made for up to "
                          f"{max_seconds / 60:.0f} minutes")
     n_samples = int(round(length * sample_rate))
-    out = np.zeros((n_samples, 2), dtype=np.float32)
-    with _SYNTH_LOCK:
-        _SYNTH.ready(sample_rate)
-        _SYNTH.reset()
+    outs = [np.zeros((2, n_samples), dtype=np.float32) for _ in range(PARTS)]
+    with _synth() as synth:
+        synth.ready(sample_rate)
+        synth.reset()
         done = 0
         try:
-            for when, msg in events:
+            for when, part, msg in events:
                 at = min(int(round(when * sample_rate)), n_samples)
-                _SYNTH.render(out, done, at)
+                synth.render(outs, done, at)
                 done = at
-                _apply(_SYNTH.fs, msg)
-            _SYNTH.render(out, done, n_samples)
+                _apply(synth.fs, msg, msg.channel * PARTS + part if hasattr(msg, "channel") else 0)
+            synth.render(outs, done, n_samples)
         finally:
-            _SYNTH.reset()  # the next song starts from silence even after an error
-    if normalize:
-        peak = float(np.abs(out).max()) if len(out) else 0.0
-        if peak > 1e-9:
-            out *= PEAK / peak
-    return out
+            synth.reset()  # the next song starts from silence even after an error
+    return [np.ascontiguousarray(out.T) for out in outs[:len(parts)]]
 
 
 def render_hvo_audio(hvo: np.ndarray, song: Song | None = None, with_input: bool = False,
@@ -298,10 +359,14 @@ def write_audio(samples: np.ndarray, target: str | os.PathLike | BinaryIO, sampl
     if fmt not in AUDIO_FORMATS:
         raise ValueError(f"format must be one of {', '.join(AUDIO_FORMATS)}, got {format!r}")
     subtype = {"WAV": "PCM_16", "OGG": "VORBIS", "FLAC": "PCM_16"}[fmt]
-    data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    data = np.ascontiguousarray(np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0))
     if isinstance(target, (str, os.PathLike)):
         target = os.fspath(target)
-    soundfile.write(target, data, int(sample_rate), format=fmt, subtype=subtype)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    # in blocks: libsndfile's Vorbis encoder crashes (a stack overflow) on one write of minutes of audio
+    with soundfile.SoundFile(target, "w", int(sample_rate), channels, subtype, format=fmt) as f:
+        for start in range(0, len(data), _WRITE_BLOCK):
+            f.write(data[start:start + _WRITE_BLOCK])
 
 
 def audio_to_bytes(samples: np.ndarray, sample_rate: int = 44100, format: str = "WAV") -> bytes:

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
-from .control_input import PAINTED, Reading, build_controls, in_bars, number_in, read_curve
+from .control_input import PAINTED, Reading, build_controls, in_bars, number_in, read_curve, shown
 
 # --- the page's lanes -------------------------------------------------------------------------------------
 
@@ -46,7 +46,7 @@ def lane_key(name: Any) -> str:
     try:
         return H.voice_name(key)
     except ValueError:
-        raise ValueError(f"unknown lane {name!r}; lanes: {', '.join(LANES)}") from None
+        raise ValueError(f"unknown lane {shown(name)}; lanes: {', '.join(LANES)}") from None
 
 
 def free_lanes(n_bars: int) -> dict[str, list[None]]:
@@ -73,6 +73,15 @@ def _from_text(lanes: Any) -> Any:
         return json.loads(lanes) if lanes.strip() else None
     except json.JSONDecodeError:
         raise ValueError("lanes: expected an object {lane: [value or null per bar]}, got text that is not JSON") from None
+
+
+def check_lanes(lanes: Any) -> int:
+    """The number of bars a lanes value spans, once it is checked as /generate checks it (unknown
+    lanes, values that are not numbers, text that is not JSON, anything but an object: ValueError)."""
+    lanes = _from_text(lanes)
+    n_bars = lanes_length(lanes)
+    clean_lanes(lanes, max(n_bars, 1))
+    return n_bars
 
 
 def _cells(values: np.ndarray) -> list[float | None]:
@@ -135,7 +144,7 @@ def set_lane(lanes: Any, lane: str, shape: str, level: float = 0.8) -> dict[str,
     bar), 'ramp_down' (the level to a quarter of it), 'free'; lane 'all' with 'free' frees every
     lane. Returns the new lanes (a new dict); the other lanes are kept as they were (cleaned)."""
     lanes = _from_text(lanes)
-    n_bars = lanes_length(lanes)
+    n_bars = check_lanes(lanes)
     if n_bars == 0:
         raise ValueError("Load a groove first: the lanes get one column per bar of the song.")
     out, _ = clean_lanes(lanes, n_bars)

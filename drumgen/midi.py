@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -110,7 +111,12 @@ def read_song(source: str | os.PathLike | bytes) -> Song:
     try:
         mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as exc:  # mido raises many kinds on broken data
-        raise MidiError(f"This is not a readable MIDI file ({type(exc).__name__}: {exc}).") from None
+        long = re.search(r"Message length (\d+) exceeds maximum length (\d+)", str(exc))
+        if long:  # a valid file with one huge message (a sysex dump): mido reads messages up to 1 MB
+            raise MidiError(f"This file holds one message of {int(long[1]) / 1e6:.1f} MB (a system-exclusive "
+                            f"dump); drumgen reads messages up to {int(long[2]) / 1e6:.0f} MB. Save the file "
+                            "without it (most DAWs drop sysex when exporting MIDI).") from None
+        raise MidiError(f"This is not a readable MIDI file ({type(exc).__name__}: {str(exc)[:200]}).") from None
     if mid.type == 2:
         raise MidiError("MIDI type 2 (independent sequences) is not supported; save it as type 0 or 1.")
     tpb = mid.ticks_per_beat

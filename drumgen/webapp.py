@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
-import re
 import secrets
 import threading
 import time
@@ -35,26 +33,27 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from . import audio, midi, pipeline
+from . import audio, midi, pipeline, previews
 from . import controls as C
 from . import hvo as H
-from .control_input import number_in
-from .lanes import LANE_SHAPES, LaneSpec, describe_lanes, free_lanes, lanes_length, set_lane
+from . import page_input as P
+from .lanes import LANE_SHAPES, LaneSpec, check_lanes, describe_lanes, free_lanes, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
+from .page_input import ALL_NOTES, ANY_STYLE, MAX_SEED, file_path, parse_track, plural, read_song
+from .page_limits import WorkGate
 from .piano_roll import figure_to_png, piano_roll
 from .request_files import RequestFolders, file_stem
+
+MAX_TEMPERATURE, parse_seed = P.MAX_TEMPERATURE, P.parse_seed  # the page's names, as before
+__all__ = ["DrumApp", "Result", "examples", "file_path", "parse_seed", "parse_track", "read_song", "track_choices",
+           "describe_song", "user_errors"]
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
-ALL_NOTES = "all"
-ANY_STYLE = "any"
 STYLE_CHOICES = (ANY_STYLE, *C.STYLES)
-MAX_TEMPERATURE = 3.0
-MAX_SEED = 2**31 - 1
-AUDIO_RATE = 44100
-AUDIO_FORMAT = "FLAC"   # lossless, about a quarter of a WAV, and every browser plays it
+AUDIO_RATE = previews.PREVIEW_RATE  # the previews (Ogg Vorbis); the lossless download is 44.1 kHz FLAC
 FIGURE_DPI = 90
 MODEL_LABELS = {
     "controlled": "Controllable model (learnt controls and style)",
@@ -79,65 +78,13 @@ def user_errors(fn: Callable) -> Callable:
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:  # a bug, not the user's fault
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"drumgen failed unexpectedly ({type(exc).__name__}: {exc}); please report it.",
+            raise gr.Error(f"drumgen failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); please report it.",
                            print_exception=False) from None
 
     return wrapper
 
 
-def parse_seed(seed: Any) -> int:
-    """None or '' -> 0; a whole number 0..2**31-1 (as a number or text) -> int; ValueError otherwise."""
-    if seed is None or (isinstance(seed, str) and not seed.strip()):
-        return 0
-    try:
-        x = float(seed)
-    except (TypeError, ValueError):
-        x = float("nan")
-    if isinstance(seed, bool) or not math.isfinite(x) or x != int(x) or not 0 <= x <= MAX_SEED:
-        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
-    return int(x)
-
-
 # --- songs ------------------------------------------------------------------------------------------
-
-def file_path(file: Any) -> str:
-    """What a gr.File input gives (a path, or a dict / object with a path) -> the path; gr.Error if none."""
-    if isinstance(file, Mapping):
-        file = file.get("path") or file.get("name")
-    elif file is not None and not isinstance(file, (str, os.PathLike)):
-        file = getattr(file, "path", None) or getattr(file, "name", None)
-    if not file:
-        raise gr.Error("Upload a MIDI file (.mid) or pick an example groove first.", print_exception=False)
-    return os.fspath(file)
-
-
-def read_song(file: Any) -> tuple[midi.Song, str]:
-    """(Song, file name) with the meter checked, so a 3/4 file is refused as soon as it is loaded."""
-    path = file_path(file)
-    song = midi.read_song(path)
-    if song.n_bars == 0:
-        raise midi.MidiError("The file has no notes to make a groove from.")
-    midi.check_meter(song)
-    return song, Path(path).name
-
-
-def parse_track(track: Any, song: midi.Song) -> int | None:
-    """'all' / None / '' -> None (all notes); a track number (int or text, e.g. '2' or 'track 2: bass')
-    -> int, checked against the song's tracks with notes."""
-    if track is None or (isinstance(track, str) and track.strip().lower() in ("", ALL_NOTES, "all notes")):
-        return None
-    if isinstance(track, bool):
-        raise ValueError(f"track must be 'all' or a track number, got {track!r}")
-    if isinstance(track, (int, np.integer)) or (isinstance(track, float) and math.isfinite(track) and track == int(track)):
-        index = int(track)
-    else:
-        found = re.fullmatch(r"\s*(?:track\s*)?(\d+)\b.*", str(track), flags=re.IGNORECASE | re.DOTALL)
-        if not found:
-            raise ValueError(f"track must be 'all' or a track number, got {track!r}")
-        index = int(found.group(1))
-    song.select(index)  # MidiError naming the tracks with notes when there is none
-    return index
-
 
 def track_choices(song: midi.Song) -> list[tuple[str, str]]:
     """(label, value) pairs for the groove dropdown: all notes, then each track with notes."""
@@ -184,19 +131,23 @@ class Result:
 
 
 class DrumApp:
-    """The page's functions over a set of models {name: checkpoint path}; the first is the default."""
+    """The page's functions over a set of models {name: checkpoint path}; the first is the default.
+    work_dir: where request folders go (default: Gradio's upload folder, so Gradio serves the files
+    where they are written); keep_seconds, max_bytes: how long and how much they are kept."""
 
     def __init__(self, models: Mapping[str, str | os.PathLike] | None = None, device: str = "cpu",
                  work_dir: str | os.PathLike | None = None, keep_seconds: float = 2 * 3600,
-                 audio_rate: int = AUDIO_RATE):
+                 audio_rate: int = AUDIO_RATE, max_bytes: int | None = None, gate: WorkGate | None = None):
         models = shipped_models() if models is None else models
         if not models:
             raise FileNotFoundError("no model checkpoint found; expected one of: "
                                     + ", ".join(str(p) for p in SHIPPED.values()))
         self.models = {str(k): Path(p) for k, p in models.items()}
         self.device = device
-        self.folders = RequestFolders(work_dir, keep_seconds)
+        limit = {} if max_bytes is None else {"max_bytes": max_bytes}
+        self.folders = RequestFolders(work_dir, keep_seconds, **limit)
         self.audio_rate = int(audio_rate)
+        self.gate = gate or WorkGate()
 
     # models
     @property
@@ -210,10 +161,7 @@ class DrumApp:
         """The loaded model of a name (loaded once per process: checkpoint.load_model caches it)."""
         from .models.checkpoint import load_model
 
-        key = self.default_model if name in (None, "") else str(name)
-        if key not in self.models:
-            raise ValueError(f"unknown model {name!r}; models: {', '.join(self.models)}")
-        return load_model(self.models[key], self.device)
+        return load_model(self.models[P.parse_model(name, self.models)], self.device)
 
     def warm_up(self) -> None:
         """Load every model, matplotlib and the SoundFont now, so the first request is as fast as the rest."""
@@ -224,7 +172,8 @@ class DrumApp:
         with _FIGURE_LOCK:
             figure_to_png(piano_roll(hvo, groove), dpi=20)
         if audio.audio_unavailable_reason() is None:
-            audio.render_hvo_audio(hvo, sample_rate=self.audio_rate)
+            drums = midi.hvo_to_midi(hvo)
+            audio.render_parts([drums, drums], sample_rate=self.audio_rate)
 
     # events
     @user_errors
@@ -234,20 +183,24 @@ class DrumApp:
         if file is None:
             return NO_FILE, gr.Dropdown(choices=[(ALL_NOTES, ALL_NOTES)], value=ALL_NOTES), None, {}
         song, name = read_song(file)
-        choices = track_choices(song)
-        figure = self._groove_figure(song, name, None)
+        with self.gate.slot(song.n_bars):
+            choices = track_choices(song)
+            figure = self._groove_figure(song, name, None)
         return describe_song(song, name), gr.Dropdown(choices=choices, value=ALL_NOTES), figure, free_lanes(song.n_bars)
 
     @user_errors
     def groove(self, file: Any, track: Any) -> str:
         """The piano roll of the groove made from all notes or one track."""
         song, name = read_song(file)
-        return self._groove_figure(song, name, parse_track(track, song))
+        track_index = parse_track(track, song)
+        with self.gate.slot(song.n_bars):
+            return self._groove_figure(song, name, track_index)
 
     def _groove_figure(self, song: midi.Song, name: str, track: int | None) -> str:
         groove = midi.song_to_groove(song, track)
         source = "all notes" if track is None else f"track {track}"
-        title = f"{name}: the groove from {source} ({int(groove[:, 0].sum())} onsets); the drums appear after Generate"
+        title = (f"{name}: the groove from {source} ({plural(int(groove[:, 0].sum()), 'onset')}); "
+                 "the drums appear after Generate")
         path = self.folders.new() / f"{file_stem(name)}_groove.png"
         with _FIGURE_LOCK:
             path.write_bytes(figure_to_png(piano_roll(H.empty_hvo(len(groove)), groove, title=title),
@@ -273,8 +226,8 @@ class DrumApp:
 
     @user_errors
     def free_all(self, lanes: Any) -> dict:
-        """Every lane free again, for as many bars as the lanes span."""
-        return free_lanes(lanes_length(lanes))
+        """Every lane free again, for as many bars as the lanes span (lanes checked as /generate does)."""
+        return free_lanes(check_lanes(lanes))
 
     @user_errors
     def generate(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any, seed: Any,
@@ -290,11 +243,47 @@ class DrumApp:
         seed = secrets.randbelow(MAX_SEED + 1)
         return (seed, *self.run(file, track, lanes, style, model, temperature, seed, progress).outputs)
 
+    @user_errors
+    def lossless(self, merged_midi: Any) -> str:
+        """The MIDI of the song with its drums (Generate's last file) -> the same as lossless audio (FLAC)."""
+        reason = audio.audio_unavailable_reason()
+        if reason:
+            raise ValueError(reason)
+        if merged_midi is None:
+            raise ValueError("Generate first: the lossless audio is made from the song with its drums.")
+        song, _ = read_song(merged_midi)
+        with self.gate.slot(song.n_bars):
+            return previews.write_lossless(song.source, file_path(merged_midi), self.folders.new())
+
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None) -> Result:
         """The whole Generate: read, generate, MIDI, figure, audio; each stage's seconds in Result.timings."""
         step = progress or (lambda *a, **k: None)
+        step(0.0, desc="reading the groove")
+        t0 = time.perf_counter()
+        seed = parse_seed(seed)
+        temperature, clamped = P.parse_temperature(temperature)
+        style = P.parse_style(style)
+        song, name = read_song(file)
+        track_index = parse_track(track, song)
+        reading = LaneSpec(lanes, style).for_song(song.n_bars)
+        runtime = self.model(model)
+        read_s = time.perf_counter() - t0
+        with self.gate.slot(song.n_bars):
+            result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
+                                [clamped] if clamped else [])
+        result.timings["read"] += read_s
+        return result
+
+    def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said) -> Result:
         timings: dict[str, float] = {}
+        step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
+        part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature)
+        timings.update(read=part.timings["read"], generate=part.timings["generate"])
+        hvo, groove, n_bars, notes = part.hvo, part.groove, part.n_bars, list(part.reading.notes) + said
+        if not C.is_free_style(style) and not runtime.learns_controls:
+            notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
+                         "(the controllable model follows it)")
         t = time.perf_counter()
 
         def lap(stage: str) -> None:
@@ -302,32 +291,6 @@ class DrumApp:
             now = time.perf_counter()
             timings[stage] = timings.get(stage, 0.0) + now - t
             t = now
-
-        step(0.0, desc="reading the groove")
-        seed = parse_seed(seed)
-        temperature_in = number_in("temperature", temperature, -math.inf, math.inf)
-        temperature = min(max(temperature_in, 0.0), MAX_TEMPERATURE)
-        style = ANY_STYLE if style is None or str(style).strip() == "" else str(style).strip()
-        if not C.is_free_style(style):
-            C.style_index(style)  # ValueError naming the styles
-        song, name = read_song(file)
-        track_index = parse_track(track, song)
-        reading = LaneSpec(lanes, style).for_song(song.n_bars)
-        runtime = self.model(model)
-        lap("read")
-
-        step(0.15, desc=f"generating {song.n_bars} bars of drums")
-        part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature)
-        timings["read"] += part.timings["read"]
-        timings["generate"] = part.timings["generate"]
-        hvo, groove, n_bars, notes = part.hvo, part.groove, part.n_bars, list(part.reading.notes)
-        if temperature != temperature_in:
-            notes.append(f"temperature {temperature_in:g} was clamped to {temperature:g} (0 to {MAX_TEMPERATURE:g})")
-        if not C.is_free_style(style) and not runtime.learns_controls:
-            notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
-                         "(the controllable model follows it)")
-        t = time.perf_counter()
-        timings["midi"] = part.timings["write"]
 
         step(0.35, desc="writing MIDI")
         folder = self.folders.new()
@@ -338,37 +301,33 @@ class DrumApp:
         midi.write_midi(drums_out, drums_midi)
         midi.write_midi(merged_out, merged_midi)
         lap("midi")
+        timings["midi"] += part.timings["write"]
 
-        step(0.45, desc="drawing the piano roll")
+        step(0.45, desc="drawing the piano roll and rendering audio")
+        mix = drums_audio = None
+        reason = audio.audio_unavailable_reason()
+        sound = None
+        if reason is None:  # audio renders and encodes outside the GIL, beside the figure
+            end = audio.seconds_at_tick(drums_out, song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT)
+            sound = previews.start_previews(song.source, drums_out, folder, stem, end, self.audio_rate)
         figure = folder / f"{stem}_drums_seed{seed}.png"
         title = f"{name}: drums (blue) for the groove (orange) · seed {seed}"
         with _FIGURE_LOCK:
             figure.write_bytes(figure_to_png(piano_roll(hvo, groove, title=title), dpi=FIGURE_DPI))
         lap("figure")
-
-        step(0.65, desc="rendering audio")
-        mix = drums_audio = None
-        reason = audio.audio_unavailable_reason()
-        if reason is None:
-            end_tick = song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT
+        if sound is not None:
             try:
-                suffix = AUDIO_FORMAT.lower()
-                mix, drums_audio = folder / f"{stem}_with_drums.{suffix}", folder / f"{stem}_drums.{suffix}"
-                for out, path in ((merged_out, mix), (drums_out, drums_audio)):
-                    samples = audio.render_audio(out, sample_rate=self.audio_rate, until_tick=end_tick)
-                    audio.write_audio(samples, path, self.audio_rate, AUDIO_FORMAT)
-                mix, drums_audio = str(mix), str(drums_audio)
+                mix, drums_audio = sound.result()
             except (audio.AudioUnavailable, ValueError) as exc:
-                mix = drums_audio = None
                 reason = str(exc) if isinstance(exc, audio.AudioUnavailable) else f"No audio preview: {exc}."
         lap("audio")
 
         hits = int(H.hit_count(hvo))
-        lines = [f"**{hits} drum hits** over {n_bars} bars at {song.bpm:.0f} BPM for **{name}** "
+        lines = [f"**{plural(hits, 'drum hit')}** over {plural(n_bars, 'bar')} at {song.bpm:.0f} BPM for **{name}** "
                  f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · "
                  f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}",
                  "**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
-                 + f"; **style** {'any' if C.is_free_style(style) else style}"]
+                 + f"; **style** {style}"]
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
         if reason:

@@ -223,3 +223,35 @@ class BarLanes(gr.HTML):
 
     def example_value(self) -> Any:
         return self.example_payload()
+
+
+# --- Gradio's own inputs, with drumgen doing the checking ---------------------------------------------------
+# gr.Slider, gr.Number and gr.Dropdown check (and round) what an API caller sends before the event's
+# function runs, in Gradio's words ("Could not preprocess input component at index 5", "not in the list
+# of choices"; a seed of 1.5 silently becomes 2). These pass the value as sent, so drumgen's own reading
+# accepts what a person means ('FUNK', ' funk ', '7') and refuses the rest in its words. The page looks
+# and behaves as the base component (`is_template`: Gradio uses the base's frontend).
+
+def _as_sent(self, payload: Any) -> Any:
+    return payload
+
+
+class FreeSlider(gr.Slider):
+    """A gr.Slider whose value reaches the function as sent (drumgen checks it)."""
+
+    is_template = True
+    preprocess = _as_sent
+
+
+class FreeNumber(gr.Number):
+    """A gr.Number whose value reaches the function as sent: not rounded, not range-checked."""
+
+    is_template = True
+    preprocess = _as_sent
+
+
+class FreeDropdown(gr.Dropdown):
+    """A gr.Dropdown whose value reaches the function as sent; the page offers only its choices."""
+
+    is_template = True
+    preprocess = _as_sent

@@ -100,3 +100,7 @@ def random_groove(n=3, bars=2, seed=0):
     g[..., 1] = on * rng.uniform(0.2, 1.0, on.shape)
     g[..., 2] = on * rng.uniform(-0.3, 0.3, on.shape)
     return g
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a minute or more (the page's soak and restart tests); -m 'not slow' skips")

@@ -182,17 +182,38 @@ def test_api_callers_can_send_anything(served, groove):
                          ({"density": {"bar": 1}}, "density must be a list")]:
         with pytest.raises(AppError, match=words):
             generate(client, groove, lanes)
-    # the page's own ranges (Gradio checks sliders and numbers before drumgen sees them)
-    with pytest.raises(AppError, match="less than minimum value 0"):
+    # the page's own ranges, checked by drumgen (not Gradio's preprocessing)
+    with pytest.raises(AppError, match="seed must be a whole number from 0 to 2147483647, got -5"):
         generate(client, groove, seed=-5)
-    with pytest.raises(AppError, match="greater than maximum value 3"):
-        generate(client, groove, temperature=40)
-    with pytest.raises(AppError, match="not in the list of choices"):
+    assert "temperature 40 was clamped to 3 (0 to 3)" in generate(client, groove, temperature=40)[-1]
+    with pytest.raises(AppError, match="unknown style 'polka'; styles: any, "):
         generate(client, groove, style="polka")
     with pytest.raises(AppError, match="There is no track 9 with notes"):
         generate(client, groove, track="9")
     with pytest.raises(AppError, match="Load a groove first"):
         client.predict({}, "density", 0.5, api_name="/lane_flat")
+    # Gradio's inputs pass what was sent: drumgen reads it (issue 17)
+    assert "seed 7" in generate(client, groove, temperature="1.5", seed="7")[-1]
+    assert "seed 0" in generate(client, groove, temperature="2", seed=None)[-1]
+    for bad, words in ((dict(seed=1.5), "seed must be a whole number from 0 to 2147483647, got 1.5"),
+                       (dict(seed=True), "got True"), (dict(temperature=None), "temperature must be a number from 0 to 3"),
+                       (dict(temperature=True), "temperature must be a number from 0 to 3, got True"),
+                       (dict(track="2.5"), "track must be 'all' or a track number, got '2.5'"),
+                       (dict(lanes={"density": [10**400]}), "density, bar 1 must be a number from 0 to 1 or null")):
+        with pytest.raises(AppError, match=words):
+            generate(client, groove, **bad)
+    assert "**style** funk" in generate(client, groove, style=" FUNK ", model="MGVAE")[-1]
+    assert client.predict({"kick": [None] * 2}, "Closed Hat", "0.5", api_name="/lane_flat")["closed_hat"] == [0.5] * 2
+    with pytest.raises(AppError, match="density must be a list"):
+        client.predict({"density": {"a": 1}}, "density", 0.5, api_name="/lane_flat")
+    with pytest.raises(AppError, match="unknown lane 'cowbell'"):
+        client.predict({"cowbell": [1, 1, 1]}, api_name="/free_lanes")
+    import httpx
+
+    sent = httpx.post(url + "gradio_api/call/generate", json={"data": [None]}).json()["event_id"]
+    reply = httpx.get(url + f"gradio_api/call/generate/{sent}").text
+    assert "/generate takes 7 values (file, track, lanes, style, model, temperature, seed); 1 came." in reply
+    assert "object at 0x" not in reply
     assert "drum hits" in generate(client, groove)[-1]  # still serving
 
 

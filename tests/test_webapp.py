@@ -236,7 +236,7 @@ def test_bench_app_prints_stages_and_target(tmp_path, capsys):
     assert bench_app.main(["--model", "mgvae", "--repeats", "1", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "Generate, 16 bars" in text and "| figure |" in text and "| audio |" in text
-    assert "target (issue #8)" in text
+    assert "target (issue #8, #16)" in text and "previews" in text
     figures = json.loads(out.read_text())
     assert set(figures["stages_median_ms"]) == set(bench_app.STAGES) and figures["median_ms"] > 0
 

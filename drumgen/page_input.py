@@ -1,0 +1,127 @@
+"""What a page or API caller sends, read in drumgen's words: the file, the track, the seed, the
+temperature, the style and the model. A person's meaning is accepted ('FUNK', ' funk ', 'MGVAE', a
+seed typed as '7'); anything else is refused with a sentence that echoes at most a few dozen
+characters of what was sent (`control_input.shown`), never changed into something else (a seed of
+1.5 is refused, not rounded; track '2.5' is refused, not read as track 2).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from . import controls as C
+from . import midi
+from .control_input import shown
+
+ALL_NOTES = "all"
+ANY_STYLE = "any"
+MAX_TEMPERATURE = 3.0
+MAX_SEED = 2**31 - 1
+_TRACK = re.compile(r"\s*(?:track\s*)?(\d{1,5})\s*(?::.*)?", flags=re.IGNORECASE | re.DOTALL)
+
+
+def plural(n: int, word: str) -> str:
+    """'1 bar', '2 bars'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def parse_seed(seed: Any) -> int:
+    """None or '' -> 0; a whole number 0..2**31-1 (as a number or text) -> int; ValueError otherwise
+    (1.5 and true are refused, not rounded)."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        return 0
+    try:
+        x = float(seed) if isinstance(seed, (int, float, str, np.number)) else math.nan
+    except (ValueError, OverflowError):
+        x = math.nan
+    if isinstance(seed, bool) or not math.isfinite(x) or x != int(x) or not 0 <= x <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {shown(seed)}")
+    return int(x)
+
+
+def parse_temperature(value: Any) -> tuple[float, str | None]:
+    """A temperature (number or numeric text) -> (value in 0..3, a note when it was clamped)."""
+    try:
+        x = float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
+    except (ValueError, OverflowError):
+        x = math.nan
+    if math.isnan(x):
+        raise ValueError(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}, got {shown(value)}")
+    clamped = min(max(x, 0.0), MAX_TEMPERATURE)
+    note = None if clamped == x else f"temperature {x:g} was clamped to {clamped:g} (0 to {MAX_TEMPERATURE:g})"
+    return clamped, note
+
+
+def parse_style(style: Any) -> str:
+    """'any' (also None, blank, 'free') or a style of the dataset, case and spaces as a person types them."""
+    if style is None or (isinstance(style, str) and C.is_free_style(style)):
+        return ANY_STYLE
+    if not isinstance(style, str):
+        raise ValueError(f"style must be 'any' or a style name, got {shown(style)}")
+    try:
+        return C.STYLES[C.style_index(style)]
+    except ValueError:
+        raise ValueError(f"unknown style {shown(style)}; styles: any, {', '.join(C.STYLES)}") from None
+
+
+def parse_model(name: Any, models: Mapping[str, Any]) -> str:
+    """A model's name as a person types it ('MGVAE', ' mgvae ') -> its key; None or '' -> the first."""
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return next(iter(models))
+    found = {str(k).lower(): k for k in models}.get(str(name).strip().lower()) if isinstance(name, str) else None
+    if found is None:
+        raise ValueError(f"unknown model {shown(name)}; models: {', '.join(models)}")
+    return found
+
+
+def file_path(file: Any) -> str:
+    """What a gr.File input gives (a path, or a dict / object with a path) -> the path; gr.Error if none."""
+    if isinstance(file, Mapping):
+        file = file.get("path") or file.get("name")
+    elif file is not None and not isinstance(file, (str, os.PathLike)):
+        file = getattr(file, "path", None) or getattr(file, "name", None)
+    if not file:
+        raise gr.Error("Upload a MIDI file (.mid) or pick an example groove first.", print_exception=False)
+    return os.fspath(file)
+
+
+def read_song(file: Any) -> tuple[midi.Song, str]:
+    """(Song, file name) with the meter checked, so a 3/4 file is refused as soon as it is loaded."""
+    path = file_path(file)
+    song = midi.read_song(path)
+    if song.n_bars == 0:
+        raise midi.MidiError("The file has no notes to make a groove from.")
+    midi.check_meter(song)
+    return song, Path(path).name
+
+
+def parse_track(track: Any, song: midi.Song) -> int | None:
+    """'all' / None / '' -> None (all notes); a track number (a whole number, or text such as '2' or
+    'track 2: bass') -> int, checked against the song's tracks with notes. 2.5 or '1/..' are refused."""
+    if track is None or (isinstance(track, str) and track.strip().lower() in ("", ALL_NOTES, "all notes")):
+        return None
+    refuse = ValueError(f"track must be 'all' or a track number, got {shown(track)}")
+    if isinstance(track, bool):
+        raise refuse
+    if isinstance(track, (int, np.integer)):
+        if not 0 <= track < 100000:
+            raise refuse
+        index = int(track)
+    elif isinstance(track, float):
+        if not (math.isfinite(track) and track == int(track) and 0 <= track < 100000):
+            raise refuse
+        index = int(track)
+    else:
+        found = _TRACK.fullmatch(str(track)) if isinstance(track, str) else None
+        if not found:
+            raise refuse
+        index = int(found.group(1))
+    song.select(index)  # MidiError naming the tracks with notes when there is none
+    return index

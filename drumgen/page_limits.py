@@ -1,0 +1,72 @@
+"""How much of the machine the page's requests may take, so one caller cannot block the others.
+
+Gradio queues every event (at most QUEUE_SIZE waiting); the heavy ones (analyze, groove, generate,
+new variation, the lossless download) share one concurrency group of GRADIO_WORKERS threads, and
+inside them a `WorkGate` decides what is worked on: SLOTS requests at once in all, of which at
+most LONG_SLOTS long songs (over LONG_BARS bars). A long song costs about a minute (2,048 bars at
+830 BPM: ten minutes of music), a 16-bar one about a second, so a short request always finds a
+slot that no long song can hold, however many long songs are sent; long songs wait in a lane of
+their own, at most LONG_WAITING of them, and one more is refused with a sentence (try again in a
+minute) instead of holding a Gradio thread that short requests need. The threads of the group are
+enough for the long lane to be full and short requests still to be taken from the queue.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+SLOTS = int(os.environ.get("DRUMGEN_CONCURRENCY", "2"))  # requests worked on at once (one per core)
+LONG_BARS = 256           # longer songs (about 9 minutes at 110 BPM) go in the long lane
+LONG_SLOTS = 1            # long songs worked on at once
+LONG_WAITING = 2          # long songs waiting for their lane; one more is refused
+GRADIO_WORKERS = SLOTS + LONG_SLOTS + LONG_WAITING  # threads of the heavy group: the long lane full, a short request still taken
+QUEUE_SIZE = 64           # requests Gradio queues; more are refused by Gradio ("queue is full")
+HEAVY = "drumgen-work"    # the one concurrency group of the heavy events
+LIGHT = "drumgen-lanes"   # the lane buttons (a few milliseconds each)
+
+
+class Busy(ValueError):
+    """The long-song lane is full: a sentence for the person."""
+
+
+class WorkGate:
+    """`with gate.slot(n_bars):` waits for a slot: `slots` at once, at most `long_slots` of them for
+    songs over `long_bars` bars, at most `long_waiting` long songs waiting (one more raises Busy)."""
+
+    def __init__(self, slots: int = SLOTS, long_bars: int = LONG_BARS, long_slots: int = LONG_SLOTS,
+                 long_waiting: int = LONG_WAITING):
+        self.slots, self.long_bars, self.long_slots, self.long_waiting = slots, long_bars, long_slots, long_waiting
+        self.running = self.running_long = self.waiting_long = 0
+        self._cond = threading.Condition()
+
+    def is_long(self, n_bars: int) -> bool:
+        return n_bars > self.long_bars
+
+    @contextlib.contextmanager
+    def slot(self, n_bars: int) -> Iterator[None]:
+        long = self.is_long(n_bars)
+        with self._cond:
+            if long:
+                free = self.running < self.slots and self.running_long < self.long_slots
+                if not free and self.waiting_long >= self.long_waiting:
+                    raise Busy(f"Songs over {self.long_bars} bars take about a minute each and "
+                               f"{self.running_long + self.waiting_long} are being made or waiting; "
+                               "please try again in a minute (shorter songs are not held up).")
+                self.waiting_long += 1
+                try:
+                    self._cond.wait_for(lambda: self.running < self.slots and self.running_long < self.long_slots)
+                finally:
+                    self.waiting_long -= 1
+                self.running_long += 1
+            else:
+                self._cond.wait_for(lambda: self.running < self.slots)
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.running -= 1
+                self.running_long -= long
+                self._cond.notify_all()

@@ -1,0 +1,56 @@
+"""The page's audio: two light previews for the browser, and lossless audio on request.
+
+    mix, drums = write_previews(song.source, drums_midi, folder, "groove", end_seconds)  # two .ogg
+    flac = write_lossless(merged_midi_path, folder)                                       # the mix, FLAC
+
+The previews are Ogg Vorbis (every current browser plays it; about a tenth of FLAC's size) at
+PREVIEW_RATE, rendered in one FluidSynth pass (`audio.render_parts`: the song's own tracks and the
+drums on outputs of their own; their sum is the mix, the drums part is the drums alone) and
+encoded side by side (the encoder releases the GIL). Lossless audio (FLAC at 44.1 kHz) is made
+only when asked for, from the MIDI file of the song with the drums.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import audio
+
+PREVIEW_FORMAT = "OGG"      # Vorbis
+PREVIEW_RATE = 32000        # Vorbis keeps up to ~15 kHz at this rate anyway; a third less to render and encode
+LOSSLESS_FORMAT = "FLAC"
+LOSSLESS_RATE = 44100
+_RENDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drumgen-render")   # a request's previews
+_ENCODER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drumgen-encode")  # its second encoding
+
+
+def start_previews(*args: Any) -> Future:
+    """write_previews(*args) in a thread of its own (it runs beside the figure): a Future of its paths."""
+    return _RENDER.submit(write_previews, *args)
+
+
+def write_previews(song_midi: Any, drums_midi: Any, folder: Path, stem: str, end_seconds: float | None = None,
+                   sample_rate: int = PREVIEW_RATE) -> tuple[str, str]:
+    """(the drums with the song, the drums alone) as Ogg files in `folder`. AudioUnavailable or
+    ValueError (too long, ...) as `audio.render_parts` raises them."""
+    song_part, drums = audio.render_parts([song_midi, drums_midi], sample_rate, until_seconds=end_seconds)
+    song_part += drums
+    mix = audio.normalized(song_part)
+    del song_part
+    drums = audio.normalized(drums)
+    paths = folder / f"{stem}_with_drums.ogg", folder / f"{stem}_drums.ogg"
+    later = _ENCODER.submit(audio.write_audio, drums, paths[1], sample_rate, PREVIEW_FORMAT)
+    audio.write_audio(mix, paths[0], sample_rate, PREVIEW_FORMAT)
+    later.result()
+    return str(paths[0]), str(paths[1])
+
+
+def write_lossless(merged: Any, name: str | os.PathLike, folder: Path, sample_rate: int = LOSSLESS_RATE) -> str:
+    """The song with its drums (a mido.MidiFile the page made, or its path) as FLAC in `folder`,
+    named after the MIDI file `name`."""
+    samples = audio.render_audio(merged, sample_rate=sample_rate)
+    path = folder / (Path(name).stem + ".flac")
+    audio.write_audio(samples, path, sample_rate, LOSSLESS_FORMAT)
+    return str(path)
