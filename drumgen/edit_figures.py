@@ -16,7 +16,6 @@ their monotonic groove; every model is called through `generate(groove, keep=tak
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import hvo as H
-from .fidelity import N_BARS, spread
+from .fidelity import N_BARS, spread, window_parser
 from .metrics import score
 from .takes import keep_mask
 
@@ -121,13 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import data
     from .models.checkpoint import load_model
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", nargs="+")
-    parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
-    parser.add_argument("--split", default="test", choices=data.SPLITS)
-    parser.add_argument("--limit", type=int, default=0, help="use N windows spread evenly over the split (0: all)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser = window_parser(__doc__)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)

@@ -290,17 +290,25 @@ def format_report(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def window_parser(description: str) -> argparse.ArgumentParser:
+    """The options every script of figures on the split's 8-bar windows shares."""
     from . import data
-    from .models.checkpoint import load_model
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
     parser.add_argument("--split", default="test", choices=data.SPLITS)
     parser.add_argument("--limit", type=int, default=0, help="use N windows spread evenly over the split (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import data
+    from .models.checkpoint import load_model
+
+    parser = window_parser(__doc__)
     parser.add_argument("--styles", default=",".join(STYLES_ASKED), help="styles to ask for (comma-separated)")
     parser.add_argument("--batch", type=int, default=256, help="windows per generate call")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
