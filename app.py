@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import gradio as gr
 
+from drumgen import hvo as H
 from drumgen import page_limits, webapp
 from drumgen.lanes import LANE_ROWS
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
@@ -84,6 +85,13 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             drums_midi = gr.File(label="MIDI: the drums", interactive=False)
             merged_midi = gr.File(label="MIDI: your song with the drums", interactive=False)
         with gr.Row(elem_classes="drumgen-tools"):
+            regen_bars = gr.Textbox(label="Make these bars new", placeholder="5-8, 12 (empty: every bar)", scale=2,
+                                    min_width=160)
+            regen_lock = gr.CheckboxGroup(label="Keep these voices as they are",
+                                          choices=[(H.VOICE_LABELS[v], v) for v in H.VOICES], scale=4)
+            regen_seed = gr.Number(None, visible=False, label="Regenerate seed (empty: a new one)")
+            regenerate = gr.Button("Regenerate (keep the rest of the take)", scale=2)
+        with gr.Row(elem_classes="drumgen-tools"):
             lossless_button = gr.Button("Lossless audio of the song with the drums (FLAC)", size="md", scale=1)
             lossless = gr.File(label="Lossless audio (FLAC, 44.1 kHz)", interactive=False, scale=2, height=90)
 
@@ -99,6 +107,8 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", **light)
         generate.click(drums.generate, [*settings, seed], results, api_name="generate", **heavy)
         variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation", **heavy)
+        regenerate.click(drums.regenerate, [file, track, drums_midi, regen_bars, regen_lock, lanes, style, model,
+                                            temperature, regen_seed], [seed, *results], api_name="regenerate", **heavy)
         lossless_button.click(drums.lossless, merged_midi, lossless, api_name="lossless_audio", **heavy)
     demo.queue(max_size=page_limits.QUEUE_SIZE)
     demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs)

@@ -33,10 +33,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from . import audio, midi, pipeline, previews
+from . import audio, midi, pipeline, previews, takes
 from . import controls as C
 from . import hvo as H
 from . import page_input as P
+from .control_input import in_bars, voice_names
 from .lanes import LANE_SHAPES, LaneSpec, check_lanes, describe_lanes, free_lanes, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
 from .page_input import ALL_NOTES, ANY_STYLE, MAX_SEED, file_path, parse_track, plural, read_song
@@ -255,9 +256,22 @@ class DrumApp:
         with self.gate.slot(song.n_bars):
             return previews.write_lossless(song.source, file_path(merged_midi), self.folders.new())
 
+    @user_errors
+    def regenerate(self, file: Any, track: Any, take: Any, bars: Any, lock: Any, lanes: Any, style: Any, model: Any,
+                   temperature: Any, seed: Any = None, progress: Any = PROGRESS) -> tuple:
+        """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the
+        take (its drums MIDI: what Generate or Regenerate gave), bars ('5-8, 12'; empty: every bar),
+        voices to lock (names or 'kick,snare'), lanes, style, model, temperature, seed (empty: a new
+        one, so the bars do change)) -> (seed, *generate's outputs), the drums MIDI the new take."""
+        seed = secrets.randbelow(MAX_SEED + 1) if seed is None or (isinstance(seed, str) and not seed.strip()) else seed
+        result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock)
+        return (result.seed, *result.outputs)
+
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
-            temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None) -> Result:
-        """The whole Generate: read, generate, MIDI, figure, audio; each stage's seconds in Result.timings."""
+            temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
+            bars: Any = None, lock: Any = None) -> Result:
+        """The whole Generate: read, generate, MIDI, figure, audio; each stage's seconds in Result.timings.
+        With a take (its drums MIDI), only the bars and voices asked for are made new (Regenerate)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
@@ -267,18 +281,40 @@ class DrumApp:
         song, name = read_song(file)
         track_index = parse_track(track, song)
         reading = LaneSpec(lanes, style).for_song(song.n_bars)
+        keep = {} if take is None and bars is None and lock is None else self._keep(song, take, bars, lock)
         runtime = self.model(model)
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
-                                [clamped] if clamped else [])
+                                [clamped] if clamped else [], keep)
         result.timings["read"] += read_s
         return result
 
-    def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said) -> Result:
+    @staticmethod
+    def _keep(song: midi.Song, take: Any, bars: Any, lock: Any) -> dict:
+        """What Regenerate keeps of a take: keep/keep_mask for make_drums, and what to say of it."""
+        if take is None:
+            raise ValueError("Generate first: Regenerate makes new drums for some bars of the take the page shows.")
+        kept = takes.take_from_midi(file_path(take), song)
+        text = bars.strip() if isinstance(bars, str) else bars
+        new_bars = None if text in (None, "", []) else takes.parse_bars(text, song.n_bars)
+        locked = [] if lock in (None, "", []) else voice_names(lock)
+        if new_bars is None and not locked:
+            raise ValueError("Choose the bars to make new (e.g. 5-8, 12) or the voices to keep as they are.")
+        if new_bars == []:
+            raise ValueError("Choose the bars to make new, e.g. 5-8, 12.")
+        said = (f"new drums {in_bars(new_bars)}" if new_bars else "new drums in every bar") \
+            + (f", {', '.join(locked)} kept as {'it was' if len(locked) == 1 else 'they were'}" if locked else "")
+        return {"keep": kept, "keep_mask": takes.keep_mask(song.n_steps, regenerate=new_bars, lock=locked), "said": said}
+
+    def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
+              keep: dict | None = None) -> Result:
         timings: dict[str, float] = {}
+        keep = dict(keep or {})
+        edited = keep.pop("said", None)
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
-        part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature)
+        part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature,
+                                   **keep)
         timings.update(read=part.timings["read"], generate=part.timings["generate"])
         hvo, groove, n_bars, notes = part.hvo, part.groove, part.n_bars, list(part.reading.notes) + said
         if not C.is_free_style(style) and not runtime.learns_controls:
@@ -328,6 +364,8 @@ class DrumApp:
                  f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}",
                  "**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
                  + f"; **style** {style}"]
+        if edited:
+            lines.insert(1, f"**Regenerated:** {edited}; every other cell as the take had it")
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
         if reason:

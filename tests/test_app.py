@@ -231,3 +231,21 @@ def test_eight_clients_at_once(served, groove):
         results = list(pool.map(one, range(8)))
     assert all(len(notes) and f"seed {i}" in summary for i, (notes, summary) in enumerate(results))
     assert len(results[7][0]) > len(results[0][0])  # each got its own request's drums
+
+
+def test_regenerate_bars_of_a_take_through_the_api(served, groove):
+    from drumgen import takes
+
+    _, client = served
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["parameter_name"] for p in api["/regenerate"]["parameters"]] == [
+        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed"]
+    *_, drums_mid, _merged, _summary = generate(client, groove, seed=3, temperature=1.5)
+    seed, _roll, _mix, _alone, new_mid, _merged2, summary = client.predict(
+        handle_file(str(groove)), "all", handle_file(drums_mid), "5-6", [], {}, "any", "mgvae", 1.5, 9,
+        api_name="/regenerate")
+    assert seed == 9 and "new drums in bars 5–6" in summary
+    song = midi.read_song(groove)
+    one, two = (takes.take_from_midi(p, song) for p in (drums_mid, new_mid))
+    changed = (one != two).any(-1).reshape(BARS, 16).any(-1)
+    assert changed[4:6].any() and not changed[:4].any() and not changed[6:].any()

@@ -247,3 +247,37 @@ def test_lanes_are_read_before_a_model_is_chosen(drums):
     """Bad lanes get their sentence even when the model named is wrong too: nothing is loaded for them."""
     with pytest.raises(gr.Error, match="unknown lane 'bogus'"):
         drums.generate(str(ROOT / "assets" / "funk_bass.mid"), "all", {"bogus": [0.5]}, "any", "nope", 1, 0)
+
+
+def test_regenerate_changes_only_the_bars_asked_and_keeps_locked_voices(drums):
+    from drumgen import takes
+
+    groove = str(ROOT / "assets" / "funk_bass.mid")
+    first = drums.run(groove, "all", None, "any", "tiny", 1.5, 3)
+    song = midi.read_song(groove)
+    seed, *outputs = drums.regenerate(groove, "all", first.drums_midi, "2-3", ["kick"], None, "any", "tiny", 1.5, None)
+    summary = outputs[-1]
+    assert isinstance(seed, int) and "**Regenerated:** new drums in bars 2–3, kick kept as it was" in summary
+    one, two = (takes.take_from_midi(p, song) for p in (first.drums_midi, outputs[3]))
+    changed = (one != two).any(-1).reshape(song.n_bars, 16).any(-1)
+    assert not changed[[0] + list(range(3, song.n_bars))].any()  # every other bar as it was, through MIDI
+    assert np.array_equal(one[:, [0, 9, 18]], two[:, [0, 9, 18]])  # the kick kept everywhere
+    again = drums.regenerate(groove, "all", first.drums_midi, "2-3", ["kick"], None, "any", "tiny", 1.5, seed)
+    assert again[4].endswith(".mid") and np.array_equal(takes.take_from_midi(again[4], song), two)  # its seed
+
+
+@pytest.mark.parametrize("take, bars, lock, words", [
+    (None, "2", None, "Generate first"),
+    ("take", "", [], "Choose the bars to make new"),
+    ("take", "99", None, "bar 99 is outside the song"),
+    ("take", "2", ["cowbell"], "unknown voice 'cowbell'"),
+    ("other", "2", None, "another tempo"),
+])
+def test_regenerate_refuses_in_a_sentence(drums, take, bars, lock, words):
+    groove = str(ROOT / "assets" / "funk_bass.mid")
+    if take == "take":
+        take = drums.run(groove, "all", None, "any", "mgvae", 1.0, 0).drums_midi
+    elif take == "other":
+        take = drums.run(str(ROOT / "assets" / "son_clave.mid"), "all", None, "any", "mgvae", 1.0, 0).drums_midi
+    with pytest.raises(gr.Error, match=words):
+        drums.regenerate(groove, "all", take, bars, lock, None, "any", "mgvae", 1.0, None)
