@@ -25,6 +25,7 @@ from pathlib import Path
 
 PREFIX = "drumgen-app-"
 MAX_BYTES = int(float(os.environ.get("DRUMGEN_MAX_DISK_MB", "1024")) * 2**20)  # all request folders together
+MIN_SECONDS = 120.0  # a request's files outlive the size cap this long (being made, being fetched)
 
 
 def served_folder() -> Path:
@@ -60,11 +61,12 @@ class RequestFolders:
     requests in flight can pass it by their own files)."""
 
     def __init__(self, base: str | os.PathLike | None = None, keep_seconds: float = 2 * 3600,
-                 max_bytes: int = MAX_BYTES):
+                 max_bytes: int = MAX_BYTES, min_seconds: float = MIN_SECONDS):
         self.own = base is None
         self.base = Path(base) if base else served_folder() / f"{PREFIX}{os.getpid()}"
         self.keep_seconds = float(keep_seconds)
         self.max_bytes = int(max_bytes)
+        self.min_seconds = float(min_seconds)
         self._lock = threading.Lock()
         if self.own:  # our own folder: gone when the process ends; those of dead processes go now
             sweep_dead()
@@ -79,8 +81,10 @@ class RequestFolders:
         return folder
 
     def prune(self) -> None:
-        """Remove folders older than keep_seconds, then the oldest while the total is over max_bytes."""
-        cutoff = time.time() - self.keep_seconds
+        """Remove folders older than keep_seconds, then the oldest while the total is over max_bytes,
+        but never one younger than min_seconds: a request being made or its files being fetched."""
+        now = time.time()
+        cutoff = now - self.keep_seconds
         with self._lock:
             folders = []
             for folder in self.base.glob("req-*"):
@@ -93,8 +97,8 @@ class RequestFolders:
                 except OSError:
                     pass
             total = sum(size for *_, size in folders)
-            for _, folder, size in sorted(folders, key=lambda f: f[:2]):
-                if total <= self.max_bytes:
+            for mtime, folder, size in sorted(folders, key=lambda f: f[:2]):
+                if total <= self.max_bytes or mtime > now - self.min_seconds:
                     break
                 shutil.rmtree(folder, ignore_errors=True)
                 total -= size
@@ -110,6 +114,8 @@ class RequestFolders:
         too, then let the signal do what it did before. Call from the main thread."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous = signal.getsignal(signum)
+            if previous == signal.SIG_IGN:  # the process does not stop on it (e.g. started with & from a script)
+                continue
 
             def handler(num, frame, previous=previous):
                 self.remove_all()

@@ -87,6 +87,23 @@ def user_errors(fn: Callable) -> Callable:
 
 # --- songs ------------------------------------------------------------------------------------------
 
+def result_file(file: Any) -> str:
+    """The path of a file the page made earlier (a take, the song with its drums); a sentence, not a
+    path, when it has gone (results are kept two hours, fewer when the page's disk is full)."""
+    path = file_path(file)
+    if not os.path.isfile(path):
+        raise ValueError("This result has expired (results are kept for two hours, fewer on a busy page): "
+                         "Generate again.")
+    return path
+
+
+def song_seconds(song: midi.Song) -> float:
+    """How long a song plays, from its tempo map: the audio preview's length, most of a request's work."""
+    if song.source is None:
+        return 0.0
+    return audio.seconds_at_tick(song.source, song.n_steps * song.ticks_per_beat // H.STEPS_PER_BEAT)
+
+
 def track_choices(song: midi.Song) -> list[tuple[str, str]]:
     """(label, value) pairs for the groove dropdown: all notes, then each track with notes."""
     total = int(len(song.notes))
@@ -252,8 +269,8 @@ class DrumApp:
             raise ValueError(reason)
         if merged_midi is None:
             raise ValueError("Generate first: the lossless audio is made from the song with its drums.")
-        song, _ = read_song(merged_midi)
-        with self.gate.slot(song.n_bars):
+        song, _ = read_song(result_file(merged_midi))
+        with self.gate.slot(song.n_bars, song_seconds(song)):
             return previews.write_lossless(song.source, file_path(merged_midi), self.folders.new())
 
     @user_errors
@@ -284,7 +301,7 @@ class DrumApp:
         keep = {} if take is None and bars is None and lock is None else self._keep(song, take, bars, lock)
         runtime = self.model(model)
         read_s = time.perf_counter() - t0
-        with self.gate.slot(song.n_bars):
+        with self.gate.slot(song.n_bars, song_seconds(song)):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
                                 [clamped] if clamped else [], keep)
         result.timings["read"] += read_s
@@ -295,7 +312,7 @@ class DrumApp:
         """What Regenerate keeps of a take: keep/keep_mask for make_drums, and what to say of it."""
         if take is None:
             raise ValueError("Generate first: Regenerate makes new drums for some bars of the take the page shows.")
-        kept = takes.take_from_midi(file_path(take), song)
+        kept = takes.take_from_midi(result_file(take), song)
         text = bars.strip() if isinstance(bars, str) else bars
         new_bars = None if text in (None, "", []) else takes.parse_bars(text, song.n_bars)
         locked = [] if lock in (None, "", []) else voice_names(lock)

@@ -61,9 +61,47 @@ def test_the_size_cap_removes_the_oldest_first(tmp_path):
     for i in range(4):
         made.append(folders.new())
         (made[-1] / "out.bin").write_bytes(bytes(1000))
-        os.utime(made[-1], (1000 + i, time.time() - 100 + i))
+        os.utime(made[-1], (1000 + i, time.time() - 1000 + i))
     folders.new()
     assert [f.exists() for f in made] == [False, False, True, True] and folders.total_bytes() <= 2500
+
+
+def test_the_size_cap_never_takes_the_files_of_a_request_in_flight(tmp_path):
+    folders = RequestFolders(tmp_path, keep_seconds=3600, max_bytes=1500, min_seconds=120)
+    old, young = folders.new(), folders.new()
+    for folder in (old, young):
+        (folder / "out.bin").write_bytes(bytes(1000))
+    os.utime(old, (1000, time.time() - 1000))
+    folders.new()
+    assert not old.exists() and young.exists()  # the cap passed by the young one's files, for two minutes
+
+
+def test_a_signal_the_process_ignores_removes_nothing(tmp_path):
+    """Started with & from a script, a program ignores SIGINT: it keeps running, so its files stay."""
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    script = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+              "from drumgen.request_files import RequestFolders as R; f = R(); f.remove_on_signals(); "
+              "print(f.new(), flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    folder = Path(proc.stdout.readline().strip())
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1)
+    assert proc.poll() is None and folder.is_dir()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+    assert not folder.parent.exists()
+
+
+def test_long_means_many_bars_or_many_minutes():
+    gate = WorkGate(long_bars=256, long_seconds=180)
+    assert gate.is_long(300) and gate.is_long(200, seconds=600) and not gate.is_long(200, seconds=100)
+
+
+def test_a_result_that_has_gone_says_so(drums, tmp_path):
+    gone = str(tmp_path / "req-gone" / "song_with_drums_seed0.mid")
+    message = refused(lambda: drums.lossless(gone), "This result has expired")
+    assert "req-gone" not in message
+    refused(lambda: drums.regenerate(GROOVE, "all", gone, "2", None, None, "any", "mgvae", 1.0, 1), "has expired")
 
 
 def test_each_output_is_written_once(tmp_path):
