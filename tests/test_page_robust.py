@@ -26,6 +26,12 @@ def drums(tmp_path_factory):
     return webapp.DrumApp({"mgvae": SHIPPED}, work_dir=tmp_path_factory.mktemp("work"))
 
 
+def interruptible() -> None:
+    """In the child before it starts: Ctrl-C works, as in a terminal, even when the test run itself was
+    started in the background (a script's `&` leaves SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def refused(call, *words):
     with pytest.raises(gr.Error) as error:
         call()
@@ -41,7 +47,8 @@ def test_folders_go_on_sigterm_and_sigint_and_dead_ones_are_swept(tmp_path):
     script = ("import time; from drumgen.request_files import RequestFolders as R; f = R(); f.remove_on_signals(); "
               "print(f.new(), flush=True); time.sleep(60)")
     for signum in (signal.SIGTERM, signal.SIGINT):
-        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=interruptible)
         folder = Path(proc.stdout.readline().strip())
         assert folder.is_dir() and folder.parent.name == f"drumgen-app-{proc.pid}"
         proc.send_signal(signum)

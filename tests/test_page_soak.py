@@ -15,6 +15,7 @@ import pytest
 from drumgen import webapp
 from tests.conftest import ROOT
 from tests.test_app import free_port
+from tests.test_page_robust import interruptible
 from tests.test_webapp import SHIPPED
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
@@ -66,7 +67,7 @@ def test_stop_and_restart_leaves_no_request_folder(tmp_path):
     for signum in (signal.SIGTERM, signal.SIGINT):
         port = free_port()
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=interruptible)
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_for(url, proc)
