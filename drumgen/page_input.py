@@ -92,6 +92,16 @@ def file_path(file: Any) -> str:
     return os.fspath(file)
 
 
+def result_file(file: Any) -> str:
+    """The path of a file the page made earlier (a take, the song with its drums); a sentence, not a
+    path, when it has gone (results are kept two hours, fewer when the page's disk is full)."""
+    path = file_path(file)
+    if not os.path.isfile(path):
+        raise ValueError("This result has expired (results are kept for two hours, fewer on a busy page): "
+                         "Generate again.")
+    return path
+
+
 def read_song(file: Any) -> tuple[midi.Song, str]:
     """(Song, file name) with the meter checked, so a 3/4 file is refused as soon as it is loaded."""
     path = file_path(file)

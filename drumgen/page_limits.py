@@ -18,6 +18,9 @@ import os
 import threading
 from collections.abc import Iterator
 
+from . import audio, midi
+from . import hvo as H
+
 SLOTS = int(os.environ.get("DRUMGEN_CONCURRENCY", "2"))  # requests worked on at once (one per core)
 LONG_BARS = 256           # longer songs go in the long lane ...
 LONG_SECONDS = 180.0      # ... and so do songs longer than this (audio is most of the work: its seconds count)
@@ -75,3 +78,10 @@ class WorkGate:
                 self.running -= 1
                 self.running_long -= long
                 self._cond.notify_all()
+
+
+def song_seconds(song: midi.Song) -> float:
+    """How long a song plays, from its tempo map: the audio preview's length, most of a request's work."""
+    if song.source is None:
+        return 0.0
+    return audio.seconds_at_tick(song.source, song.n_steps * song.ticks_per_beat // H.STEPS_PER_BEAT)

@@ -40,8 +40,8 @@ from . import page_input as P
 from .control_input import in_bars, voice_names
 from .lanes import LANE_SHAPES, LaneSpec, check_lanes, describe_lanes, free_lanes, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
-from .page_input import ALL_NOTES, ANY_STYLE, MAX_SEED, file_path, parse_track, plural, read_song
-from .page_limits import WorkGate
+from .page_input import ALL_NOTES, ANY_STYLE, MAX_SEED, file_path, parse_track, plural, read_song, result_file
+from .page_limits import WorkGate, song_seconds
 from .piano_roll import figure_to_png, piano_roll
 from .request_files import RequestFolders, file_stem
 
@@ -87,23 +87,6 @@ def user_errors(fn: Callable) -> Callable:
 
 # --- songs ------------------------------------------------------------------------------------------
 
-def result_file(file: Any) -> str:
-    """The path of a file the page made earlier (a take, the song with its drums); a sentence, not a
-    path, when it has gone (results are kept two hours, fewer when the page's disk is full)."""
-    path = file_path(file)
-    if not os.path.isfile(path):
-        raise ValueError("This result has expired (results are kept for two hours, fewer on a busy page): "
-                         "Generate again.")
-    return path
-
-
-def song_seconds(song: midi.Song) -> float:
-    """How long a song plays, from its tempo map: the audio preview's length, most of a request's work."""
-    if song.source is None:
-        return 0.0
-    return audio.seconds_at_tick(song.source, song.n_steps * song.ticks_per_beat // H.STEPS_PER_BEAT)
-
-
 def track_choices(song: midi.Song) -> list[tuple[str, str]]:
     """(label, value) pairs for the groove dropdown: all notes, then each track with notes."""
     total = int(len(song.notes))
@@ -146,6 +129,15 @@ class Result:
     @property
     def outputs(self) -> tuple:
         return self.figure, self.mix, self.drums_audio, self.drums_midi, self.merged_midi, self.summary
+
+
+@dataclass
+class Edit:
+    """A Regenerate: the take (T, 27), the cells of it kept (T, 9), and what to tell the musician."""
+
+    take: np.ndarray
+    keep_mask: np.ndarray
+    said: str
 
 
 class DrumApp:
@@ -298,18 +290,18 @@ class DrumApp:
         song, name = read_song(file)
         track_index = parse_track(track, song)
         reading = LaneSpec(lanes, style).for_song(song.n_bars)
-        keep = {} if take is None and bars is None and lock is None else self._keep(song, take, bars, lock)
+        edit = None if take is None and bars is None and lock is None else self._edit(song, take, bars, lock)
         runtime = self.model(model)
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars, song_seconds(song)):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
-                                [clamped] if clamped else [], keep)
+                                [clamped] if clamped else [], edit)
         result.timings["read"] += read_s
         return result
 
     @staticmethod
-    def _keep(song: midi.Song, take: Any, bars: Any, lock: Any) -> dict:
-        """What Regenerate keeps of a take: keep/keep_mask for make_drums, and what to say of it."""
+    def _edit(song: midi.Song, take: Any, bars: Any, lock: Any) -> Edit:
+        """What Regenerate keeps of a take, and what to say of it."""
         if take is None:
             raise ValueError("Generate first: Regenerate makes new drums for some bars of the take the page shows.")
         kept = takes.take_from_midi(result_file(take), song)
@@ -322,14 +314,13 @@ class DrumApp:
             raise ValueError("Choose the bars to make new, e.g. 5-8, 12.")
         said = (f"new drums {in_bars(new_bars)}" if new_bars else "new drums in every bar") \
             + (f", {', '.join(locked)} kept as {'it was' if len(locked) == 1 else 'they were'}" if locked else "")
-        return {"keep": kept, "keep_mask": takes.keep_mask(song.n_steps, regenerate=new_bars, lock=locked), "said": said}
+        return Edit(kept, takes.keep_mask(song.n_steps, regenerate=new_bars, lock=locked), said)
 
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
-              keep: dict | None = None) -> Result:
+              edit: Edit | None = None) -> Result:
         timings: dict[str, float] = {}
-        keep = dict(keep or {})
-        edited = keep.pop("said", None)
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
+        keep = {} if edit is None else {"keep": edit.take, "keep_mask": edit.keep_mask}
         part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature,
                                    **keep)
         timings.update(read=part.timings["read"], generate=part.timings["generate"])
@@ -381,8 +372,8 @@ class DrumApp:
                  f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}",
                  "**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
                  + f"; **style** {style}"]
-        if edited:
-            lines.insert(1, f"**Regenerated:** {edited}; every other cell as the take had it")
+        if edit is not None:
+            lines.insert(1, f"**Regenerated:** {edit.said}; every other cell as the take had it")
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
         if reason:
