@@ -14,6 +14,7 @@ and feeds a model (`condition_array`); sampling steers drums to these same defin
 * intensity: mean velocity (0..1) of the bar's hits.
 * instruments: each voice's share of the bar's hits (sums to 1); share exactly 0 = the voice is muted.
 * style: a GMD primary style (STYLES), as an index.
+* fill: 1 = the bar is a fill, 0 = a beat, as the fill judge (`drumgen.fills`) hears it.
 
 "Free" (the model chooses) is NaN in a per-bar array, a missing key, or None for a style (-1 as an index).
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import fills
 from . import hvo as H
 
 BAR = H.STEPS_PER_BAR
@@ -40,8 +42,10 @@ DENSITY_TABLE = np.array([  # hit counts at DENSITY_LEVELS; 17,416 GMD train bar
 DENSITY, DENSITY_KNOWN, INTENSITY, INTENSITY_KNOWN = 0, 1, 2, 3
 SHARES = slice(4, 4 + H.N_VOICES)
 SHARES_KNOWN = slice(4 + H.N_VOICES, 4 + 2 * H.N_VOICES)
-CONDITION_DIM = 4 + 2 * H.N_VOICES
-CONTROL_KEYS = ("density", "intensity", "instruments", "style")
+FILL, FILL_KNOWN = 4 + 2 * H.N_VOICES, 5 + 2 * H.N_VOICES
+CONDITION_DIM = 6 + 2 * H.N_VOICES
+BASE_CONDITION_DIM = FILL  # what a model made before the fill control reads: everything before FILL
+CONTROL_KEYS = ("density", "intensity", "instruments", "style", "fill")
 FREE_STYLES = ("any", "free", "")  # what a person types for "no style: the model chooses"
 
 
@@ -94,7 +98,8 @@ def density_table(counts) -> np.ndarray:
 
 def measure_controls(hvo: np.ndarray) -> dict[str, np.ndarray]:
     """HVO (N, T, 27) or (T, 27), T a multiple of 16 -> per-bar controls, float32:
-    density (N, B), intensity (N, B) (0 for an empty bar), instruments (N, B, 9) (0 for an empty bar)."""
+    density (N, B), intensity (N, B) (0 for an empty bar), instruments (N, B, 9) (0 for an empty bar),
+    fill (N, B) (1 = a fill, as the fill judge hears the bar)."""
     hvo = np.asarray(hvo, np.float32)
     if hvo.ndim == 2:
         return {k: v[0] for k, v in measure_controls(hvo[None]).items()}
@@ -108,7 +113,8 @@ def measure_controls(hvo: np.ndarray) -> dict[str, np.ndarray]:
     safe = np.maximum(total, 1)
     return {"density": density_from_counts(total).astype(np.float32),
             "intensity": (velocity / safe).astype(np.float32),
-            "instruments": (per_voice / safe[..., None]).astype(np.float32)}
+            "instruments": (per_voice / safe[..., None]).astype(np.float32),
+            "fill": fills.fill_flags(hvo)}
 
 
 def curve(points, values, n_bars: int, kind: str = "linear") -> np.ndarray:
@@ -144,13 +150,18 @@ def style_curve(points, names, n_bars: int) -> list[str | None]:
 
 @dataclass
 class Controls:
-    """Validated controls of a batch: density, intensity (N, B) float32, instruments (N, B, 9) float32,
-    NaN = free; style (N, B) int64, -1 = free. Build with validate_controls."""
+    """Validated controls of a batch: density, intensity, fill (N, B) float32, instruments (N, B, 9)
+    float32, NaN = free; style (N, B) int64, -1 = free. Build with validate_controls."""
 
     density: np.ndarray
     intensity: np.ndarray
     instruments: np.ndarray
     style: np.ndarray
+    fill: np.ndarray | None = None  # None: every bar free
+
+    def __post_init__(self) -> None:
+        if self.fill is None:
+            self.fill = np.full(self.density.shape, np.nan, np.float32)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -160,7 +171,7 @@ class Controls:
     def free(cls, n_items: int, n_bars: int) -> Controls:
         nan = np.full((n_items, n_bars), np.nan, np.float32)
         return cls(nan, nan.copy(), np.full((n_items, n_bars, H.N_VOICES), np.nan, np.float32),
-                   np.full((n_items, n_bars), -1, np.int64))
+                   np.full((n_items, n_bars), -1, np.int64), nan.copy())
 
     def bars(self, start: int, stop: int) -> Controls:
         """Bars start..stop-1 (a copy), e.g. for one window of a long song."""
@@ -177,7 +188,7 @@ class Controls:
 
     def any_set(self) -> bool:
         return bool(np.isfinite(self.density).any() or np.isfinite(self.intensity).any()
-                    or np.isfinite(self.instruments).any() or (self.style >= 0).any())
+                    or np.isfinite(self.instruments).any() or (self.style >= 0).any() or np.isfinite(self.fill).any())
 
     def is_free(self) -> bool:
         return not self.any_set()
@@ -222,7 +233,8 @@ def _styles(value, n: int, b: int) -> np.ndarray:
 def validate_controls(controls: dict | Controls | None, n_items: int, n_bars: int) -> Controls:
     """Any accepted form -> Controls for n_items x n_bars; ValueError naming the control otherwise.
 
-    density / intensity: a number, B numbers or (N, B); instruments: 9 shares, (B, 9), (N, B, 9), or
+    density / intensity / fill: a number, B numbers or (N, B) (fill: 1 = a fill, 0 = none);
+    instruments: 9 shares, (B, 9), (N, B, 9), or
     {voice: number or B numbers} (missing voices free); style: see _styles. None = free.
     """
     if controls is None:
@@ -241,10 +253,14 @@ def validate_controls(controls: dict | Controls | None, n_items: int, n_bars: in
         if bad:
             raise ValueError(f"instruments: unknown voices {bad}; voices: {', '.join(H.VOICES)}")
         instruments = np.stack([_numbers(f"instruments[{v}]", instruments.get(v), n, b) for v in H.VOICES], axis=-1)
+    fill = _numbers("fill", controls.get("fill"), n, b)
+    odd = np.isfinite(fill) & (fill != 0) & (fill != 1)
+    if odd.any():
+        raise ValueError(f"fill: 1 (a fill), 0 (no fill) or NaN (the model decides), got {fill[odd][0]:g}")
     return Controls(_numbers("density", controls.get("density"), n, b),
                     _numbers("intensity", controls.get("intensity"), n, b),
                     _numbers("instruments", instruments, n, b, (H.N_VOICES,)),
-                    _styles(controls.get("style"), n, b))
+                    _styles(controls.get("style"), n, b), fill)
 
 
 def controls_from_measure(measured: dict, styles=None) -> Controls:
@@ -252,7 +268,7 @@ def controls_from_measure(measured: dict, styles=None) -> Controls:
     density = np.asarray(measured["density"])
     n, b = density.shape
     style = None if styles is None else [[s] * b for s in styles]
-    return validate_controls({**{k: measured[k] for k in ("density", "intensity", "instruments")},
+    return validate_controls({**{k: measured[k] for k in ("density", "intensity", "instruments", "fill") if k in measured},
                               "style": style}, n, b)
 
 
@@ -262,14 +278,14 @@ def condition_array(c: Controls) -> tuple[np.ndarray, np.ndarray]:
     with free = len(STYLES) ('any')."""
     cond = np.zeros((*c.shape, CONDITION_DIM), np.float32)
     for values, at, known_at in ((c.density, DENSITY, DENSITY_KNOWN), (c.intensity, INTENSITY, INTENSITY_KNOWN),
-                                 (c.instruments, SHARES, SHARES_KNOWN)):
+                                 (c.instruments, SHARES, SHARES_KNOWN), (c.fill, FILL, FILL_KNOWN)):
         known = np.isfinite(values)
         cond[..., at], cond[..., known_at] = np.where(known, values, 0.0), known
     return cond, np.where(c.style < 0, len(STYLES), c.style).astype(np.int64)
 
 
 def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
-    """Training dropout: per item, free density, intensity and style with chance p, and all shares
+    """Training dropout: per item, free density, intensity, style and fill with chance p, and all shares
     together with chance p; otherwise (when p > 0) each voice's share is freed at a rate drawn per
     item from U(0, 1), so a model also learns from bars where only one or two voices are set (a
     musician mutes the ride and leaves the rest to the model). Returns a copy, so every control
@@ -283,7 +299,8 @@ def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
     return Controls(np.where(drop["density"][:, None], np.nan, c.density).astype(np.float32),
                     np.where(drop["intensity"][:, None], np.nan, c.intensity).astype(np.float32),
                     np.where(voices[:, None, :], np.nan, c.instruments).astype(np.float32),
-                    np.where(drop["style"][:, None], -1, c.style).astype(np.int64))
+                    np.where(drop["style"][:, None], -1, c.style).astype(np.int64),
+                    np.where((rng.random(n) < p)[:, None], np.nan, c.fill).astype(np.float32))
 
 
 def per_step(per_bar: np.ndarray) -> np.ndarray:

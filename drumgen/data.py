@@ -14,6 +14,7 @@ import urllib.request
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import midi
+from .fills import is_fill_file
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,14 @@ class WindowSet:
     @property
     def groove(self) -> np.ndarray:
         return H.hvo_to_groove(self.hvo)
+
+    @cached_property
+    def fill_clip_bars(self) -> np.ndarray:
+        """(M, 17, 27): the first bar of every fill clip among these windows' files and the step it
+        lands on (the next downbeat; often empty, as a clip may stop with the fill)."""
+        clip = np.array([is_fill_file(f) for f in self.files], bool)[self.file_index] & (self.start_bar == 0)
+        bars = self.hvo[clip, :H.STEPS_PER_BAR + 1]
+        return bars[bars[:, :H.STEPS_PER_BAR, H.HITS].sum(axis=(1, 2)) > 0]
 
     def head(self, n: int) -> WindowSet:
         """The first n windows (all when n is 0), for smoke runs."""
@@ -226,6 +236,30 @@ def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     gain = np.repeat(gain, H.STEPS_PER_BAR, axis=1)[..., None].astype(np.float32)  # (N, T, 1)
     out = hvo.copy()
     out[..., H.VELOCITIES] = np.clip(hvo[..., H.VELOCITIES] * gain, 1 / 127, 1.0) * hvo[..., H.HITS]
+    return out
+
+
+def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """A `share` of the windows (N, T, 27) get one bar replaced by a fill clip (clips (M, 17, 27),
+    `WindowSet.fill_clip_bars`): at the end of a 4-bar phrase for half of them, anywhere for the
+    others; the hits the clip lands with on the next downbeat are laid over that step. A model so
+    learns fills inside a song's flow, not only as the lone clips the GMD records them as."""
+    n, length, _ = hvo.shape
+    n_bars = length // H.STEPS_PER_BAR
+    chosen = np.nonzero(rng.random(n) < share)[0] if len(clips) else np.zeros(0, int)
+    if not len(chosen):
+        return hvo
+    out = hvo.copy()
+    phrase_ends = np.arange(3, n_bars, 4) if n_bars >= 4 else np.array([n_bars - 1])
+    for i in chosen:
+        bar = int(rng.choice(phrase_ends)) if rng.random() < 0.5 else int(rng.integers(0, n_bars))
+        clip = clips[rng.integers(len(clips))]
+        start = bar * H.STEPS_PER_BAR
+        out[i, start:start + H.STEPS_PER_BAR] = clip[:H.STEPS_PER_BAR]
+        landing = start + H.STEPS_PER_BAR
+        if landing < length:
+            lands = np.tile(clip[H.STEPS_PER_BAR, H.HITS] > 0, 3)
+            out[i, landing] = np.where(lands, clip[H.STEPS_PER_BAR], out[i, landing])
     return out
 
 

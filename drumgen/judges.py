@@ -4,12 +4,20 @@ The style judge is a small logistic regression on where and how loud each instru
 window (`style_features`), trained on real drums of the styles with enough windows
 (`train_style_classifier`); the fidelity script asks it whether a model asked for a style plays
 that style. Plain numpy and trained where it is used, so it needs no checkpoint.
+
+The fill judge (`drumgen.fills`, what the fill control means) is trained here too, once, and ships
+as a small file; `python -m drumgen.judges --data PATH` retrains it and prints its figures.
 """
 from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 
 from . import controls as C
+from . import data, fills
 from . import hvo as H
 
 MIN_STYLE_WINDOWS = 100  # a style joins the classifier with at least this many train windows
@@ -86,3 +94,52 @@ def train_style_classifier(train_hvo: np.ndarray, train_styles, min_windows: int
     classes = [str(s) for s, c in zip(names, counts) if c >= min_windows]
     keep = np.isin(train_styles, classes)
     return StyleClassifier(classes, seed=seed).fit(style_features(train_hvo[keep]), np.asarray(train_styles)[keep])
+
+
+def labelled_bars(windows) -> tuple[np.ndarray, np.ndarray]:
+    """Bars of a GMD WindowSet, each once (the first bar of every window), with hits, and whether
+    each is from a fill clip: features (M, 199), is_fill (M,)."""
+    from_fill = np.array([fills.is_fill_file(f) for f in windows.files], bool)[windows.file_index]
+    first = windows.hvo[:, :H.STEPS_PER_BAR]
+    playing = first[..., H.HITS].sum(axis=(1, 2)) > 0
+    return fills.bar_features(first[playing])[:, 0], from_fill[playing]
+
+
+def train_fill_judge(features: np.ndarray, is_fill: np.ndarray, l2: float = 1e-2, seed: int = 0) -> fills.FillJudge:
+    """Class-balanced logistic regression (fills are 1 bar in 30 of the train bars)."""
+    clf = StyleClassifier(  # the same full-batch trainer as the style judge
+        ["beat", "fill"], l2=l2, steps=300, seed=seed).fit(features, np.where(is_fill, "fill", "beat"))
+    return fills.FillJudge(clf.mean, clf.std, clf.weights[:, 1] - clf.weights[:, 0], clf.bias[1] - clf.bias[0])
+
+
+def judge_report(judge: fills.FillJudge, features: np.ndarray, is_fill: np.ndarray) -> dict:
+    logits = ((features - judge.mean) / judge.std) @ judge.weights + judge.bias
+    said = logits > 0
+    recall, false_fill = float(said[is_fill].mean()), float(said[~is_fill].mean())
+    return {"fill_clips_judged_fill": round(recall, 4), "beat_bars_judged_fill": round(false_fill, 4),
+            "balanced_accuracy": round(0.5 * (recall + 1 - false_fill), 4),
+            "fill_clips": int(is_fill.sum()), "beat_bars": int((~is_fill).sum())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m drumgen.judges --data PATH`: train the fill judge on GMD train bars, report it on
+    every split, write it (default: the shipped checkpoints/fill_judge.json)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
+    parser.add_argument("--cache-dir", default=str(data.DEFAULT_CACHE_DIR))
+    parser.add_argument("-o", "--out", default=str(fills.JUDGE_PATH))
+    args = parser.parse_args(argv)
+    sets = {s: data.load_split(s, args.data, n_bars=8, cache_dir=args.cache_dir) for s in data.SPLITS}
+    judge = train_fill_judge(*labelled_bars(sets["train"]))
+    judge.meta = {"data": "Groove MIDI Dataset v1.0.0, 4/4, published splits: first bar of each fill clip vs every beat bar",
+                  "command": "python -m drumgen.judges --data groove-v1.0.0-midionly.zip",
+                  **{split: judge_report(judge, *labelled_bars(sets[split])) for split in data.SPLITS}}
+    for split in data.SPLITS:
+        print(f"{split:>10}: {judge.meta[split]}")
+    Path(args.out).write_text(json.dumps(judge.to_dict()) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -136,14 +136,43 @@ def test_controls_free_bars_and_measure():
 
 
 def test_condition_array_layout():
-    c = C.validate_controls({"density": [0.3, None], "instruments": {"snare": 0.25}, "style": [None, "jazz"]}, 1, 2)
+    c = C.validate_controls({"density": [0.3, None], "instruments": {"snare": 0.25}, "style": [None, "jazz"],
+                             "fill": [None, 1]}, 1, 2)
     cond, style = C.condition_array(c)
-    assert cond.shape == (1, 2, C.CONDITION_DIM) == (1, 2, 22) and cond.dtype == np.float32
+    assert cond.shape == (1, 2, C.CONDITION_DIM) == (1, 2, 24) and cond.dtype == np.float32
     assert (C.DENSITY, C.DENSITY_KNOWN, C.INTENSITY, C.INTENSITY_KNOWN) == (0, 1, 2, 3)
-    assert (slice(4, 13), slice(13, 22)) == (C.SHARES, C.SHARES_KNOWN)
+    assert (slice(4, 13), slice(13, 22), 22, 23) == (C.SHARES, C.SHARES_KNOWN, C.FILL, C.FILL_KNOWN)
+    assert C.BASE_CONDITION_DIM == 22  # what models made before the fill control read
     assert cond[0, 0, :4].tolist() == [pytest.approx(0.3), 1, 0, 0] and cond[0, 1, :4].tolist() == [0, 0, 0, 0]
     assert cond[0, 0, 4 + SNARE] == 0.25 and cond[0, 0, 13 + SNARE] == 1 and cond[0, 0, 4:].sum() == 1.25
+    assert cond[0, 0, 22:].tolist() == [0, 0] and cond[0, 1, 22:].tolist() == [1, 1]
     assert style.dtype == np.int64 and style[0].tolist() == [len(C.STYLES), C.STYLES.index("jazz")]
+
+
+def test_fill_control_values():
+    c = C.validate_controls({"fill": [0, 1, None, np.nan]}, 2, 4)
+    assert c.fill.shape == (2, 4) and c.fill[1, :2].tolist() == [0, 1] and np.isnan(c.fill[:, 2:]).all()
+    assert C.validate_controls(None, 1, 3).is_free() and not C.validate_controls({"fill": 0}, 1, 3).is_free()
+    assert np.isnan(C.Controls.free(1, 2).fill).all() and C.Controls.free(1, 2).bars(1, 2).fill.shape == (1, 1)
+    with pytest.raises(ValueError, match="fill: 1 .a fill., 0"):
+        C.validate_controls({"fill": 0.5}, 1, 2)
+    with pytest.raises(ValueError, match="fill"):
+        C.validate_controls({"fill": [1, 2]}, 1, 2)
+
+
+def test_measured_fill_is_the_judges():
+    from drumgen import fills
+
+    beat = np.zeros((1, 32, 27), np.float32)
+    beat[0, ::4, 2] = beat[0, ::4, 11] = 1  # closed hat on every beat, two bars
+    beat[0, ::8, 0] = beat[0, ::8, 9] = 1
+    fill = beat.copy()
+    fill[0, 16:] = 0
+    fill[0, 16:32, [4, 5, 6]] = 1  # every tom on every 16th of bar 2
+    fill[0, 16:32, [13, 14, 15]] = 0.9
+    measured = C.measure_controls(np.concatenate([beat, fill]))["fill"]
+    assert measured.tolist() == fills.fill_flags(np.concatenate([beat, fill])).tolist()
+    assert measured[:, 0].tolist() == [0, 0] and measured[1, 1] == 1
 
 
 def test_drop_controls_rate_and_no_mutation():

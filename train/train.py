@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     init = args.init or spec.get("init")
     if init:  # fine-tuning: new parameters (none in the checkpoint) keep their initial values
         start = read_checkpoint(init)
-        missing, unexpected = model.load_state_dict(start["state_dict"], strict=False)
+        missing, unexpected = model.load_state_dict(model.upgrade_state_dict(start["state_dict"]), strict=False)
         if unexpected:
             raise SystemExit(f"{init} has weights this model does not: {unexpected}")
         model.thresholds = list(start.get("sampling", {}).get("thresholds") or model.thresholds)

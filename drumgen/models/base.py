@@ -114,6 +114,10 @@ class DrumModel(nn.Module):
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def upgrade_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights of an earlier config of this model, made fit to start fine-tuning from (default: as they are)."""
+        return state
+
     def loss(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 

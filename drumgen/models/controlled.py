@@ -25,7 +25,7 @@ import torch.nn as nn
 from .. import controls as C
 from .. import hvo as H
 from .. import sampling
-from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness
+from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness, splice_fills
 from ..metrics import score
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
 from .layers import Block, RMSNorm, rotary_table
@@ -73,6 +73,10 @@ class ControlledConfig(ModelConfig):
     # new bars fit the kept bars after them as well as before; trained with random keep masks
     known_drums: bool = False
     known_share: float = 0.6     # share of training windows with some drums known (the rest: nothing known)
+    # fills: a per-bar fill flag among the conditions (controls.FILL, as the fill judge hears each bar);
+    # GMD's one-bar fill clips are spliced into beat windows so fills are also learnt in a song's flow
+    fill_control: bool = False
+    splice_fills: float = 0.0    # share of training windows that get a fill clip in one bar
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -115,23 +119,35 @@ class DrumDecoder(nn.Module):
         self.embed_memory = nn.Linear(c.d_model, c.d_model)
         self.beat_in_bar = nn.Embedding(BEATS_PER_BAR, c.d_model)
         self.style = nn.Embedding(len(C.STYLES) + 1, c.style_dim)  # the last index: any style
-        cond_dim = c.latent_dim + C.CONDITION_DIM + c.style_dim
+        self.n_conditions = C.CONDITION_DIM if c.fill_control else C.BASE_CONDITION_DIM
+        cond_dim = c.latent_dim + self.n_conditions + c.style_dim
+        if c.known_drums:  # each token also hears the kept cells of its own beat (zero at first, as in the encoder)
+            self.embed_known = nn.Linear(BEAT * KNOWN_DIM, c.d_model)
+            nn.init.zeros_(self.embed_known.weight)
+            nn.init.zeros_(self.embed_known.bias)
         self.condition = nn.ModuleList(nn.Linear(cond_dim, c.d_model) for _ in range(c.decoder_layers))
         self.blocks = nn.ModuleList(Block(c, causal=True) for _ in range(c.decoder_layers))
         self.norm = RMSNorm(c.d_model)
         self.out = nn.Linear(c.d_model, BEAT_DIM)
 
     def conditions(self, z: torch.Tensor, cond: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Per-token condition (B, J, L + 22 + S) from z (B, L) and per-bar controls (B, bars, 22), (B, bars)."""
-        per_bar = torch.cat([cond, self.style(style)], dim=-1).repeat_interleave(BEATS_PER_BAR, dim=1)
+        """Per-token condition (B, J, L + K + S) from z (B, L) and per-bar controls (B, bars, CONDITION_DIM),
+        (B, bars); a model without the fill control reads the first K = BASE_CONDITION_DIM of them."""
+        per_bar = torch.cat([cond[..., :self.n_conditions], self.style(style)], dim=-1).repeat_interleave(BEATS_PER_BAR, dim=1)
         return torch.cat([z[:, None].expand(-1, per_bar.shape[1], -1), per_bar], dim=-1)
 
-    def context(self, memory: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, list]:
-        """What a window's tokens get besides the drums: memory and beat-in-bar (B, J, C), and each
-        layer's condition term (B, J, C). None depends on the drums, so sampling computes them once a
-        window, not once a token (windows start on a bar: token j is beat j % 4)."""
-        beat = torch.arange(memory.shape[1], device=memory.device) % BEATS_PER_BAR
-        return self.embed_memory(memory) + self.beat_in_bar(beat), [cond(condition) for cond in self.condition]
+    def context(self, memory: torch.Tensor, condition: torch.Tensor, known: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, list]:
+        """What a window's tokens get besides the drums: memory, beat-in-bar and the kept cells of
+        their beat (B, J, C), and each layer's condition term (B, J, C). None depends on the drums
+        played, so sampling computes them once a window, not once a token (windows start on a bar:
+        token j is beat j % 4)."""
+        B, J, _ = memory.shape
+        beat = torch.arange(J, device=memory.device) % BEATS_PER_BAR
+        base = self.embed_memory(memory) + self.beat_in_bar(beat)
+        if known is not None and hasattr(self, "embed_known"):
+            base = base + self.embed_known(known.reshape(B, J, BEAT * KNOWN_DIM))
+        return base, [cond(condition) for cond in self.condition]
 
     def forward(self, prev_drums: torch.Tensor, context: tuple[torch.Tensor, list], rotary: torch.Tensor,
                 start: int = 0, caches: list | None = None, hide: torch.Tensor | None = None) -> torch.Tensor:
@@ -184,7 +200,8 @@ class RhythmDrivenDrumGen(DrumModel):
         hide = None
         if self.training and self.config.history_dropout > 0:  # the decoder must not lean on copying alone
             hide = torch.rand(B, T // BEAT, 1, device=groove.device) < self.config.history_dropout
-        raw = self.decoder(prev, self.decoder.context(memory, self.decoder.conditions(z, cond, style)), rotary, hide=hide)
+        context = self.decoder.context(memory, self.decoder.conditions(z, cond, style), known)
+        raw = self.decoder(prev, context, rotary, hide=hide)
         return (*split_outputs(raw), mu, logvar)
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
@@ -198,6 +215,8 @@ class RhythmDrivenDrumGen(DrumModel):
         thin = shift = np.zeros(n, bool)
         if rng is not None and augment is not None:
             drums = augment_drums(drums, augment, rng)
+            if self.config.splice_fills > 0:
+                drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills)
             groove = augmented_grooves(drums, augment, rng)
             thin = rng.random(n) < self.config.thin_drums
             shift = rng.random(n) < self.config.shift_loudness
@@ -214,6 +233,7 @@ class RhythmDrivenDrumGen(DrumModel):
             ctrl = C.drop_controls(true, rng, self.config.control_dropout)
             free = (rng.random(n) < self.config.all_free) & ~thin & ~shift
             ctrl.density[free], ctrl.intensity[free], ctrl.instruments[free], ctrl.style[free] = np.nan, np.nan, np.nan, -1
+            ctrl.fill[free] = np.nan
             ctrl.density[thin] = true.density[thin]
             removed = thin[:, None, None] & (true.instruments == 0)
             ctrl.instruments[removed] = 0.0
@@ -225,6 +245,9 @@ class RhythmDrivenDrumGen(DrumModel):
             mask = random_keep_masks(n, drums.shape[1], rng, self.config.known_share)
             batch["known"] = torch.from_numpy(known_input(drums, mask))
         return batch
+
+    def upgrade_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return upgrade_state_dict(state, self.config)
 
     @torch.no_grad()
     def history_with_own_beats(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -288,7 +311,7 @@ class RhythmDrivenDrumGen(DrumModel):
         memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known)
         z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
-        base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style))  # every token's, once
+        base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style), known)  # every token's, once
         mute = sampling.mute_mask(ctrl, W)                                        # (B, W, 9)
         if rest is not None:
             mute = mute | np.asarray(rest, bool)[:, :W, None]
@@ -384,6 +407,19 @@ class RhythmDrivenDrumGen(DrumModel):
             done = end
             start = done - self.config.context_bars * bar
         return Prediction(out[0], out[1], out[2], out[3])
+
+
+def upgrade_state_dict(state: dict, config: ControlledConfig) -> dict:
+    """Weights of a model made before the fill control, for one with it (fine-tuning): the new
+    condition inputs (FILL, FILL_KNOWN) get zero weights, so the model starts as the old one."""
+    state = dict(state)
+    at = config.latent_dim + C.BASE_CONDITION_DIM
+    for key, weight in list(state.items()):
+        if (config.fill_control and key.startswith("decoder.condition.") and key.endswith(".weight")
+                and weight.shape[1] == config.latent_dim + C.BASE_CONDITION_DIM + config.style_dim):
+            zeros = weight.new_zeros(weight.shape[0], C.CONDITION_DIM - C.BASE_CONDITION_DIM)
+            state[key] = torch.cat([weight[:, :at], zeros, weight[:, at:]], dim=1)
+    return state
 
 
 def tiny_config(**overrides: Any) -> ControlledConfig:
