@@ -1,4 +1,4 @@
-"""Command line: `python -m drumgen generate groove.mid -o drums.mid`, `python -m drumgen regenerate
+"""Command line: `python -m drumgen generate groove.mid -o drums.mid [--fill 8,16] [--loop]`, `python -m drumgen regenerate
 song.mid --take drums.mid --bars 5-8 -o new.mid`, `python -m drumgen tracks file.mid`,
 `python -m drumgen drum-maps` (the drum maps the MIDI can be written with) and
 `python -m drumgen demo` (drums for an example groove, printed as a grid).
@@ -54,6 +54,11 @@ def _add_generate_options(gen: argparse.ArgumentParser, output_help: str) -> Non
                           "(repeatable, or snare=0.3,kick=0.3; weights together at most 1)")
     ctl.add_argument("--style", default=None,
                      help="any (default) or one of: " + ", ".join(C.STYLES) + " (the controlled model only)")
+    ctl.add_argument("--fill", metavar="BARS", default=None,
+                     help="where the fills go: bars such as '8,16', 'every 4' (bars 4, 8, 12, ...) or 'none'; no fill "
+                          "in the other bars; default: the model decides (the controlled model only)")
+    gen.add_argument("--loop", action="store_true",
+                     help="make the last bar lead back into the first, so the part loops without a seam")
     gen.add_argument("--model", default=None, metavar="{" + ",".join(SHIPPED) + "}",
                      help="which shipped model: controlled (per-bar controls and style, learnt; "
                           f"{SHIPPED['controlled'].name}) or mgvae (the MonotonicGrooveVAE, controls "
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                           + ", ".join(f"{p} ({n}x)" for p, n in sorted(unmapped.items())))
             return 0
         spec = ControlSpec(density=args.density, intensity=args.intensity, mute=args.mute,
-                           weights=parse_weights(args.weight), style=args.style)
+                           weights=parse_weights(args.weight), style=args.style, fill=args.fill)
         export = _export_options(args)  # checked before the model loads
         model = load_default_model(args.checkpoint, model=args.model)
         for name in ignored_controls(model, spec):
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         part = pipeline.make_drums(
             model, song, track=args.track, channel=args.channel, controls=spec,
             seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
-            rest_in_silent_bars=not args.play_silent_bars, export=export, **keep)
+            rest_in_silent_bars=not args.play_silent_bars, export=export, loop=args.loop, **keep)
         hvo = part.hvo
         midi.write_midi(part.merged_midi if args.merge else part.drums_midi, args.output)
         changed = ""

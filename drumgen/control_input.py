@@ -26,6 +26,7 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
+from .bars import bar_ranges, in_bars, parse_bars  # noqa: F401  (read here; named here by callers before bars.py)
 
 FREE_WORDS = ("", "free", "null", "none", "nan")  # a painted cell sent as text that means "free"
 
@@ -156,6 +157,50 @@ def read_curve(name: str, value: Any, n_bars: int, rules: Rules = TYPED, notes: 
     return _clamp_or_refuse(cells, rules, f"{name}: values must be numbers between 0 and 1", clamped, notes)
 
 
+FILL_FREE = ("", "free", "auto", "any")
+EVERY = re.compile(r"every\s*(\d+)(?:st|nd|rd|th)?(?:\s*bars?)?")
+
+
+def read_fills(name: str, value: Any, n_bars: int, rules: Rules = TYPED, notes: set[str] | None = None) -> np.ndarray:
+    """Where the fills go -> (n_bars,) float64: 1 = a fill, 0 = no fill, NaN = the model decides.
+
+    Text as a musician types it: '8, 16' or '4-5' (fills there, none elsewhere), 'every 4' (bars 4,
+    8, 12, ...), 'none' (no fill anywhere), '' / 'free' (the model decides). Numbers: per-bar values
+    (a painted lane: 0.5 and above is a fill, under it none, said in `notes`; typed: exactly 0 or 1)."""
+    notes = set() if notes is None else notes
+    if value is None:
+        return np.full(n_bars, np.nan)
+    if isinstance(value, str):
+        spec = value.strip().lower()
+        if spec in FILL_FREE:
+            return np.full(n_bars, np.nan)
+        out = np.zeros(n_bars)
+        if spec in ("none", "no", "off"):
+            return out
+        every = EVERY.fullmatch(spec)
+        if every:
+            step = int(every.group(1))
+            if step < 1:
+                raise ValueError(f"{name}: 'every N' needs N of 1 or more, got {value!r}")
+            out[step - 1::step] = 1.0
+            return out
+        try:
+            out[parse_bars(spec, n_bars)] = 1.0
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc} (or 'every 4', 'none', 'free')") from None
+        return out
+    values = read_curve(name, value, n_bars, rules, notes)
+    if rules.curve_text:  # typed numbers: exactly what they say
+        odd = np.isfinite(values) & (values != 0) & (values != 1)
+        if odd.any():
+            raise ValueError(f"{name}: 1 (a fill), 0 (no fill) or None (the model decides) per bar, got {values[odd][0]:g}")
+        return values
+    rounded = np.where(np.isfinite(values), (values >= 0.5).astype(np.float64), np.nan)
+    if (np.isfinite(values) & (values != rounded)).any():
+        notes.add(f"{name}: a bar is a fill or not: 0.5 and above is a fill")
+    return rounded
+
+
 def number_in(name: str, value: Any, lo: float, hi: float) -> float:
     """A number from a caller (number or numeric text), clamped to [lo, hi]; ValueError otherwise."""
     try:
@@ -214,25 +259,6 @@ def style_name(style: Any) -> str | None:
         raise ValueError(f"unknown style {style!r}; styles: any, {', '.join(C.STYLES)}") from None
 
 
-def bar_ranges(bars) -> str:
-    """[0, 1, 2, 5, 7, 8] -> '1–3, 6, 8–9' (1-based)."""
-    bars = sorted(int(b) for b in bars)
-    parts, start = [], None
-    for i, b in enumerate(bars):
-        if start is None:
-            start = b
-        if i + 1 == len(bars) or bars[i + 1] != b + 1:
-            parts.append(f"{start + 1}" if start == b else f"{start + 1}–{b + 1}")
-            start = None
-    return ", ".join(parts)
-
-
-def in_bars(bars) -> str:
-    """'in bar 3' or 'in bars 1–3, 6'."""
-    bars = list(bars)
-    return f"in bar{'s' if len(bars) > 1 else ''} {bar_ranges(bars)}"
-
-
 # --- every control of a song -----------------------------------------------------------------------------
 
 def _shares(instruments: dict[str, np.ndarray], n_bars: int, rules: Rules, notes: set[str]) -> dict[str, np.ndarray]:
@@ -256,13 +282,14 @@ def _shares(instruments: dict[str, np.ndarray], n_bars: int, rules: Rules, notes
 
 def build_controls(n_bars: int, density: Any = None, intensity: Any = None, mute: str | Iterable[str] | None = None,
                    weights: Mapping[str, Any] | str | Iterable[str] | None = None, style: Any = None,
-                   rules: Rules = TYPED, notes: set[str] | None = None) -> dict:
+                   rules: Rules = TYPED, notes: set[str] | None = None, fill: Any = None) -> dict:
     """Per-bar controls for a song of n_bars, as `generate(controls=...)` takes them; only what is set.
 
     density, intensity: a curve (read_curve: text, a number or per-bar values). mute: voice names
     ('ride,crash' or a list): weight 0, so they never play. weights: {voice: curve} (that voice's
     share of each bar's hits) or command-line 'VOICE=VALUE' items. style: one of controls.STYLES,
-    or 'any' / None (the model chooses), or per-bar names (checked by generate). Voices:
+    or 'any' / None (the model chooses), or per-bar names (checked by generate). fill: where the
+    fills go (read_fills: '8, 16', 'every 4', 'none', or per-bar 1 / 0 / None). Voices:
     drumgen.hvo.VOICES (also 'hat' / 'hihat' for closed_hat). ValueError with one clear line for
     anything it cannot read; what `rules` forgives is said in `notes`.
     """
@@ -300,6 +327,9 @@ def build_controls(n_bars: int, density: Any = None, intensity: Any = None, mute
     else:  # per-bar names or indices: the model's own check, now, so a spec is refused before a song is read
         C.validate_controls({"style": style}, 1, n_bars)
         out["style"] = style
+    fills = read_fills("fill", fill, n_bars, rules, notes)
+    if np.isfinite(fills).any():
+        out["fill"] = fills
     return out
 
 
@@ -323,6 +353,7 @@ class ControlSpec:
     mute: Any = None
     weights: Any = None
     style: str | None = None
+    fill: Any = None
 
     def __post_init__(self) -> None:
         if isinstance(self.weights, (str, list, tuple)):
@@ -330,7 +361,7 @@ class ControlSpec:
         self.resolve(H.MAX_BARS)  # every check but "more values than bars", before a model is loaded or a file read
 
     def resolve(self, n_bars: int) -> dict:
-        return build_controls(n_bars, self.density, self.intensity, self.mute, self.weights, self.style)
+        return build_controls(n_bars, self.density, self.intensity, self.mute, self.weights, self.style, fill=self.fill)
 
     def for_song(self, n_bars: int) -> Reading:
         return Reading(self.resolve(n_bars))
@@ -338,11 +369,20 @@ class ControlSpec:
     def sets_style(self) -> bool:
         return not C.is_free_style(self.style)
 
+    def sets_fill(self) -> bool:
+        return bool(np.isfinite(read_fills("fill", self.fill, H.MAX_BARS)).any())
+
 
 def ignored_controls(model: Any, controls: ControlSpec | Mapping | None) -> list[str]:
-    """Controls this model will not follow (today: style, for a model that did not learn the controls)."""
-    if controls is None or getattr(model, "learns_controls", False):
+    """Controls this model will not follow: style, for a model that did not learn the controls; fill,
+    for one not trained with the fill control."""
+    if controls is None:
         return []
     if isinstance(controls, ControlSpec):
-        return ["style"] if controls.sets_style() else []
-    return ["style"] if isinstance(controls, Mapping) and controls.get("style") is not None else []
+        style, fill = controls.sets_style(), controls.sets_fill()
+    elif isinstance(controls, Mapping):
+        style, fill = controls.get("style") is not None, controls.get("fill") is not None
+    else:
+        return []
+    return ([] if not style or getattr(model, "learns_controls", False) else ["style"]) + \
+        ([] if not fill or getattr(model, "follows_fills", False) else ["fill"])

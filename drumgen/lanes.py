@@ -1,8 +1,9 @@
 """What the page's per-bar lanes mean (no Gradio here: the component is drumgen.widgets.BarLanes).
 
-The value is a plain dict `{lane: [value or None per bar]}`: LANES are density, intensity and the 9
-voices' shares of each bar's hits (drumgen.controls), values in [0, 1], None = free (the model
-decides), a voice's 0 mutes it in that bar. The page and a `gradio_client` caller send the same dict,
+The value is a plain dict `{lane: [value or None per bar]}`: LANES are density, intensity, the 9
+voices' shares of each bar's hits (drumgen.controls) and fill, values in [0, 1], None = free (the
+model decides), a voice's 0 mutes it in that bar, a fill cell of 0.5 or more asks for a fill there
+and under 0.5 for none. The page and a `gradio_client` caller send the same dict,
 read by drumgen.control_input with its PAINTED rules:
 
     lanes, notes = clean_lanes(anything_a_caller_sent, n_bars)   # checked, clamped, padded
@@ -21,19 +22,21 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
-from .control_input import PAINTED, Reading, build_controls, in_bars, number_in, read_curve, shown
+from .control_input import PAINTED, Reading, build_controls, in_bars, number_in, read_curve, read_fills, shown
 
 # --- the page's lanes -------------------------------------------------------------------------------------
 
-LANES: tuple[str, ...] = ("density", "intensity", *H.VOICES)
-LANE_LABELS = {"density": "Density", "intensity": "Intensity", **H.VOICE_LABELS}
+LANES: tuple[str, ...] = ("density", "intensity", *H.VOICES, "fill")
+LANE_LABELS = {"density": "Density", "intensity": "Intensity", **H.VOICE_LABELS, "fill": "Fill"}
 LANE_HELP = {
     "density": "how busy each bar is: 0.5 a median bar of real drummers, 0.9 busier than 90% of them",
     "intensity": "how loud each bar is: the mean velocity of its hits",
     **{v: f"{H.VOICE_LABELS[v]}: its share of each bar's hits (0 = muted)" for v in H.VOICES},
+    "fill": "a fill in this bar (paint high) or none (paint low); free: the model decides",
 }
 # (key, label, colour group, help) of each lane, top to bottom
-LANE_ROWS = [(k, LANE_LABELS[k], k if k in ("density", "intensity") else "voice", LANE_HELP[k]) for k in LANES]
+LANE_GROUPS = {"density": "density", "intensity": "intensity", "fill": "fills"}  # CSS class suffixes; voices: "voice"
+LANE_ROWS = [(k, LANE_LABELS[k], LANE_GROUPS.get(k, "voice"), LANE_HELP[k]) for k in LANES]
 LANE_SHAPES = ("flat", "ramp_up", "ramp_down", "free")
 RAMP_START = 0.25  # a ramp runs between a quarter of the level and the level
 
@@ -41,8 +44,10 @@ RAMP_START = 0.25  # a ramp runs between a quarter of the level and the level
 def lane_key(name: Any) -> str:
     """'Density', 'snare', 'hihat', 'closed-hat' -> a key of LANES; ValueError naming the lanes otherwise."""
     key = H.name_key(name)
-    if key in ("density", "intensity"):
+    if key in ("density", "intensity", "fill"):
         return key
+    if key == "fills":
+        return "fill"
     try:
         return H.voice_name(key)
     except ValueError:
@@ -110,7 +115,10 @@ def clean_lanes(lanes: Any, n_bars: int) -> tuple[dict[str, list[float | None]],
         if lane in seen:
             raise ValueError(f"lanes: {lane} is given twice")
         seen.add(lane)
-        out[lane] = _cells(read_curve(f"lanes: {lane}", values, n_bars, PAINTED, notes, LANE_LABELS[lane].lower()))
+        if lane == "fill":
+            out[lane] = _cells(read_fills("lanes: fill", values, n_bars, PAINTED, notes))
+        else:
+            out[lane] = _cells(read_curve(f"lanes: {lane}", values, n_bars, PAINTED, notes, LANE_LABELS[lane].lower()))
     return out, sorted(notes)
 
 
@@ -121,7 +129,7 @@ def lanes_to_controls(lanes: Mapping[str, list[float | None]], style: str | None
     notes: set[str] = set()
     weights = {v: lanes[v] for v in H.VOICES if v in lanes}
     controls = build_controls(max(n_bars, 1), lanes.get("density"), lanes.get("intensity"), None, weights,
-                              None if style is None else str(style), PAINTED, notes)
+                              None if style is None else str(style), PAINTED, notes, fill=lanes.get("fill"))
     return (controls or None), sorted(notes)
 
 
@@ -157,10 +165,13 @@ def set_lane(lanes: Any, lane: str, shape: str, level: float = 0.8) -> dict[str,
         return free_lanes(n_bars)
     key = lane_key(lane)
     level = number_in("level", level, 0.0, 1.0)
+    if key == "fill" and shape in ("ramp_up", "ramp_down"):
+        raise ValueError("a bar is a fill or not: paint the fill lane's bars, or set it Flat (a level of 0.5 or "
+                         "more: a fill in every bar; less: none) or Free")
     if shape == "free":
         out[key] = [None] * n_bars
     elif shape == "flat":
-        out[key] = [round(level, 4)] * n_bars
+        out[key] = [float(level >= 0.5) if key == "fill" else round(level, 4)] * n_bars
     else:
         ramp = C.ramp(RAMP_START * level, level, n_bars) if n_bars > 1 else np.array([level])
         out[key] = _cells(ramp if shape == "ramp_up" else ramp[::-1])
@@ -177,6 +188,10 @@ def describe_lanes(lanes: Mapping[str, list[float | None]]) -> list[str]:
             continue
         zero = [b for b in set_bars if values[b] == 0]
         some = [b for b in set_bars if values[b] != 0]
+        if lane == "fill":
+            lines.append("**fill** " + "; ".join(([f"{in_bars(some)}"] if some else [])
+                                                 + ([f"none {in_bars(zero)}"] if zero else [])))
+            continue
         parts = []
         if some:
             lo, hi = min(values[b] for b in some), max(values[b] for b in some)

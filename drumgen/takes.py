@@ -12,7 +12,6 @@ command line, the page and the tests build them the same way:
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,50 +19,9 @@ import numpy as np
 
 from . import hvo as H
 from . import midi
-from .control_input import voice_names
+from .control_input import parse_bars, voice_names  # noqa: F401  (parse_bars: bars as musicians type them)
 
 TAKE_FORMAT = 1
-
-
-def parse_bars(text: str | int | Iterable[int] | None, n_bars: int) -> list[int]:
-    """'5-8, 12' (1-based, as a musician counts), a bar number or a list of them -> sorted 0-based
-    bar indices; '' or None -> none; 'all' -> every bar. ValueError for a bar outside the song."""
-    if text is None:
-        return []
-    if isinstance(text, bool):
-        raise ValueError(f"bars: expected bar numbers such as '5-8, 12', got {text!r}")
-    if isinstance(text, (int, np.integer)):
-        numbers = [int(text)]
-    elif isinstance(text, str):
-        spec = text.strip().lower()
-        if spec in ("", "none"):
-            return []
-        if spec == "all":
-            return list(range(n_bars))
-        numbers = []
-        for part in re.split(r"[,;\s]+", re.sub(r"\s*[-–]\s*", "-", spec)):
-            if not part:
-                continue
-            found = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-            if not found:
-                raise ValueError(f"bars: expected bar numbers such as '5-8, 12', got {text!r}")
-            first, last = int(found.group(1)), int(found.group(2) or found.group(1))
-            if last < first:
-                raise ValueError(f"bars: {part} runs backwards; write {last}-{first}")
-            numbers.extend(range(first, last + 1))
-    elif isinstance(text, Iterable) and not isinstance(text, Mapping):
-        numbers = []
-        for x in text:
-            if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
-                raise ValueError(f"bars: expected whole bar numbers, got {x!r}")
-            numbers.append(int(x))
-    else:
-        raise ValueError(f"bars: expected bar numbers such as '5-8, 12', got {type(text).__name__}")
-    outside = [b for b in numbers if not 1 <= b <= n_bars]
-    if outside:
-        raise ValueError(f"bar {outside[0]} is outside the song: it has {n_bars} bar{'s' if n_bars != 1 else ''} "
-                         f"(1 to {n_bars})")
-    return sorted({b - 1 for b in numbers})
 
 
 def keep_mask(n_steps: int, regenerate: Iterable[int] | None = None, lock: str | Iterable[str] | None = None,

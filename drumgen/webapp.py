@@ -328,6 +328,8 @@ class DrumApp:
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
                          "(the controllable model follows it)")
+        if any(x is not None for x in (part.reading.lanes or {}).get("fill", [])) and not runtime.follows_fills:
+            notes.append(f"the {runtime.kind} was not trained with fills: the fill lane was ignored")
         t = time.perf_counter()
 
         def lap(stage: str) -> None:

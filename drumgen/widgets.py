@@ -80,6 +80,8 @@ CSS_TEMPLATE = r"""
 .bl-density .bl-fill { background: #2563eb; }
 .bl-intensity .bl-fill { background: #ea580c; }
 .bl-voice .bl-fill { background: #0d9488; }
+.bl-fills .bl-fill { background: #9333ea; }
+.bl-row.bl-fills { margin-top: 5px; }
 .bl-cell.zero { background: #fee2e2; }
 .bl-cell.zero::after { content: "×"; position: absolute; inset: 0; display: flex; align-items: center;
                        justify-content: center; color: #b91c1c; font-size: 13px; font-weight: 700; }

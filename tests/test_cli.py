@@ -464,3 +464,21 @@ def test_regenerate_reads_a_take_written_with_a_drum_map(tmp_path, tiny_checkpoi
     one, two = (takes.take_from_midi(p, song, drum_map="ad2") for p in (first, second))
     changed = (one != two).any(-1).reshape(4, 16).any(-1)
     assert one[..., :9].any() and not changed[[0, 2, 3]].any()  # the kept bars, through an AD2 note map
+
+
+def test_generate_with_fills_and_a_loop(tmp_path, tiny_checkpoint, capsys):
+    src = make_midi(tmp_path / "in.mid", rock_beat(4))
+    plain, looped = tmp_path / "plain.mid", tmp_path / "loop.mid"
+    args = ["--checkpoint", tiny_checkpoint, "--seed", "2", "--threshold", "0.3"]
+    assert cli.main(["generate", str(src), "-o", str(plain), *args]) == 0
+    assert cli.main(["generate", str(src), "-o", str(looped), "--loop", *args]) == 0
+    song = midi.read_song(src)
+    a, _ = midi.song_to_hvo(midi.read_song(plain))
+    b, _ = midi.song_to_hvo(midi.read_song(looped))
+    assert a.shape == b.shape and np.array_equal(a[:48, :9], b[:48, :9])  # only the last bar may change
+    assert song.n_bars == 4
+    capsys.readouterr()
+    assert cli.main(["generate", str(src), "-o", str(tmp_path / "f.mid"), "--fill", "4", *args]) == 0
+    assert "ignores fill" in capsys.readouterr().err  # the tiny model was not trained with fills
+    assert cli.main(["generate", str(src), "-o", str(tmp_path / "f.mid"), "--fill", "9", *args]) == 2
+    assert "bar 9 is outside the song" in capsys.readouterr().err

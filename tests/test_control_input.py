@@ -134,3 +134,44 @@ def test_what_a_caller_sent_is_echoed_back_short():
     with pytest.raises(ValueError) as info:
         CI.number_in("temperature", "x" * 100_000, 0, 3)
     assert len(str(info.value)) < 120
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("8, 16", [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ("every 4", [0, 0, 0, 1] * 4), ("every 4th bar", [0, 0, 0, 1] * 4), ("Every 8 bars", [0] * 7 + [1] + [0] * 7 + [1]),
+    ("none", [0] * 16), ("", [None] * 16), ("free", [None] * 16), (None, [None] * 16), ("3-4", [0, 0, 1, 1] + [0] * 12),
+])
+def test_read_fills_reads_what_musicians_type(value, expected):
+    got = CI.read_fills("fill", value, 16)
+    assert [None if np.isnan(x) else x for x in got] == expected
+
+
+def test_read_fills_per_bar_values_typed_and_painted():
+    assert CI.read_fills("fill", [0, 1, None], 3).tolist()[:2] == [0, 1]
+    with pytest.raises(ValueError, match="1 .a fill., 0 .no fill."):
+        CI.read_fills("fill", [0.5, 1], 2)
+    notes = set()
+    painted = CI.read_fills("fill", [0.2, 0.6, None, 1.0], 4, CI.PAINTED, notes)
+    assert painted.tolist()[:2] == [0, 1] and np.isnan(painted[2]) and painted[3] == 1
+    assert any("0.5 and above is a fill" in n for n in notes)
+
+
+@pytest.mark.parametrize("bad, words", [("17", "bar 17 is outside the song"), ("every 0", "N of 1 or more"),
+                                        ("often", "or 'every 4', 'none', 'free'")])
+def test_read_fills_refuses_in_words(bad, words):
+    with pytest.raises(ValueError, match=words):
+        CI.read_fills("fill", bad, 16)
+
+
+def test_fills_reach_the_controls_and_models_that_ignore_them_are_named():
+    spec = CI.ControlSpec(fill="every 2")
+    assert spec.resolve(4)["fill"].tolist() == [0, 1, 0, 1] and spec.sets_fill()
+
+    class Old:
+        learns_controls, follows_fills = True, False
+
+    class New:
+        learns_controls, follows_fills = True, True
+
+    assert CI.ignored_controls(Old(), spec) == ["fill"] and CI.ignored_controls(New(), spec) == []
+    assert CI.ignored_controls(Old(), CI.ControlSpec(style="funk")) == []

@@ -99,3 +99,15 @@ def test_set_lane_and_free_all_refuse_bad_text_and_endless_lanes_in_words():
         L.lanes_length(too_long)
     assert L.lanes_length({"density": [None] * H.MAX_BARS}) == H.MAX_BARS
     assert L.set_lane(json.dumps(L.free_lanes(3)), "kick", "flat", 0.5)["kick"] == [0.5] * 3
+
+
+def test_the_fill_lane():
+    lanes, notes = L.clean_lanes({"Fills": [None, 0.2, 0.7, 1]}, 4)
+    assert lanes["fill"] == [None, 0.0, 1.0, 1.0] and notes
+    controls, _ = L.lanes_to_controls(lanes)
+    assert controls["fill"][1:].tolist() == [0, 1, 1] and np.isnan(controls["fill"][0])
+    assert "**fill** in bars 3–4; none in bar 2" in L.describe_lanes(lanes)
+    assert L.set_lane(lanes, "fill", "flat", 0.9)["fill"] == [1.0] * 4
+    with pytest.raises(ValueError, match="a bar is a fill or not"):
+        L.set_lane(lanes, "fill", "ramp_up", 0.9)
+    assert ("fill", "Fill", "fills") == L.LANE_ROWS[-1][:3]

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from drumgen import controls as C
 from drumgen import hvo as H
 from drumgen import takes as T
 
@@ -215,3 +216,77 @@ def test_a_model_with_the_known_drums_input_starts_as_the_one_without_and_then_h
     c = plain.generate(groove, seed=2, keep=full, keep_mask=mask)
     d = plain.generate(groove, seed=2, keep=empty, keep_mask=mask)
     assert np.array_equal(c[0, 16:32], d[0, 16:32])  # causal alone: it cannot
+
+
+# --- loop-ready parts and models that hear the kept bars after ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def known_model():
+    """A tiny controlled model with the known-drums inputs and the fill control, its new weights not zero."""
+    import torch
+
+    from drumgen.models.controlled import RhythmDrivenDrumGen
+    from drumgen.models.controlled import tiny_config as tiny_controlled
+
+    torch.manual_seed(1)
+    model = RhythmDrivenDrumGen(tiny_controlled(known_drums=True, fill_control=True)).eval()
+    with torch.no_grad():
+        for layer in (model.encoder.embed_known, model.decoder.embed_known):
+            layer.weight.normal_(0, 0.5)
+    return model
+
+
+def test_a_model_with_known_drums_hears_the_bars_after(known_model):
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=1, bars=4, seed=3)
+    mask = T.keep_mask(64, regenerate=[0])[None]           # bar 1 new, bars 2-4 kept
+    full, empty = H.empty_hvo(64)[None], H.empty_hvo(64)[None]
+    full[0, 16:, :9], full[0, 16:, 9:18] = 1.0, 0.8
+    a = known_model.generate(groove, seed=2, keep=full, keep_mask=mask)
+    b = known_model.generate(groove, seed=2, keep=empty, keep_mask=mask)
+    assert kept_equal(a, full, mask) and kept_equal(b, empty, mask)
+    assert not np.array_equal(a[0, :16], b[0, :16])  # what comes after changed bar 1
+
+
+@pytest.mark.parametrize("kind", ["vae", "controlled", "known"])
+def test_loop_ready_changes_only_the_last_bar(models, known_model, kind):
+    from tests.conftest import random_groove
+
+    model = known_model if kind == "known" else models[kind]
+    groove = random_groove(n=2, bars=4, seed=4)
+    plain = model.generate(groove, seed=5, temperature=1.5)
+    looped = model.generate(groove, seed=5, temperature=1.5, loop=True)
+    assert np.array_equal(looped[:, :48], plain[:, :48])  # bars 1-3 as without --loop
+    assert looped.shape == plain.shape and set(np.unique(looped[..., :9])) <= {0.0, 1.0}
+    # cells a caller keeps stay kept in the last bar too
+    mask = T.keep_mask(64, lock="kick")[None].repeat(2, 0)
+    kept = model.generate(groove, seed=6, temperature=1.5, keep=plain, keep_mask=mask, loop=True)
+    assert kept_equal(kept, plain, mask)
+    one_bar = model.generate(groove[:, :16], seed=5, loop=True)  # its last bar is its first: as it is
+    assert np.array_equal(one_bar, model.generate(groove[:, :16], seed=5))
+
+
+def test_loop_ready_hears_the_loops_start(known_model):
+    """The last bar depends on what the first bars are (it leads into them)."""
+    groove = np.zeros((1, 64, 3), np.float32)
+    groove[0, ::2] = [1, 0.7, 0.0]
+    take = known_model.generate(groove, seed=0)
+    other = take.copy()
+    other[0, :16, :9] = 1 - other[0, :16, :9]
+    other[0, :16, 9:18] = other[0, :16, :9] * 0.9
+    other[0, :16, 18:] = 0
+    mask = T.keep_mask(64, regenerate=[3])[None]
+    a = known_model.loop_ready(groove, C.validate_controls(None, 1, 4), take, None, seed=np.array([0]))
+    b = known_model.loop_ready(groove, C.validate_controls(None, 1, 4), other, None, seed=np.array([0]))
+    assert np.array_equal(a[0, :16], take[0, :16]) and np.array_equal(b[0, :16], other[0, :16])
+    assert not np.array_equal(a[0, 48:], b[0, 48:]) and kept_equal(a, take, mask)
+
+
+def test_the_fill_control_reaches_the_model(known_model):
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=1, bars=4, seed=8)
+    plain = known_model.generate(groove, seed=1)
+    fills = known_model.generate(groove, {"fill": [0, 0, 0, 1]}, seed=1)
+    assert known_model.follows_fills and not np.array_equal(plain, fills)

@@ -88,10 +88,14 @@ def elbo_loss(c: Any, hit_logits: torch.Tensor, velocities: torch.Tensor, offset
             "offset": offset_loss, "kl": kl}
 
 
+LOOP_BARS = 2  # a loop-ready last bar hears this many bars of the loop's start after it
+
+
 class DrumModel(nn.Module):
     config_class: type
     window: int
     learns_controls = False  # True: trained with the controls (style included), not only steered at sampling time
+    follows_fills = False    # True: trained with the fill control (controls.FILL)
 
     def __init__(self, config: Any):
         super().__init__()
@@ -135,7 +139,7 @@ class DrumModel(nn.Module):
                  temperature: float = 1.0, thresholds: float | list[float] | None = None,
                  max_hits: int | list[int] | None = None, keep_groove_timing: bool = True,
                  rest_in_silent_bars: bool = True, steer: bool = True, engine: Any = None,
-                 keep: np.ndarray | None = None, keep_mask: np.ndarray | None = None) -> np.ndarray:
+                 keep: np.ndarray | None = None, keep_mask: np.ndarray | None = None, loop: bool = False) -> np.ndarray:
         """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
         drums HVO (N, T, 27) with hits in {0, 1}.
 
@@ -153,7 +157,8 @@ class DrumModel(nn.Module):
         but mutes, which always hold). engine: the loader's fast path (the `Runtime` passes it).
         keep (N, T, 27), keep_mask (N, T, 9) or (T, 9): a take and the cells of it to keep (True):
         those come out exactly as they are in `keep`, and the rest is made to go with them
-        (`drumgen.takes` builds masks from "bars 5-8" or "keep the kick").
+        (`drumgen.takes` builds masks from "bars 5-8" or "keep the kick"). loop: make the last bar
+        lead back into the first, so the part loops without a seam (`loop_ready`).
         """
         groove = H.validate_groove(groove)
         n, length, _ = groove.shape
@@ -172,8 +177,35 @@ class DrumModel(nn.Module):
             self.eval()
         rest = sampling.silent_bars(groove)[..., 0] if rest_in_silent_bars else None
         out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set(), kept)
-        return sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
-                               rest_in_silent_bars, ctrl, out.hits, steer, kept)
+        hvo = sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
+                              rest_in_silent_bars, ctrl, out.hits, steer, kept)
+        if loop:
+            settings = dict(seed=seeds, temperature=temperature, thresholds=thresholds, max_hits=max_hits,
+                            keep_groove_timing=keep_groove_timing, rest_in_silent_bars=rest_in_silent_bars,
+                            steer=steer, engine=engine)
+            hvo = self.loop_ready(groove, ctrl, hvo, None if kept is None else kept.mask, **settings)
+        return hvo
+
+    def loop_ready(self, groove: np.ndarray, ctrl: C.Controls, take: np.ndarray, kept_mask: np.ndarray | None,
+                   **settings) -> np.ndarray:
+        """The take with its last bar made again to lead into its first: the song is followed by its
+        own first LOOP_BARS bars, kept as the take has them, and only the last bar is new (cells a
+        caller kept stay kept), so the last bar hears where the loop goes next as a regenerated bar
+        hears the bars after it. A one-bar part is left as it is (its last bar is its first)."""
+        n, length, _ = groove.shape
+        bar = H.STEPS_PER_BAR
+        if length < 2 * bar:
+            return take
+        wrap = min(LOOP_BARS, length // bar - 1) * bar
+        mask = np.ones((n, length + wrap, H.N_VOICES), bool)
+        mask[:, length - bar:length] = False
+        if kept_mask is not None:
+            mask[:, :length] |= kept_mask
+        wrapped_ctrl = C.Controls(*(np.concatenate([getattr(ctrl, k), getattr(ctrl, k)[:, :wrap // bar]], axis=1)
+                                    for k in C.CONTROL_KEYS))
+        out = self.generate(np.concatenate([groove, groove[:, :wrap]], axis=1), wrapped_ctrl,
+                            keep=np.concatenate([take, take[:, :wrap]], axis=1), keep_mask=mask, **settings)
+        return out[:, :length]
 
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
         """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""

@@ -174,6 +174,10 @@ def split_outputs(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
 class RhythmDrivenDrumGen(DrumModel):
     config_class = ControlledConfig
     learns_controls = True
+
+    @property
+    def follows_fills(self) -> bool:
+        return self.config.fill_control
     skip_kept_windows = True  # a window a take keeps whole is not decoded (the same drums, only faster)
 
     def __init__(self, config: ControlledConfig):

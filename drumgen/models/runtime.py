@@ -40,6 +40,11 @@ class Runtime:
         return self.model.learns_controls
 
     @property
+    def follows_fills(self) -> bool:
+        """True for a model trained with the fill control; others ignore where fills are asked for."""
+        return self.model.follows_fills
+
+    @property
     def config(self) -> Any:
         return self.model.config
 
