@@ -110,4 +110,4 @@ def test_the_fill_lane():
     assert L.set_lane(lanes, "fill", "flat", 0.9)["fill"] == [1.0] * 4
     with pytest.raises(ValueError, match="a bar is a fill or not"):
         L.set_lane(lanes, "fill", "ramp_up", 0.9)
-    assert ("fill", "Fill", "fills") == L.LANE_ROWS[-1][:3]
+    assert L.LANE_ROWS[-1][:3] == ("fill", "Fill", "fills")

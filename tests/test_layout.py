@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("representation", ("drumgen.hvo",)),
     ("formats and meanings", ("drumgen.drum_maps", "drumgen.midi", "drumgen.fills", "drumgen.controls", "drumgen.metrics")),
-    ("reading, data, sampling, showing", ("drumgen.bars", "drumgen.control_input", "drumgen.lanes", "drumgen.takes", "drumgen.data",
+    ("reading, data, sampling, showing", ("drumgen.bars", "drumgen.control_input", "drumgen.lanes", "drumgen.takes",
+                                          "drumgen.data",
                                           "drumgen.sampling", "drumgen.thresholds", "drumgen.judges",
                                           "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio")),
     ("models", ("drumgen.models", "drumgen.models.")),
