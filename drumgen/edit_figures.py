@@ -12,7 +12,15 @@ their monotonic groove; every model is called through `generate(groove, keep=tak
 3. lock kick and snare (true) and regenerate the rest: F1 of the other voices, beside their F1
    with nothing known;
 4. seams: F1 of each 2-bar span across a boundary between regenerated and kept bars, beside the
-   F1 of the regenerated bars themselves.
+   F1 of the regenerated bars themselves;
+5. fills (windows of beat performances): fills asked in bars 4 and 8 (phrase ends), none in the
+   others, every other control free; the share of bars the fill judge (`drumgen.fills`) calls a
+   fill where one was asked and where none was, beside the same with the fill lane free; the share
+   of bars 5 (after the fill of bar 4) with a crash or kick on the downbeat; the mean timing offset
+   of the hits in the fill bars and the others (fills stay on the song's grid);
+6. loops (windows whose bar 5 plays what bar 1 does, hit F1 >= LOOP_SIMILAR: there the drummer's
+   bar 4 led back into bar 1): the 4-bar loop of bars 1-4 made loop-ready and not; F1 of the seam
+   (the made bars 4 and 1 against the true bars 4 and 5) beside the inner seams' (bars 1-2, 2-3, 3-4).
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import fills
 from . import hvo as H
 from .fidelity import N_BARS, spread, window_parser
 from .metrics import score
@@ -30,6 +39,10 @@ from .takes import keep_mask
 BAR = H.STEPS_PER_BAR
 REGENERATED = ((2, 3), (6, 7))  # 0-based: bars 3-4 and bars 7-8
 LOCKED = ("kick", "snare")
+FILL_BARS = (3, 7)    # 0-based: fills asked in bars 4 and 8
+LOOP_BARS = 4         # the loop of the loop figure: bars 1-4
+LOOP_SIMILAR = 0.8    # a window's bar 5 repeats bar 1 when their hit F1 is at least this
+LANDING = [H.VOICES.index(v) for v in ("kick", "crash")]
 
 
 def bars_of(hvo: np.ndarray, bars) -> np.ndarray:
@@ -96,6 +109,61 @@ def edit_figures(model, true_hvo: np.ndarray, seed: int = 0, temperature: float 
     return figures
 
 
+def _mean(values: np.ndarray) -> float:
+    """The mean, 0 for nothing (a model that plays nothing has no fill bars and no offsets)."""
+    return float(values.mean()) if values.size else 0.0
+
+
+def _in_batches(model, groove: np.ndarray, batch: int = 256, **kwargs) -> np.ndarray:
+    return np.concatenate([model.generate(groove[i:i + batch], **kwargs) for i in range(0, len(groove), batch)])
+
+
+def fill_figures(model, true_hvo: np.ndarray, seed: int = 0, temperature: float = 1.0) -> dict:
+    """Figure 5 on windows of beat performances (N, 128, 27)."""
+    groove = H.hvo_to_groove(true_hvo)
+    n, length, _ = true_hvo.shape
+    asked = np.zeros(length // BAR, bool)
+    asked[list(FILL_BARS)] = True
+    out = _in_batches(model, groove, controls={"fill": asked.astype(np.float32)}, seed=seed, temperature=temperature)
+    free = _in_batches(model, groove, seed=seed, temperature=temperature)
+    playing = (out[..., H.HITS].reshape(n, -1, BAR, H.N_VOICES).sum(axis=(2, 3)) > 0)  # judged bars: with hits
+    judged, judged_free = fills.fill_flags(out) > 0, fills.fill_flags(free) > 0
+    after = FILL_BARS[0] + 1
+    offsets = np.abs(out[..., H.OFFSETS])[out[..., H.HITS] > 0.5].reshape(-1)
+    bar_of_hit = np.nonzero(out[..., H.HITS] > 0.5)[1] // BAR
+    in_fill = np.isin(bar_of_hit, FILL_BARS)
+    return {"windows": int(n),
+            "asked_fill_judged_fill": _mean(judged[:, asked][playing[:, asked]]),
+            "asked_none_judged_fill": _mean(judged[:, ~asked][playing[:, ~asked]]),
+            "free_judged_fill_in_fill_bars": float(judged_free[:, asked].mean()),
+            "free_judged_fill_elsewhere": float(judged_free[:, ~asked].mean()),
+            "downbeat_after_fill_kick_or_crash": float((out[:, after * BAR, LANDING] > 0.5).any(-1).mean()),
+            "true_downbeat_kick_or_crash": float((true_hvo[:, after * BAR, LANDING] > 0.5).any(-1).mean()),
+            "mean_abs_offset_fill_bars": _mean(offsets[in_fill]),
+            "mean_abs_offset_other_bars": _mean(offsets[~in_fill])}
+
+
+def loop_windows(true_hvo: np.ndarray) -> np.ndarray:
+    """Windows whose bar 5 plays what bar 1 does (hit F1 >= LOOP_SIMILAR), as a boolean mask."""
+    first, fifth = bars_of(true_hvo, [0]), bars_of(true_hvo, [LOOP_BARS])
+    return np.array([f1(fifth[i:i + 1], first[i:i + 1]) >= LOOP_SIMILAR for i in range(len(true_hvo))], bool)
+
+
+def loop_figures(model, true_hvo: np.ndarray, seed: int = 0, temperature: float = 1.0) -> dict:
+    """Figure 6 on windows from `loop_windows`."""
+    loop = true_hvo[:, :LOOP_BARS * BAR]
+    groove = H.hvo_to_groove(loop)
+    truth_seam = bars_of(true_hvo, [LOOP_BARS - 1, LOOP_BARS])
+    out = {"windows": int(len(true_hvo))}
+    for name, flag in (("loop_ready", True), ("plain", False)):
+        made = _in_batches(model, groove, seed=seed, temperature=temperature, loop=flag)
+        inner = [f1(bars_of(made, [b, b + 1]), bars_of(loop, [b, b + 1])) for b in range(LOOP_BARS - 1)]
+        out[name] = {"seam_f1": f1(bars_of(made, [LOOP_BARS - 1, 0]), truth_seam),
+                     "inner_seams_f1": float(np.mean(inner)), "last_bar_f1": f1(bars_of(made, [LOOP_BARS - 1]),
+                                                                                 bars_of(loop, [LOOP_BARS - 1]))}
+    return out
+
+
 def format_report(results: dict[str, dict]) -> str:
     names = list(results)
     rows = [("kept cells identical (share)", lambda r: r["kept_share"])]
@@ -111,6 +179,19 @@ def format_report(results: dict[str, dict]) -> str:
                      lambda r, k=key: min(r[k]["seams_f1"].values())))
     rows += [("kick and snare locked, the rest new: F1 of the others", lambda r: r["lock_kick_snare"]["f1_other_voices"]),
              ("  the other voices with nothing known", lambda r: r["lock_kick_snare"]["f1_other_voices_nothing_known"])]
+    if all("fills" in r for r in results.values()):
+        rows += [("fill asked (bars 4, 8): judged a fill", lambda r: r["fills"]["asked_fill_judged_fill"]),
+                 ("  no fill asked (other bars): judged a fill", lambda r: r["fills"]["asked_none_judged_fill"]),
+                 ("  fill lane free: judged a fill in bars 4, 8", lambda r: r["fills"]["free_judged_fill_in_fill_bars"]),
+                 ("  fill lane free: judged a fill elsewhere", lambda r: r["fills"]["free_judged_fill_elsewhere"]),
+                 ("  bar 5 lands with a kick or crash on beat 1", lambda r: r["fills"]["downbeat_after_fill_kick_or_crash"]),
+                 ("  mean abs offset (steps) in fill bars", lambda r: r["fills"]["mean_abs_offset_fill_bars"]),
+                 ("  mean abs offset (steps) in other bars", lambda r: r["fills"]["mean_abs_offset_other_bars"])]
+    if all("loops" in r for r in results.values()):
+        rows += [("4-bar loop-ready: F1 of the seam bar 4 -> bar 1", lambda r: r["loops"]["loop_ready"]["seam_f1"]),
+                 ("  its inner seams (mean)", lambda r: r["loops"]["loop_ready"]["inner_seams_f1"]),
+                 ("  not loop-ready: the seam", lambda r: r["loops"]["plain"]["seam_f1"]),
+                 ("  not loop-ready: inner seams (mean)", lambda r: r["loops"]["plain"]["inner_seams_f1"])]
     lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {label} | " + " | ".join(f"{get(results[n]):.3f}" for n in names) + " |" for label, get in rows]
     return "\n".join(lines)
@@ -128,9 +209,19 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     windows = data.load_split(args.split, args.data, n_bars=N_BARS)
-    true_hvo = windows.hvo[spread(len(windows), args.limit)]
-    results = {Path(p).stem: edit_figures(load_model(p), true_hvo, args.seed, args.temperature) for p in args.checkpoints}
-    print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars, seed {args.seed}, temperature {args.temperature}")
+    pick = spread(len(windows), args.limit)
+    true_hvo = windows.hvo[pick]
+    beats = true_hvo[~np.array([fills.is_fill_file(windows.files[i]) for i in windows.file_index[pick]], bool)]
+    loops = beats[loop_windows(beats)]
+    results = {}
+    for path in args.checkpoints:
+        model = load_model(path)
+        results[Path(path).stem] = {**edit_figures(model, true_hvo, args.seed, args.temperature),
+                                    "fills": fill_figures(model, beats, args.seed, args.temperature),
+                                    "loops": loop_figures(model, loops, args.seed, args.temperature)}
+    print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars ({len(beats)} of beat performances for the "
+          f"fills, {len(loops)} of them whose bar 5 repeats bar 1 for the loops), seed {args.seed}, "
+          f"temperature {args.temperature}")
     print(format_report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
