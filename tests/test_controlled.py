@@ -564,3 +564,16 @@ def test_continuation_hears_the_steered_drums(model, monkeypatch):
     ctx = model.config.context_bars * 16
     start = model.window - ctx
     assert np.array_equal(prefixes[1][..., H.HITS], out[:, start:start + ctx, H.HITS])
+
+
+def test_selection_score_of_an_editing_model_counts_the_edits(monkeypatch):
+    """A model trained to edit takes is chosen on its edits too: two more generate calls with keep."""
+    windows = _windows(6, 0, steps=8 * 16)
+    calls = []
+    for known in (False, True):
+        model = RhythmDrivenDrumGen(tiny_config(max_bars=8, context_bars=4, known_drums=known)).eval()
+        real = model.generate
+        monkeypatch.setattr(model, "generate", lambda *a, _real=real, **k: calls.append("keep" in k) or _real(*a, **k))
+        value = model.selection_score(windows)
+        assert 0.0 <= value <= 1.0
+    assert calls == [False, False, False, False, True, True]
