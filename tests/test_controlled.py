@@ -577,3 +577,18 @@ def test_selection_score_of_an_editing_model_counts_the_edits(monkeypatch):
         value = model.selection_score(windows)
         assert 0.0 <= value <= 1.0
     assert calls == [False, False, False, False, True, True]
+
+
+def test_spliced_fills_change_the_drums_not_the_groove(monkeypatch):
+    """The fill flag must mean something the groove does not already say: the groove is the beat's."""
+    windows = _windows(8, 1, steps=4 * 16)
+    clip = np.zeros((1, 17, 27), np.float32)
+    clip[0, :16, 4:7], clip[0, :16, 13:16] = 1, 0.9
+    monkeypatch.setattr(data.WindowSet, "fill_clip_bars", clip, raising=False)
+    plain = data.AugmentConfig(p_full=1.0, velocity_jitter=0.0, offset_jitter=0.0)
+    model = RhythmDrivenDrumGen(tiny_config(splice_fills=1.0, fill_control=True, control_dropout=0.0, all_free=0.0))
+    batch = model.make_batch(windows, np.arange(8), np.random.default_rng(0), plain)
+    toms = batch["drums"][..., 4:7].sum(dim=(1, 2))
+    assert (toms > 0).all()  # every window got the fill clip somewhere
+    assert torch.equal(batch["groove"], torch.from_numpy(H.hvo_to_groove(windows.hvo[:8])))  # the groove of the beat
+    assert (batch["cond"][..., C.FILL_KNOWN] == 1).all() and (batch["cond"][..., C.FILL].sum(-1) >= 1).all()

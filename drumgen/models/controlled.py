@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from .. import controls as C
+from .. import fills
 from .. import hvo as H
 from .. import sampling
 from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness, splice_fills
@@ -74,9 +75,11 @@ class ControlledConfig(ModelConfig):
     known_drums: bool = False
     known_share: float = 0.6     # share of training windows with some drums known (the rest: nothing known)
     # fills: a per-bar fill flag among the conditions (controls.FILL, as the fill judge hears each bar);
-    # GMD's one-bar fill clips are spliced into beat windows so fills are also learnt in a song's flow
+    # GMD's one-bar fill clips are spliced into the drums of beat windows, their groove left as it was:
+    # the groove of a drummer's own fill already plays the fill, and a model trained on those alone
+    # follows the groove and ignores the flag (as it ignored density before thin_drums)
     fill_control: bool = False
-    splice_fills: float = 0.0    # share of training windows that get a fill clip in one bar
+    splice_fills: float = 0.0    # share of training windows whose drums (not groove) get a fill clip in one bar
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -219,9 +222,10 @@ class RhythmDrivenDrumGen(DrumModel):
         thin = shift = np.zeros(n, bool)
         if rng is not None and augment is not None:
             drums = augment_drums(drums, augment, rng)
-            if self.config.splice_fills > 0:
-                drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills)
-            groove = augmented_grooves(drums, augment, rng)
+            groove_from = drums
+            if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
+                drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills)  # the drummer's fill
+            groove = augmented_grooves(groove_from, augment, rng)
             thin = rng.random(n) < self.config.thin_drums
             shift = rng.random(n) < self.config.shift_loudness
             drums = drums.copy()
@@ -287,7 +291,8 @@ class RhythmDrivenDrumGen(DrumModel):
         """Mean hit F1 on (up to) 256 validation windows with the true controls and with all free:
         the model must both follow the controls and play well without them. A model trained to edit
         takes (`known_drums`) is also scored on it: two bars made new with the other bars true, and
-        the voices but kick and snare made new with those true (F1 of the new cells)."""
+        the voices but kick and snare made new with those true (F1 of the new cells); one trained
+        with the fill control on how often fills come where asked and not elsewhere."""
         pick = np.unique(np.linspace(0, len(windows) - 1, min(256, len(windows))).astype(int))  # spread over files
         true = windows.hvo[pick]
         groove = H.hvo_to_groove(true)
@@ -301,6 +306,10 @@ class RhythmDrivenDrumGen(DrumModel):
                 out = self.generate(groove, keep=true, keep_mask=mask)
                 new = np.tile(~mask, 3)
                 scores.append(score(out * new, true * new)["f1"])
+        if self.config.fill_control:  # fills asked in bars 4 and 8, none in the others: judged as asked
+            asked = np.arange(true.shape[1] // H.STEPS_PER_BAR) % 4 == 3
+            judged = fills.fill_flags(self.generate(groove, {"fill": asked.astype(np.float32)})) > 0
+            scores.append(0.5 * (judged[:, asked].mean() + 1 - judged[:, ~asked].mean()))
         return float(np.mean(scores))
 
     @torch.inference_mode()
