@@ -23,9 +23,8 @@ import torch
 import torch.nn as nn
 
 from .. import controls as C
-from .. import fills
+from .. import fills, sampling
 from .. import hvo as H
-from .. import sampling
 from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness, splice_fills
 from ..metrics import score
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
