@@ -592,3 +592,18 @@ def test_spliced_fills_change_the_drums_not_the_groove(monkeypatch):
     assert (toms > 0).all()  # every window got the fill clip somewhere
     assert torch.equal(batch["groove"], torch.from_numpy(H.hvo_to_groove(windows.hvo[:8])))  # the groove of the beat
     assert (batch["cond"][..., C.FILL_KNOWN] == 1).all() and (batch["cond"][..., C.FILL].sum(-1) >= 1).all()
+
+
+def test_fill_history_dropout_hides_beats_of_fill_bars_only(monkeypatch):
+    model = RhythmDrivenDrumGen(tiny_config(fill_control=True, fill_history_dropout=1.0)).train()
+    seen = {}
+    real = model.decoder.forward
+    monkeypatch.setattr(model.decoder, "forward", lambda *a, **k: seen.update(hide=k.get("hide")) or real(*a, **k))
+    ctrl = C.validate_controls({"fill": [0, 1, None, 1]}, 1, 4)
+    cond, style = (torch.from_numpy(x) for x in C.condition_array(ctrl))
+    drums = torch.zeros(1, W, 27)
+    model(torch.zeros(1, W, 3), drums, cond, style)
+    assert seen["hide"][0, :, 0].tolist() == [False] * 4 + [True] * 4 + [False] * 4 + [True] * 4
+    model.eval()
+    model(torch.zeros(1, W, 3), drums, cond, style)
+    assert seen["hide"] is None  # never outside training

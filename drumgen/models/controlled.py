@@ -79,6 +79,7 @@ class ControlledConfig(ModelConfig):
     # follows the groove and ignores the flag (as it ignored density before thin_drums)
     fill_control: bool = False
     splice_fills: float = 0.0    # share of training windows whose drums (not groove) get a fill clip in one bar
+    fill_history_dropout: float = 0.0  # share of the beats of fill bars whose drum history is hidden
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -206,6 +207,13 @@ class RhythmDrivenDrumGen(DrumModel):
         hide = None
         if self.training and self.config.history_dropout > 0:  # the decoder must not lean on copying alone
             hide = torch.rand(B, T // BEAT, 1, device=groove.device) < self.config.history_dropout
+        if self.training and self.config.fill_history_dropout > 0 and self.config.fill_control:
+            # inside a bar asked to be a fill, the fill's own beats before would tell the decoder to go
+            # on with it: hidden, the fill has to come from the flag, as it must when sampling begins one
+            asked = (cond[..., C.FILL] > 0.5) & (cond[..., C.FILL_KNOWN] > 0.5)                   # (B, bars)
+            in_fill = asked.repeat_interleave(BEATS_PER_BAR, dim=1)[..., None]                      # (B, J, 1)
+            drop = in_fill & (torch.rand(B, T // BEAT, 1, device=groove.device) < self.config.fill_history_dropout)
+            hide = drop if hide is None else hide | drop
         context = self.decoder.context(memory, self.decoder.conditions(z, cond, style), known)
         raw = self.decoder(prev, context, rotary, hide=hide)
         return (*split_outputs(raw), mu, logvar)
