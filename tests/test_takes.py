@@ -290,3 +290,29 @@ def test_the_fill_control_reaches_the_model(known_model):
     plain = known_model.generate(groove, seed=1)
     fills = known_model.generate(groove, {"fill": [0, 0, 0, 1]}, seed=1)
     assert known_model.follows_fills and not np.array_equal(plain, fills)
+
+
+def test_fill_guidance_changes_only_what_it_should(known_model, monkeypatch):
+    from drumgen.models.engines import build_engine
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=2, bars=10, seed=9)  # two windows: the second continues from a prefix
+    asked = {"fill": [0, 0, 0, 1, 0, 0, 0, 1, 0, 1]}
+    plain = known_model.generate(groove, asked, seed=3)
+    monkeypatch.setattr(known_model.config, "fill_guidance", 3.0)
+    guided = known_model.generate(groove, asked, seed=3)
+    assert not np.array_equal(plain, guided)
+    assert np.array_equal(known_model.generate(groove, seed=3), known_model.generate(groove, seed=3))
+    monkeypatch.setattr(known_model.config, "fill_guidance", 1.0)
+    free_plain = known_model.generate(groove, seed=3)
+    monkeypatch.setattr(known_model.config, "fill_guidance", 3.0)
+    assert np.array_equal(free_plain, known_model.generate(groove, seed=3))  # no fill asked: no guidance
+    engine = build_engine(known_model)
+    fast = known_model.generate(groove, asked, seed=3, engine=engine)
+    assert np.array_equal(fast[..., :9], guided[..., :9]) and np.allclose(fast, guided, atol=1e-5)
+    take = guided
+    mask = T.keep_mask(160, regenerate=[3, 4])[None].repeat(2, 0)
+    again = known_model.generate(groove, asked, seed=4, keep=take, keep_mask=mask, engine=engine)
+    assert kept_equal(again, take, mask)
+    alone = known_model.generate(groove[1:], asked, seed=3)
+    assert np.array_equal(alone[0, :, :9], guided[1, :, :9])  # an item's drums do not depend on the batch

@@ -80,6 +80,10 @@ class ControlledConfig(ModelConfig):
     fill_control: bool = False
     splice_fills: float = 0.0    # share of training windows whose drums (not groove) get a fill clip in one bar
     fill_history_dropout: float = 0.0  # share of the beats of fill bars whose drum history is hidden
+    # sampling (no effect on training): classifier-free guidance on the fill flag where one is set,
+    # hit logits = free + g (set - free); 1 = none. Trained with the flag dropped at random, the model
+    # knows both; g > 1 makes a fill asked for, or none, surer at the cost of one more decoder pass
+    fill_guidance: float = 1.0
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -342,6 +346,12 @@ class RhythmDrivenDrumGen(DrumModel):
         memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known)
         z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
+        guided = self.config.fill_control and self.config.fill_guidance != 1.0 and bool(np.isfinite(ctrl.fill).any())
+        if guided:  # classifier-free guidance on the fill flag: a second half of the batch with the fills free
+            unguided = C.Controls(ctrl.density, ctrl.intensity, ctrl.instruments, ctrl.style)
+            cond = torch.cat([cond, torch.from_numpy(C.condition_array(unguided)[0]).to(device)])
+            style, z, memory = torch.cat([style, style]), torch.cat([z, z]), torch.cat([memory, memory])
+            known = None if known is None else torch.cat([known, known])
         base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style), known)  # every token's, once
         mute = sampling.mute_mask(ctrl, W)                                        # (B, W, 9)
         if rest is not None:
@@ -353,14 +363,18 @@ class RhythmDrivenDrumGen(DrumModel):
             kept_hits, kept_vel, kept_off = (torch.from_numpy(np.ascontiguousarray(a[:, :W])).to(device)
                                              for a in H.split_hvo(kept.hvo))
         n_tokens, done = W // BEAT, 0 if prefix is None else prefix.shape[1] // BEAT
-        drums = torch.zeros(B, n_tokens + 1, BEAT_DIM, device=device)          # token j's input: drums of beat j-1
+        halves = 2 if guided else 1
+        drums = torch.zeros(halves * B, n_tokens + 1, BEAT_DIM, device=device)  # token j's input: drums of beat j-1
         if done:
-            drums[:, 1:done + 1] = torch.from_numpy(prefix).to(device).reshape(B, done, BEAT_DIM)
+            drums[:, 1:done + 1] = torch.from_numpy(prefix).to(device).reshape(B, done, BEAT_DIM).repeat(halves, 1, 1)
         probs, vel, off = (torch.zeros(B, W, H.N_VOICES, device=device) for _ in range(3))
 
         def record(j: int, last: int, raw: torch.Tensor) -> None:
             """Keep the outputs of tokens j..last-1 and feed back the hits of those past the prefix."""
-            hit_logits, v, o = split_outputs(raw)                                  # (B, 4 * (last - j), 9)
+            hit_logits, v, o = split_outputs(raw[:B])                              # (B, 4 * (last - j), 9)
+            if guided:  # free + g (asked - free): the fills asked for, and none where none is, made surer
+                free_logits = split_outputs(raw[B:])[0]
+                hit_logits = free_logits + self.config.fill_guidance * (hit_logits - free_logits)
             steps = slice(j * BEAT, last * BEAT)
             probs[:, steps], vel[:, steps], off[:, steps] = torch.sigmoid(hit_logits), v, o
             for t in range(max(j, done), last):  # the prefix was already played: kept as it is
@@ -371,7 +385,7 @@ class RhythmDrivenDrumGen(DrumModel):
                     keep = kept_mask[:, s].repeat(1, 1, 3)
                     played = torch.where(keep, torch.cat([kept_hits[:, s], kept_vel[:, s] * kept_hits[:, s],
                                                           kept_off[:, s] * kept_hits[:, s]], dim=-1), played)
-                drums[:, t + 1] = played.reshape(B, BEAT_DIM)
+                drums[:, t + 1] = played.reshape(B, BEAT_DIM).repeat(halves, 1)  # both halves hear what is played
 
         if engine is not None and use_cache and not self.training and device.type == "cpu":
             engine.decode(drums, base, conds, record, done, n_tokens)  # the loader's traced step, token by token
@@ -386,7 +400,7 @@ class RhythmDrivenDrumGen(DrumModel):
                 raw = self.decoder(drums[:, first:last], context, rotary, first, caches)
                 record(j, last, raw[:, -(last - j):])
                 j = last
-        played = drums[:, 1:].reshape(B, W, H.HVO_DIM)
+        played = drums[:B, 1:].reshape(B, W, H.HVO_DIM)
         return probs.cpu().numpy(), vel.cpu().numpy(), off.cpu().numpy(), played[..., H.HITS].cpu().numpy()
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
