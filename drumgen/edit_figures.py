@@ -140,7 +140,19 @@ def fill_figures(model, true_hvo: np.ndarray, seed: int = 0, temperature: float 
             "downbeat_after_fill_kick_or_crash": float((out[:, after * BAR, LANDING] > 0.5).any(-1).mean()),
             "true_downbeat_kick_or_crash": float((true_hvo[:, after * BAR, LANDING] > 0.5).any(-1).mean()),
             "mean_abs_offset_fill_bars": _mean(offsets[in_fill]),
-            "mean_abs_offset_other_bars": _mean(offsets[~in_fill])}
+            "mean_abs_offset_other_bars": _mean(offsets[~in_fill]),
+            **bar_shape("fill_bars", out, asked), **bar_shape("other_bars", out, ~asked)}
+
+
+def bar_shape(name: str, hvo: np.ndarray, bars: np.ndarray) -> dict:
+    """What the chosen bars (a mask over bar indices) play: hits a bar, the toms' and the hats' share."""
+    n = len(hvo)
+    hits = hvo[..., H.HITS].reshape(n, -1, BAR, H.N_VOICES)[:, bars] > 0.5       # (N, b, 16, 9)
+    per_voice = hits.sum(axis=(0, 1, 2)).astype(float)
+    total = max(per_voice.sum(), 1.0)
+    toms, hats = [H.VOICES.index(v) for v in ("low_tom", "mid_tom", "high_tom")], [H.VOICES.index("closed_hat")]
+    return {f"hits_per_bar_{name}": float(per_voice.sum() / max(hits.shape[0] * hits.shape[1], 1)),
+            f"tom_share_{name}": float(per_voice[toms].sum() / total), f"hat_share_{name}": float(per_voice[hats].sum() / total)}
 
 
 def loop_windows(true_hvo: np.ndarray) -> np.ndarray:
@@ -185,6 +197,10 @@ def format_report(results: dict[str, dict]) -> str:
                  ("  fill lane free: judged a fill in bars 4, 8", lambda r: r["fills"]["free_judged_fill_in_fill_bars"]),
                  ("  fill lane free: judged a fill elsewhere", lambda r: r["fills"]["free_judged_fill_elsewhere"]),
                  ("  bar 5 lands with a kick or crash on beat 1", lambda r: r["fills"]["downbeat_after_fill_kick_or_crash"]),
+                 ("  hits a bar in fill bars (GMD fill clips: 13.1)", lambda r: r["fills"]["hits_per_bar_fill_bars"]),
+                 ("  hits a bar in the other bars (GMD beat bars: 19.0)", lambda r: r["fills"]["hits_per_bar_other_bars"]),
+                 ("  toms' share of the hits in fill bars (GMD fill clips: 0.30)", lambda r: r["fills"]["tom_share_fill_bars"]),
+                 ("  toms' share in the other bars (GMD beat bars: 0.07)", lambda r: r["fills"]["tom_share_other_bars"]),
                  ("  mean abs offset (steps) in fill bars", lambda r: r["fills"]["mean_abs_offset_fill_bars"]),
                  ("  mean abs offset (steps) in other bars", lambda r: r["fills"]["mean_abs_offset_other_bars"])]
     if all("loops" in r for r in results.values()):
