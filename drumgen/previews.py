@@ -20,6 +20,7 @@ from . import audio
 
 PREVIEW_FORMAT = "OGG"      # Vorbis
 PREVIEW_RATE = 32000        # Vorbis keeps up to ~15 kHz at this rate anyway; a third less to render and encode
+PREVIEW_MONO = True         # half the encoding of stereo; the synth's side signal is ~20 dB below its mid
 LOSSLESS_FORMAT = "FLAC"
 LOSSLESS_RATE = 44100
 _RENDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drumgen-render")   # a request's previews
@@ -32,10 +33,10 @@ def start_previews(*args: Any) -> Future:
 
 
 def write_previews(song_midi: Any, drums_midi: Any, folder: Path, stem: str, end_seconds: float | None = None,
-                   sample_rate: int = PREVIEW_RATE) -> tuple[str, str]:
-    """(the drums with the song, the drums alone) as Ogg files in `folder`. AudioUnavailable or
-    ValueError (too long, ...) as `audio.render_parts` raises them."""
-    song_part, drums = audio.render_parts([song_midi, drums_midi], sample_rate, until_seconds=end_seconds)
+                   sample_rate: int = PREVIEW_RATE, mono: bool = PREVIEW_MONO) -> tuple[str, str]:
+    """(the drums with the song, the drums alone) as Ogg files in `folder` (mono by default).
+    AudioUnavailable or ValueError (too long, ...) as `audio.render_parts` raises them."""
+    song_part, drums = audio.render_parts([song_midi, drums_midi], sample_rate, until_seconds=end_seconds, mono=mono)
     song_part += drums
     mix = audio.normalized(song_part)
     del song_part
