@@ -3,11 +3,12 @@
     mix, drums = write_previews(song.source, drums_midi, folder, "groove", end_seconds)  # two .ogg
     flac = write_lossless(merged_midi_path, folder)                                       # the mix, FLAC
 
-The previews are Ogg Vorbis (every current browser plays it; about a tenth of FLAC's size) at
-PREVIEW_RATE, rendered in one FluidSynth pass (`audio.render_parts`: the song's own tracks and the
-drums on outputs of their own; their sum is the mix, the drums part is the drums alone) and
-encoded side by side (the encoder releases the GIL). Lossless audio (FLAC at 44.1 kHz) is made
-only when asked for, from the MIDI file of the song with the drums.
+The previews are mono Ogg Vorbis (every current browser plays it; about a tenth of FLAC's size;
+mono: half the encoding of stereo) at PREVIEW_RATE, rendered in one FluidSynth pass
+(`audio.render_parts`: the song's own tracks and the drums on outputs of their own; their sum is
+the mix, the drums part is the drums alone) and encoded side by side (the encoder releases the
+GIL). Lossless audio (stereo FLAC at 44.1 kHz) is made only when asked for, from the MIDI file of
+the song with the drums.
 """
 from __future__ import annotations
 
