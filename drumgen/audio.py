@@ -55,6 +55,9 @@ AUDIO_FORMATS = ("WAV", "OGG", "FLAC")
 _FLUID_BLOCK = 64         # FluidSynth renders in blocks of this many samples
 _WRITE_BLOCK = 1 << 16     # frames per write to an audio file
 PARTS = 2                 # parts one render keeps apart (the song, the drums)
+_EVENT_CALLS = {"note_on": ("fluid_synth_noteon", 3), "note_off": ("fluid_synth_noteoff", 2),  # mido -> FluidSynth
+                "control_change": ("fluid_synth_cc", 3), "program_change": ("fluid_synth_program_change", 2),
+                "pitchwheel": ("fluid_synth_pitch_bend", 2)}
 SYNTHS = 2                # synthesizers per process: two songs render at once, neither waits on the other
 
 
@@ -154,21 +157,14 @@ class _Synth:
         set_type = fl.fluid_synth_set_channel_type
         set_type.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         set_type.restype = ctypes.c_int
-        # The events go to the same library through ctypes.PyDLL: its calls keep the GIL (each takes
-        # microseconds), so a render beside another thread (the page's figure) does not wait for the
-        # GIL again after every note; only fluid_synth_process, the work, lets it go.
+        # Events go to the same library through ctypes.PyDLL: its calls keep the GIL (microseconds
+        # each), so a render beside another thread (the page's figure) does not wait for the GIL
+        # after every note; only fluid_synth_process, the work, lets it go.
         direct = ctypes.PyDLL(fl._name)
-        number = ctypes.c_int
-
-        def bind(name: str, n_args: int) -> Any:
+        for kind, (name, n_args) in _EVENT_CALLS.items():
             call = getattr(direct, name)
-            call.argtypes, call.restype = [ctypes.c_void_p] + [number] * n_args, ctypes.c_int
-            return functools.partial(call, fs.synth)
-
-        self.calls = {"note_on": bind("fluid_synth_noteon", 3), "note_off": bind("fluid_synth_noteoff", 2),
-                      "control_change": bind("fluid_synth_cc", 3),
-                      "program_change": bind("fluid_synth_program_change", 2),
-                      "pitchwheel": bind("fluid_synth_pitch_bend", 2)}
+            call.argtypes, call.restype = [ctypes.c_void_p] + [ctypes.c_int] * n_args, ctypes.c_int
+            self.calls[kind] = functools.partial(call, fs.synth)
         self.fs, self.sfid, self.process, self.set_type, self.key = fs, sfid, process, set_type, key
         _SOUNDFONT_ERROR = None
         self.rendered = 0
