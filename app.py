@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import gradio as gr
 
+from drumgen import export_page, page_limits, webapp
 from drumgen import hvo as H
-from drumgen import page_limits, webapp
 from drumgen.lanes import LANE_ROWS
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
@@ -84,6 +84,41 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         with gr.Row():
             drums_midi = gr.File(label="MIDI: the drums", interactive=False)
             merged_midi = gr.File(label="MIDI: your song with the drums", interactive=False)
+        # Export for your DAW (drumgen/export_page.py): the take shown, written for a drum instrument; no model runs
+        daw = export_page.DawExport(drums)
+        with gr.Accordion("Export for your DAW", open=False, elem_id="drumgen-export"):
+            gr.Markdown(export_page.INTRO)
+            with gr.Row(elem_classes="drumgen-tools"):
+                daw_map = FreeDropdown(label="Drum map", choices=export_page.map_choices(), value="gm", scale=3,
+                                       min_width=220, info="the note each voice is written on")
+                daw_map_file = gr.File(label="Your drum map (.json, .yaml)", file_types=[".json", ".yaml", ".yml"],
+                                       type="filepath", height=120, scale=2, min_width=160)
+                daw_tracks = FreeDropdown(label="Tracks", choices=list(export_page.TRACK_CHOICES),
+                                          value=export_page.ONE_TRACK, scale=2, min_width=160)
+            daw_map_info = gr.Markdown(export_page.describe_map("gm"))
+            with gr.Row(elem_classes="drumgen-tools"):
+                daw_humanize = FreeSlider(0, 1, value=1.0, step=0.05, label="Humanize", min_width=160,
+                                          info="0: every hit on the grid; 1: the model's micro-timing")
+                daw_swing = FreeSlider(0, 1, value=0.0, step=0.05, label="Swing", min_width=160,
+                                       info="0: straight; 0.5: an MPC's 58%; 1: triplet swing")
+                daw_swing_grid = FreeDropdown(label="Swing grid", choices=list(export_page.SWING_GRID_CHOICES),
+                                              value="16th", min_width=100)
+                daw_low = gr.Textbox(label="Softest hit (1-127)", placeholder="as made", min_width=110,
+                                     info="both empty: the dynamics as made")
+                daw_high = gr.Textbox(label="Loudest hit (1-127)", placeholder="as made", min_width=110)
+            with gr.Row(elem_classes="drumgen-tools"):
+                daw_button = gr.Button("Export the drums MIDI", variant="primary", scale=1)
+                daw_file = gr.File(label="MIDI for your DAW", interactive=False, scale=2, height=90)
+        daw_inputs = [file, drums_midi, daw_map, daw_tracks, daw_humanize, daw_swing, daw_swing_grid, daw_low,
+                      daw_high, daw_map_file]
+        daw_map_file.upload(lambda _: export_page.MAP_FILE, daw_map_file, daw_map, api_visibility="private")
+        for trigger in (daw_map.change, daw_map_file.change):
+            trigger(export_page.describe_map, [daw_map, daw_map_file], daw_map_info, api_visibility="private",
+                    show_progress="hidden")
+        daw_button.click(daw.export, daw_inputs, daw_file, api_name="export", concurrency_id=page_limits.HEAVY,
+                         concurrency_limit=page_limits.GRADIO_WORKERS).success(
+            daw.preview, daw_inputs, [mix, alone], api_name="export_preview", concurrency_id=page_limits.HEAVY,
+            concurrency_limit=page_limits.GRADIO_WORKERS)
         with gr.Row(elem_classes="drumgen-tools"):
             regen_bars = gr.Textbox(label="Make these bars new", placeholder="5-8, 12 (empty: every bar)", scale=2,
                                     min_width=160)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import io
 import os
 import queue
@@ -54,6 +55,9 @@ AUDIO_FORMATS = ("WAV", "OGG", "FLAC")
 _FLUID_BLOCK = 64         # FluidSynth renders in blocks of this many samples
 _WRITE_BLOCK = 1 << 16     # frames per write to an audio file
 PARTS = 2                 # parts one render keeps apart (the song, the drums)
+_EVENT_CALLS = {"note_on": ("fluid_synth_noteon", 3), "note_off": ("fluid_synth_noteoff", 2),  # mido -> FluidSynth
+                "control_change": ("fluid_synth_cc", 3), "program_change": ("fluid_synth_program_change", 2),
+                "pitchwheel": ("fluid_synth_pitch_bend", 2)}
 SYNTHS = 2                # synthesizers per process: two songs render at once, neither waits on the other
 
 
@@ -122,6 +126,7 @@ class _Synth:
         self.sfid = -1
         self.process: Any = None
         self.set_type: Any = None
+        self.calls: dict[str, Any] = {}  # mido message type -> FluidSynth's call for it (see ready)
         self.rendered = 0  # samples made since the synth was created (FluidSynth works in blocks of 64)
 
     def ready(self, sample_rate: int) -> None:
@@ -152,6 +157,14 @@ class _Synth:
         set_type = fl.fluid_synth_set_channel_type
         set_type.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         set_type.restype = ctypes.c_int
+        # Events go to the same library through ctypes.PyDLL: its calls keep the GIL (microseconds
+        # each), so a render beside another thread (the page's figure) does not wait for the GIL
+        # after every note; only fluid_synth_process, the work, lets it go.
+        direct = ctypes.PyDLL(fl._name)
+        for kind, (name, n_args) in _EVENT_CALLS.items():
+            call = getattr(direct, name)
+            call.argtypes, call.restype = [ctypes.c_void_p] + [ctypes.c_int] * n_args, ctypes.c_int
+            self.calls[kind] = functools.partial(call, fs.synth)
         self.fs, self.sfid, self.process, self.set_type, self.key = fs, sfid, process, set_type, key
         _SOUNDFONT_ERROR = None
         self.rendered = 0
@@ -188,7 +201,7 @@ class _Synth:
     def close(self) -> None:
         if self.fs is not None:
             self.fs.delete()
-        self.fs, self.key, self.sfid = None, None, -1
+        self.fs, self.key, self.sfid, self.calls = None, None, -1, {}
 
 
 def _no_soundfont_reason() -> str:
@@ -214,22 +227,24 @@ def _synth() -> Iterator[_Synth]:
         _SYNTHS.put(synth)
 
 
-def _apply(fs: Any, msg: Any, channel: int) -> None:
-    """Send one mido channel message to the synth on `channel`; other messages (meta, sysex) are ignored."""
+def _apply(synth: _Synth, msg: Any, channel: int) -> None:
+    """Send one mido channel message to the synth on `channel`: notes, controllers, programs and pitch
+    bends; other messages (aftertouch, meta, sysex) are ignored."""
     kind = msg.type
+    calls = synth.calls
     if kind == "note_on":
         if msg.velocity > 0:
-            fs.noteon(channel, msg.note, msg.velocity)
+            calls["note_on"](channel, msg.note, msg.velocity)
         else:
-            fs.noteoff(channel, msg.note)
+            calls["note_off"](channel, msg.note)
     elif kind == "note_off":
-        fs.noteoff(channel, msg.note)
+        calls["note_off"](channel, msg.note)
     elif kind == "control_change":
-        fs.cc(channel, msg.control, msg.value)
+        calls["control_change"](channel, msg.control, msg.value)
     elif kind == "program_change":
-        fs.program_change(channel, msg.program)
+        calls["program_change"](channel, msg.program)
     elif kind == "pitchwheel":
-        fs.pitch_bend(channel, msg.pitch)
+        calls["pitchwheel"](channel, msg.pitch + 8192)  # FluidSynth's bend is 0..16383, centre 8192
 
 
 def seconds_at_tick(midi_file: mido.MidiFile, tick: int) -> float:
@@ -294,12 +309,14 @@ def normalized(samples: np.ndarray) -> np.ndarray:
 
 
 def render_parts(parts: Sequence[Any], sample_rate: int = 44100, tail: float = TAIL_SECONDS,
-                 until_seconds: float | None = None, max_seconds: float = MAX_AUDIO_SECONDS) -> list[np.ndarray]:
+                 until_seconds: float | None = None, max_seconds: float = MAX_AUDIO_SECONDS,
+                 mono: bool = False) -> list[np.ndarray]:
     """Play up to PARTS MIDI files that share a timeline (e.g. a song's own tracks and its new drums)
-    in one FluidSynth pass, each on outputs of its own: one (n, 2) float32 array a part, not
-    normalised, all of one length (the last event of any part, or until_seconds if later, then
-    `tail`). Their sum is the mix, as if the files were one (the synth is linear), and each part
-    is heard alone: the drums are rendered once for both previews. Errors as `render_audio`."""
+    in one FluidSynth pass, each on outputs of its own: one (n, 2) float32 array a part (mono=True:
+    (n,), the mean of the two sides, made straight from the synth's buffers), not normalised, all of
+    one length (the last event of any part, or until_seconds if later, then `tail`). Their sum is
+    the mix, as if the files were one (the synth is linear), and each part is heard alone: the
+    drums are rendered once for both previews. Errors as `render_audio`."""
     if not 1 <= len(parts) <= PARTS:
         raise ValueError(f"render_parts plays 1 to {PARTS} files at once, got {len(parts)}")
     sample_rate = int(sample_rate)
@@ -328,13 +345,17 @@ def render_parts(parts: Sequence[Any], sample_rate: int = 44100, tail: float = T
         done = 0
         try:
             for when, part, msg in events:
-                at = min(int(round(when * sample_rate)), n_samples)
+                # FluidSynth renders whole blocks and applies an event from the next block on: rendering
+                # to the end of the event's block first sounds the same, and a block's events share a call
+                at = min(-(-int(round(when * sample_rate)) // _FLUID_BLOCK) * _FLUID_BLOCK, n_samples)
                 synth.render(outs, done, at)
                 done = at
-                _apply(synth.fs, msg, msg.channel * PARTS + part if hasattr(msg, "channel") else 0)
+                _apply(synth, msg, msg.channel * PARTS + part if hasattr(msg, "channel") else 0)
             synth.render(outs, done, n_samples)
         finally:
             synth.reset()  # the next song starts from silence even after an error
+    if mono:  # (left + right) / 2 straight from the planar buffers (no interleaved copy), which then go
+        return [np.multiply(np.add(out[0], out[1]), 0.5, dtype=np.float32) for out in outs[:len(parts)]]
     return [np.ascontiguousarray(out.T) for out in outs[:len(parts)]]
 
 
@@ -359,14 +380,15 @@ def write_audio(samples: np.ndarray, target: str | os.PathLike | BinaryIO, sampl
     if fmt not in AUDIO_FORMATS:
         raise ValueError(f"format must be one of {', '.join(AUDIO_FORMATS)}, got {format!r}")
     subtype = {"WAV": "PCM_16", "OGG": "VORBIS", "FLAC": "PCM_16"}[fmt]
-    data = np.ascontiguousarray(np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0))
+    data = np.asarray(samples, dtype=np.float32)
     if isinstance(target, (str, os.PathLike)):
         target = os.fspath(target)
     channels = 1 if data.ndim == 1 else data.shape[1]
-    # in blocks: libsndfile's Vorbis encoder crashes (a stack overflow) on one write of minutes of audio
+    # in blocks (each clipped as it goes, so no copy of the whole is made): libsndfile's Vorbis
+    # encoder crashes (a stack overflow) on one write of minutes of audio
     with soundfile.SoundFile(target, "w", int(sample_rate), channels, subtype, format=fmt) as f:
         for start in range(0, len(data), _WRITE_BLOCK):
-            f.write(data[start:start + _WRITE_BLOCK])
+            f.write(np.clip(data[start:start + _WRITE_BLOCK], -1.0, 1.0))
 
 
 def audio_to_bytes(samples: np.ndarray, sample_rate: int = 44100, format: str = "WAV") -> bytes:

@@ -4,7 +4,7 @@
 
 "Generate" is `webapp.DrumApp.run` as the page calls it: read the MIDI file and the lanes (a
 density ramp, an intensity curve, a muted ride, a style), generate, write both MIDI files, draw the
-piano roll (PNG) and render both audio previews (one FluidSynth pass, Ogg Vorbis); median over `--repeats` calls
+piano roll (PNG) and render both audio previews (one FluidSynth pass, mono Ogg Vorbis); median over `--repeats` calls
 after a warm-up, with each stage's share. `--through-app` also times the same request through the
 real app on a local port with gradio_client (upload, queue, outputs copied to Gradio's cache and
 downloaded), as a person's browser would wait for it. `--fairness` sends two worst-case songs

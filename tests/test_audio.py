@@ -168,3 +168,34 @@ def test_write_audio_formats(tmp_path, fmt):
     assert blob[:4] in (b"RIFF", b"OggS", b"fLaC")
     with pytest.raises(ValueError, match="format"):
         A.write_audio(stereo, path, SR, format="MP4")
+
+
+@needs_fluidsynth
+def test_mono_parts_are_the_mean_of_the_two_sides(rock_midi, tmp_path):
+    bass = make_midi(tmp_path / "bass.mid", [(i * 480, 40 + (i % 4), 90, 0) for i in range(8)], channel=0)
+    stereo = A.render_parts([mido.MidiFile(bass), mido.MidiFile(rock_midi)], 32000)
+    mono = A.render_parts([mido.MidiFile(bass), mido.MidiFile(rock_midi)], 32000, mono=True)
+    for two, one in zip(stereo, mono):
+        assert one.shape == (len(two),) and one.dtype == np.float32 and one.flags.c_contiguous
+        assert rms(one) > 0.005
+        # renders of one file differ a little (FluidSynth's voices keep some state): close, not equal
+        assert np.corrcoef(one, two.mean(axis=1))[0, 1] > 0.98
+
+
+@needs_fluidsynth
+def test_previews_are_light_mono_ogg_files_that_play_the_song(rock_midi, tmp_path):
+    import soundfile
+
+    from drumgen import previews
+
+    bass = make_midi(tmp_path / "bass.mid", [(i * 480, 40 + (i % 4), 90, 0) for i in range(8)], channel=0)
+    mix, drums = previews.write_previews(mido.MidiFile(bass), mido.MidiFile(rock_midi), tmp_path, "rock", 4.0)
+    assert mix.endswith("rock_with_drums.ogg") and drums.endswith("rock_drums.ogg")
+    for path in (mix, drums):
+        info = soundfile.info(path)
+        assert info.format == "OGG" and info.channels == 1 and info.samplerate == previews.PREVIEW_RATE
+        assert info.duration == pytest.approx(4.0 + A.TAIL_SECONDS, abs=0.01)
+        samples, _ = soundfile.read(path, dtype="float32")
+        assert rms(samples) > 0.02 and np.abs(samples).max() == pytest.approx(A.PEAK, abs=0.05)
+    heard = [soundfile.read(p, dtype="float32")[0] for p in (mix, drums)]
+    assert not np.allclose(heard[0], heard[1], atol=1e-2)  # the bass is in the mix only

@@ -21,7 +21,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity",
                                      "drumgen.edit_figures")),
     ("interfaces", ("drumgen.cli", "drumgen.__main__", "drumgen.widgets", "drumgen.request_files", "drumgen.webapp",
-                    "drumgen.page_input", "drumgen.page_limits", "drumgen.previews", "drumgen.bench")),
+                    "drumgen.page_input", "drumgen.page_limits", "drumgen.previews", "drumgen.bench",
+                    "drumgen.export_page")),
     ("entry points", ("drumgen.bench_app", "drumgen.fingerprint", "drumgen.deploy", "app", "train.")),
 ]
 PACKAGE_INIT = "drumgen"  # the package's own __init__: lazy conveniences over the layers, above them all
