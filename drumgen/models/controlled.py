@@ -80,9 +80,10 @@ class ControlledConfig(ModelConfig):
     fill_control: bool = False
     splice_fills: float = 0.0    # share of training windows whose drums (not groove) get a fill clip in one bar
     fill_history_dropout: float = 0.0  # share of the beats of fill bars whose drum history is hidden
-    # sampling (no effect on training): classifier-free guidance on the fill flag where one is set,
-    # hit logits = free + g (set - free); 1 = none. Trained with the flag dropped at random, the model
-    # knows both; g > 1 makes a fill asked for, or none, surer at the cost of one more decoder pass
+    # sampling (no effect on training): classifier-free guidance in the bars asked to be fills, hit
+    # logits = free + g (asked - free); 1 = none. Trained with the flag dropped at random, the model
+    # knows both; g > 1 makes an asked fill surer at the cost of one more decoder pass (other bars, a
+    # "no fill" included, play as the model has them: it keeps fills out of them well on its own)
     fill_guidance: float = 1.0
 
     def __post_init__(self) -> None:
@@ -346,7 +347,8 @@ class RhythmDrivenDrumGen(DrumModel):
         memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known)
         z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
-        guided = self.config.fill_control and self.config.fill_guidance != 1.0 and bool(np.isfinite(ctrl.fill).any())
+        fill_bars = np.nan_to_num(ctrl.fill) > 0.5                              # (B, bars): fills asked for
+        guided = self.config.fill_control and self.config.fill_guidance != 1.0 and bool(fill_bars.any())
         if guided:  # classifier-free guidance on the fill flag: a second half of the batch with the fills free
             unguided = C.Controls(ctrl.density, ctrl.intensity, ctrl.instruments, ctrl.style)
             cond = torch.cat([cond, torch.from_numpy(C.condition_array(unguided)[0]).to(device)])
@@ -364,6 +366,9 @@ class RhythmDrivenDrumGen(DrumModel):
                                              for a in H.split_hvo(kept.hvo))
         n_tokens, done = W // BEAT, 0 if prefix is None else prefix.shape[1] // BEAT
         halves = 2 if guided else 1
+        if guided:  # g on the steps of fill bars, 1 (the model as it is) elsewhere
+            guidance = torch.from_numpy(np.where(np.repeat(fill_bars, H.STEPS_PER_BAR, axis=1), self.config.fill_guidance,
+                                                 1.0)[:, :W, None].astype(np.float32)).to(device)
         drums = torch.zeros(halves * B, n_tokens + 1, BEAT_DIM, device=device)  # token j's input: drums of beat j-1
         if done:
             drums[:, 1:done + 1] = torch.from_numpy(prefix).to(device).reshape(B, done, BEAT_DIM).repeat(halves, 1, 1)
@@ -372,9 +377,10 @@ class RhythmDrivenDrumGen(DrumModel):
         def record(j: int, last: int, raw: torch.Tensor) -> None:
             """Keep the outputs of tokens j..last-1 and feed back the hits of those past the prefix."""
             hit_logits, v, o = split_outputs(raw[:B])                              # (B, 4 * (last - j), 9)
-            if guided:  # free + g (asked - free): the fills asked for, and none where none is, made surer
+            if guided:  # in the bars asked to be fills: free + g (asked - free), the fill made surer
                 free_logits = split_outputs(raw[B:])[0]
-                hit_logits = free_logits + self.config.fill_guidance * (hit_logits - free_logits)
+                scale = guidance[:, j * BEAT:last * BEAT]
+                hit_logits = free_logits + scale * (hit_logits - free_logits)
             steps = slice(j * BEAT, last * BEAT)
             probs[:, steps], vel[:, steps], off[:, steps] = torch.sigmoid(hit_logits), v, o
             for t in range(max(j, done), last):  # the prefix was already played: kept as it is
