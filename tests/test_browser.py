@@ -141,8 +141,9 @@ def wait_for_take(page, number, old_href):
 
 
 def test_edit_the_take_on_its_grid_regenerate_selected_bars_and_undo(page):
-    """A click on the grid adds a hit that the MIDI download has; bars 5-6 selected on the bar numbers are the
-    only ones Regenerate changes; Undo brings the take before back (its grid and its MIDI)."""
+    """A click on the grid adds a hit that the MIDI download has, a drag up makes a hit louder; bars 5-6
+    selected on the bar numbers are the only ones Regenerate changes, around the kick locked by its padlock;
+    Undo brings the take before back (its grid and its MIDI), A/B the one after."""
     from drumgen import hvo as H
     from drumgen import midi
 
@@ -169,6 +170,23 @@ def test_edit_the_take_on_its_grid_regenerate_selected_bars_and_undo(page):
     rest[step] = False
     assert np.array_equal(edited[rest], first[rest]) and "hand edit: 1 hit added in bar 1" in summary(page)
 
+    kick = H.VOICES.index("kick")  # drag a kick up: louder
+    hit = next(s for s in range(64) if edited[s, kick] and edited[s, H.N_VOICES + kick] < 0.8)
+    lane = page.locator('#drumgen-take .tg-lane[data-voice="kick"]')
+    box = lane.bounding_box()
+    x, y = box["x"] + hit * cell + cell / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y - 40, steps=8)
+    page.mouse.up()
+    louder_href = wait_for_take(page, 3, edited_href)
+    louder = take_of_link(page, louder_href, song)
+    rest = np.ones(first.shape[0], bool)
+    rest[hit] = False
+    assert louder[hit, H.N_VOICES + kick] > edited[hit, H.N_VOICES + kick] + 0.2 and np.array_equal(louder[rest], edited[rest])
+
+    page.locator('#drumgen-take .tg-lock[data-voice="kick"]').click()  # keep the kick
+    page.wait_for_selector('#drumgen-take .tg-row.locked[data-voice="kick"]')
     five, six = (page.locator(f'#drumgen-take .tg-bar[data-bar="{b}"]').bounding_box() for b in (5, 6))
     page.mouse.move(five["x"] + 20, five["y"] + five["height"] / 2)
     page.mouse.down()
@@ -178,17 +196,19 @@ def test_edit_the_take_on_its_grid_regenerate_selected_bars_and_undo(page):
     page.wait_for_function("() => document.querySelector('#drumgen-regen-bars input, #drumgen-regen-bars textarea')"
                            ".value === '5-6'")
     page.get_by_role("button", name="Regenerate the selected bars").click()
-    regen_href = wait_for_take(page, 3, edited_href)
+    regen_href = wait_for_take(page, 4, louder_href)
     regenerated = take_of_link(page, regen_href, song)
-    changed = (regenerated != edited).any(-1).reshape(song.n_bars, 16).any(-1)
+    changed = (regenerated != louder).any(-1).reshape(song.n_bars, 16).any(-1)
     assert changed[4:6].any() and not changed[:4].any() and not changed[6:].any(), changed
-    assert "new drums in bars 5–6" in summary(page) and page.locator("#drumgen-take .tg-bar.on").count() == 2
+    assert np.array_equal(regenerated[:, kick::9], louder[:, kick::9])  # the kick locked
+    assert "new drums in bars 5–6, kick kept as it was" in summary(page)
+    assert page.locator("#drumgen-take .tg-bar.on").count() == 2  # the selection stays, for another try
 
     page.get_by_role("button", name="Undo").click()
-    undone_href = wait_for_take(page, 2, regen_href)
-    assert undone_href == edited_href and np.array_equal(take_of_link(page, undone_href, song), edited)
-    assert page.locator("#drumgen-take .tg-hit").count() == int(edited[:, H.HITS].sum())
-    assert page.locator("#drumgen-ab").inner_text() == "A/B: hear take 3"
+    undone_href = wait_for_take(page, 3, regen_href)
+    assert undone_href == louder_href and np.array_equal(take_of_link(page, undone_href, song), louder)
+    assert page.locator("#drumgen-take .tg-hit").count() == int(louder[:, H.HITS].sum())
+    assert page.locator("#drumgen-ab").inner_text() == "A/B: hear take 4"
     page.locator("#drumgen-ab").click()  # A/B: the regenerated take again
-    assert wait_for_take(page, 3, undone_href) == regen_href
+    assert wait_for_take(page, 4, undone_href) == regen_href
     page.screenshot(path=str(SCREENSHOTS / "take_grid_page.png"), full_page=True)
