@@ -156,7 +156,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         page = dict(api_visibility="private")  # the page's own: the history is per session, not an API
         record = dict(fn=pages.record, inputs=[*results, history], outputs=[summary, history, *view], **page, **light)
         file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze", **heavy).success(
-            pages.new_song, [file, history], [grid, history, *view], **page, **light)
+            pages.new_song, [file, grid, history], [grid, history, *view], **page, **light)
         track.input(drums.groove, [file, track], roll, api_name="groove", **heavy)
         for shape, button in shape_buttons.items():
             button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}", **light)

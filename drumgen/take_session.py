@@ -79,12 +79,22 @@ class PageTakes:
                 gr.Dropdown(choices=history.choices(), value=history.current, interactive=len(history) > 1))
 
     @user_errors
-    def new_song(self, file: Any, history: Any) -> tuple:
-        """A new file: its groove on the grid and no take, a new history -> (grid value, history, *view)."""
-        history = self.new_history()
+    def new_song(self, file: Any, value: Any, history: Any) -> tuple:
+        """A new file: its groove on the grid and no take, a new history -> (grid value, history, *view).
+        A take that fits the file (its length and tempo map: the same song loaded again, or a Generate
+        that came first) stays, with its history."""
         if file is None:
+            history = self.new_history()
             return {}, history, *self.view(history)
         song, _ = read_song(file)
+        take, _, _ = read_grid(value) if isinstance(value, dict) else (None, None, None)
+        if isinstance(history, TakeHistory) and history.current is not None and take is not None:
+            try:
+                takes.take_for_song(take, song)
+                return gr.skip(), history, *self.view(history)
+            except ValueError:
+                pass
+        history = self.new_history()
         return grid_value(None, midi.song_to_groove(song)), history, *self.view(history)
 
     @user_errors

@@ -211,5 +211,15 @@ def test_bars_typed_select_them_on_the_grid(drums, first):
     assert pages.select_bars(first.take, "5-6")["bars"] == [5, 6]
     with pytest.raises(gr.Error, match="bar 9 is outside the song"):
         pages.select_bars(first.take, "9")
-    new_song = pages.new_song(GROOVE, pages.new_history())[0]
+    new_song = pages.new_song(GROOVE, {}, pages.new_history())[0]
     assert new_song["take"] is None and new_song["steps"] == 8 * 16 and new_song["groove"]
+
+
+def test_a_new_file_starts_a_new_history_unless_the_take_fits_it(drums, first):
+    pages = PageTakes(drums)
+    _, history, *_ = pages.record(*first.outputs, pages.new_history())
+    kept = pages.new_song(GROOVE, first.take, history)  # the same song again (or a Generate that came first)
+    assert kept[1] is history and len(history) == 1 and kept[0] == gr.skip()  # the grid as it is
+    grid, fresh, *_ = pages.new_song(OTHER, first.take, history)
+    assert len(fresh) == 0 and grid["take"] is None and grid["steps"] == 4 * 16
+    assert pages.new_song(None, first.take, history)[0] == {}
