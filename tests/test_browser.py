@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from drumgen.lanes import LANE_ROWS
 from tests.conftest import ROOT
 from tests.test_app import launch_app
 
@@ -75,7 +76,7 @@ def generate_and_wait(page, words):
 def test_paint_a_lane_and_generate(page):
     page.set_input_files("input[type=file]", str(ROOT / "assets" / "bass_and_keys.mid"))
     page.wait_for_selector('#drumgen-lanes .bl-cells[data-lane="density"] .bl-cell >> nth=15')
-    assert cells(page, "density").count() == 16 and page.locator("#drumgen-lanes .bl-cell").count() == 16 * 11
+    assert cells(page, "density").count() == 16 and page.locator("#drumgen-lanes .bl-cell").count() == 16 * len(LANE_ROWS)
     page.get_by_text("16 bars of 4/4 at 110 BPM").wait_for()
     page.wait_for_selector("#drumgen-take .tg-groove i")  # the groove on the take's grid, before any take
     assert page.locator("#drumgen-take .tg-hit").count() == 0
