@@ -23,6 +23,8 @@ import gradio as gr
 from drumgen import export_page, page_limits, webapp
 from drumgen import hvo as H
 from drumgen.lanes import LANE_ROWS
+from drumgen.take_grid import BARS_TEXT_JS, TakeGrid
+from drumgen.take_session import PageTakes
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
 CONCURRENCY = page_limits.SLOTS  # requests worked on at once (one per CPU core of a small machine): drumgen's WorkGate
@@ -30,17 +32,21 @@ MAX_UPLOAD = "16mb"      # larger uploads are refused by Gradio; drumgen itself 
 INTRO = """# drumgen: a drum part for your groove
 Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song) and it writes a 9-piece
 drum part that follows it, at your tempo. **1.** Upload a `.mid` or pick an example. **2.** Paint per-bar
-controls if you like (or leave them free). **3.** Generate, listen, download the MIDI."""
+controls if you like (or leave them free). **3.** Generate, listen, download the MIDI. **4.** Edit the take on
+its grid: click hits in or out, select bars and Regenerate them, lock the drums you like; Undo and A/B any time."""
 CSS = """
 #drumgen-summary { min-height: 3em; }
 .drumgen-tools { align-items: end; }
+#drumgen-takes { align-items: end; }
 """
 
 
 def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> gr.Blocks:
     """The page around `drums` (its models, its functions); examples: MIDI files to offer."""
     examples = webapp.examples() if examples is None else list(examples)
+    pages = PageTakes(drums)
     with gr.Blocks(title="drumgen", delete_cache=(1800, 7200)) as demo:
+        history = gr.State(pages.new_history(), time_to_live=7200)  # this session's takes (Undo, Redo, A/B)
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
@@ -53,6 +59,9 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                                     value=webapp.ALL_NOTES, allow_custom_value=True,
                                     info="all notes, or one track (e.g. just the bass)")
                 info = gr.Markdown(webapp.NO_FILE, elem_id="drumgen-info")
+        with gr.Accordion("Your groove as a piano roll (the take's grid below shows it too)", open=False):
+            roll = gr.Image(label="Your groove (orange)", type="filepath", format="png", interactive=False,
+                            show_label=False, elem_id="drumgen-roll")
         lanes = BarLanes(LANE_ROWS, value={}, label="Per-bar controls", elem_id="drumgen-lanes")
         with gr.Row(elem_classes="drumgen-tools"):
             lane = FreeDropdown(label="Set a whole lane", choices=[(label, key) for key, label, *_ in LANE_ROWS],
@@ -75,14 +84,28 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             variation = gr.Button("New variation (new seed)", scale=1)
 
         summary = gr.Markdown(label="Summary", elem_id="drumgen-summary")
-        # one figure: the groove once a file is read, the groove and its drums after each Generate
-        roll = gr.Image(label="Piano roll: your groove (orange) and the drums (blue)", type="filepath", format="png",
-                        interactive=False, elem_id="drumgen-roll")
+        # the take, drawn in the browser: the groove in a row of its own, one row per drum, editable
+        grid = TakeGrid(label="The take: click to add or remove hits, drag a hit for its velocity", elem_id="drumgen-take")
+        with gr.Row(elem_classes="drumgen-tools"):
+            regen_bars = gr.Textbox(label="Bars to make new (the bars selected on the grid; or type them)",
+                                    placeholder="5-8, 12 (empty: every bar)", scale=3, min_width=200,
+                                    elem_id="drumgen-regen-bars")
+            regen_lock = gr.CheckboxGroup(label="Voices to keep (the grid's padlocks)", visible=False,
+                                          choices=[(H.VOICE_LABELS[v], v) for v in H.VOICES])
+            regen_seed = gr.Number(None, visible=False, label="Regenerate seed (empty: a new one)")
+            regenerate = gr.Button("Regenerate the selected bars (keep the rest and the locked drums)", scale=3,
+                                   variant="primary")
+        with gr.Row(elem_id="drumgen-takes"):
+            undo = gr.Button("↶ Undo", size="md", scale=1, min_width=90, interactive=False)
+            redo = gr.Button("↷ Redo", size="md", scale=1, min_width=90, interactive=False)
+            ab = gr.Button("A/B", size="md", scale=2, min_width=150, interactive=False, elem_id="drumgen-ab")
+            take_list = gr.Dropdown(label="Takes (pick one to hear it)", choices=[], value=None, scale=4, min_width=240,
+                                    interactive=False, elem_id="drumgen-take-list")
         with gr.Row():
             mix = gr.Audio(label="Drums with your song", type="filepath", interactive=False)
             alone = gr.Audio(label="Drums alone", type="filepath", interactive=False)
         with gr.Row():
-            drums_midi = gr.File(label="MIDI: the drums", interactive=False)
+            drums_midi = gr.File(label="MIDI: the drums", interactive=False, elem_id="drumgen-drums-midi")
             merged_midi = gr.File(label="MIDI: your song with the drums", interactive=False)
         # Export for your DAW (drumgen/export_page.py): the take shown, written for a drum instrument; no model runs
         daw = export_page.DawExport(drums)
@@ -120,30 +143,39 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             daw.preview, daw_inputs, [mix, alone], api_name="export_preview", concurrency_id=page_limits.HEAVY,
             concurrency_limit=page_limits.GRADIO_WORKERS)
         with gr.Row(elem_classes="drumgen-tools"):
-            regen_bars = gr.Textbox(label="Make these bars new", placeholder="5-8, 12 (empty: every bar)", scale=2,
-                                    min_width=160)
-            regen_lock = gr.CheckboxGroup(label="Keep these voices as they are",
-                                          choices=[(H.VOICE_LABELS[v], v) for v in H.VOICES], scale=4)
-            regen_seed = gr.Number(None, visible=False, label="Regenerate seed (empty: a new one)")
-            regenerate = gr.Button("Regenerate (keep the rest of the take)", scale=2)
-        with gr.Row(elem_classes="drumgen-tools"):
             lossless_button = gr.Button("Lossless audio of the song with the drums (FLAC)", size="md", scale=1)
             lossless = gr.File(label="Lossless audio (FLAC, 44.1 kHz)", interactive=False, scale=2, height=90)
 
         settings = [file, track, lanes, style, model, temperature]
-        results = [roll, mix, alone, drums_midi, merged_midi, summary]
+        results = [grid, mix, alone, drums_midi, merged_midi, summary]
+        view = [undo, redo, ab, take_list]
+        shown = [grid, mix, alone, drums_midi, merged_midi, summary, history, *view]  # a take shown again
         # the heavy events share one group; drumgen's WorkGate (page_limits) decides what runs in it
         heavy = dict(concurrency_id=page_limits.HEAVY, concurrency_limit=page_limits.GRADIO_WORKERS)
         light = dict(concurrency_id=page_limits.LIGHT, concurrency_limit=4, show_progress="hidden")
-        file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze", **heavy)
+        page = dict(api_visibility="private")  # the page's own: the history is per session, not an API
+        record = dict(fn=pages.record, inputs=[*results, history], outputs=[summary, history, *view], **page, **light)
+        file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze", **heavy).success(
+            pages.new_song, [file, grid, history], [grid, history, *view], **page, **light)
         track.input(drums.groove, [file, track], roll, api_name="groove", **heavy)
         for shape, button in shape_buttons.items():
             button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}", **light)
         free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", **light)
-        generate.click(drums.generate, [*settings, seed], results, api_name="generate", **heavy)
-        variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation", **heavy)
-        regenerate.click(drums.regenerate, [file, track, drums_midi, regen_bars, regen_lock, lanes, style, model,
-                                            temperature, regen_seed], [seed, *results], api_name="regenerate", **heavy)
+        generate.click(drums.generate, [*settings, seed], results, api_name="generate", **heavy).success(**record)
+        variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation", **heavy).success(**record)
+        regenerate.click(drums.regenerate, [file, track, grid, regen_bars, regen_lock, lanes, style, model,
+                                            temperature, regen_seed], [seed, *results], api_name="regenerate",
+                         **heavy).success(**record)
+        # the API's edit (the page's own hand edits below keep the grid as the person left it)
+        gr.on([], drums.edit, [file, track, grid], results, api_name="edit", **heavy)
+        grid.input(pages.hand_edit, [file, track, grid, history], [mix, alone, drums_midi, merged_midi, summary,
+                                                                    history, *view], trigger_mode="always_last",
+                   **page, **heavy)
+        grid.change(None, grid, regen_bars, js=BARS_TEXT_JS, **page)  # the bars selected, as text
+        regen_bars.submit(pages.select_bars, [grid, regen_bars], grid, **page, **light)
+        for button, how in ((undo, pages.undo), (redo, pages.redo), (ab, pages.swap)):
+            button.click(how, [file, track, grid, history], shown, **page, **light)
+        take_list.input(pages.show, [file, track, grid, history, take_list], shown, **page, **light)
         lossless_button.click(drums.lossless, merged_midi, lossless, api_name="lossless_audio", **heavy)
     demo.queue(max_size=page_limits.QUEUE_SIZE)
     demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs)

@@ -3,8 +3,9 @@
     python -m drumgen.bench_app [--model controlled|mgvae | --checkpoint P] [--threads 1] [--through-app] [--fairness]
 
 "Generate" is `webapp.DrumApp.run` as the page calls it: read the MIDI file and the lanes (a
-density ramp, an intensity curve, a muted ride, a style), generate, write both MIDI files, draw the
-piano roll (PNG) and render both audio previews (one FluidSynth pass, mono Ogg Vorbis); median over `--repeats` calls
+density ramp, an intensity curve, a muted ride, a style), generate, write both MIDI files, make the
+take's value for the page's grid (drawn in the browser: the PNG piano roll it replaced cost a third of
+Generate) and render both audio previews (one FluidSynth pass, mono Ogg Vorbis); median over `--repeats` calls
 after a warm-up, with each stage's share. `--through-app` also times the same request through the
 real app on a local port with gradio_client (upload, queue, outputs copied to Gradio's cache and
 downloaded), as a person's browser would wait for it. `--fairness` sends two worst-case songs
@@ -28,7 +29,7 @@ TARGET_SECONDS = 0.5
 TARGET_APP_SECONDS = 1.0
 TARGET_PREVIEW_KB = 1024
 FAIR_SECONDS = 5.0
-STAGES = ("read", "generate", "midi", "figure", "audio")
+STAGES = ("read", "generate", "midi", "take", "audio")
 
 
 def example_lanes(bars: int = BARS) -> dict:
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cpus = os.cpu_count() or 1
     audio = audio_unavailable_reason()
-    print(f"{checkpoint}: {kind}; torch {args.threads} thread(s); warm-up (load, first figure, SoundFont) {warm_s:.1f} s")
+    print(f"{checkpoint}: {kind}; torch {args.threads} thread(s); warm-up (load, matplotlib, SoundFont) {warm_s:.1f} s")
     print(f"machine: {cpus} CPUs, load average {load:.1f} before the run"
           + (" (other work shares the CPUs: figures are pessimistic)" if load > 0.5 * cpus else ""))
     if audio:
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = {s: float(np.median([r[1].get(s, 0.0) for r in results])) for s in STAGES}
     total = float(np.median(totals))
     sizes = {label: os.path.getsize(p) / 1024 for label, p in
-             (("figure", result.figure), ("mix", result.mix), ("drums audio", result.drums_audio),
+             (("mix", result.mix), ("drums audio", result.drums_audio),
               ("drums MIDI", result.drums_midi), ("merged MIDI", result.merged_midi)) if p}
     print(f"\nGenerate, {BARS} bars ({webapp.midi.read_song(path).bpm:.0f} BPM), median of {len(totals)} calls: "
           f"{total * 1e3:.0f} ms (p90 {np.percentile(totals, 90) * 1e3:.0f} ms)")
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|")
     for stage in STAGES:
         print(f"| {stage} | {stages[stage] * 1e3:.1f} | {stages[stage] / max(sum(stages.values()), 1e-9):.0%} |")
+    sizes["take (JSON)"] = len(json.dumps(result.take)) / 1024
     print("outputs: " + ", ".join(f"{k} {v:.0f} KB" for k, v in sizes.items()))
     figures = {"checkpoint": str(checkpoint), "kind": kind, "threads": args.threads, "cpus": cpus, "load_average": load,
                "bars": BARS, "calls": len(totals), "median_ms": total * 1e3,

@@ -2,14 +2,17 @@
 temperature, the style and the model. A person's meaning is accepted ('FUNK', ' funk ', 'MGVAE', a
 seed typed as '7'); anything else is refused with a sentence that echoes at most a few dozen
 characters of what was sent (`control_input.shown`), never changed into something else (a seed of
-1.5 is refused, not rounded; track '2.5' is refused, not read as track 2).
+1.5 is refused, not rounded; track '2.5' is refused, not read as track 2). `user_errors` makes a
+page handler fail only with such a sentence; `describe_song` and `track_choices` say what was read.
 """
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ ALL_NOTES = "all"
 ANY_STYLE = "any"
 MAX_TEMPERATURE = 3.0
 MAX_SEED = 2**31 - 1
+log = logging.getLogger("drumgen.webapp")  # where the page's unexpected errors were always logged
 _TRACK = re.compile(r"\s*(?:track\s*)?(\d{1,5})\s*(?::.*)?", flags=re.IGNORECASE | re.DOTALL)
 
 
@@ -135,3 +139,48 @@ def parse_track(track: Any, song: midi.Song) -> int | None:
         index = int(found.group(1))
     song.select(index)  # MidiError naming the tracks with notes when there is none
     return index
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Let a handler fail only with gr.Error: a bad file or value says why in its own words
+    (MidiError, ValueError), anything else is logged with its traceback and reported in one line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (midi.MidiError, ValueError, FileNotFoundError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:  # a bug, not the user's fault
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"drumgen failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); please report it.",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+# --- songs ------------------------------------------------------------------------------------------
+
+def track_choices(song: midi.Song) -> list[tuple[str, str]]:
+    """(label, value) pairs for the groove dropdown: all notes, then each track with notes."""
+    total = int(len(song.notes))
+    return [(f"all notes ({total})", ALL_NOTES)] + [(t.describe(), str(t.index)) for t in song.tracks if t.n_notes]
+
+
+def describe_song(song: midi.Song, name: str) -> str:
+    """Markdown: what drumgen understood of a file."""
+    tempos = [bpm for _, bpm in song.tempos] or [midi.DEFAULT_BPM]
+    tempo = f"{tempos[0]:.1f} BPM".replace(".0 ", " ")
+    if len(tempos) > 1:
+        tempo += f" ({len(tempos) - 1} tempo change{'s' if len(tempos) > 2 else ''}, {min(tempos):.0f}–{max(tempos):.0f} BPM)"
+    elif not song.tempos:
+        tempo += " (no tempo in the file: MIDI's default)"
+    meter = ", ".join(f"{n}/{d}" for _, n, d in song.time_signatures) or "4/4 (none given)"
+    tracks = [t for t in song.tracks if t.n_notes]
+    lines = [f"**{name}**: {song.n_bars} bar{'s' if song.n_bars != 1 else ''} of {meter} at {tempo}, "
+             f"{song.ticks_per_beat} ticks per beat",
+             f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} with notes: "
+             + "; ".join(t.describe() for t in tracks)]
+    return "\n\n".join(lines)

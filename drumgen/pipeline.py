@@ -94,3 +94,22 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
     drums_midi = midi.hvo_to_midi(hvo, song, options=export)
     timings = {"read": t1 - t0, "generate": t2 - t1, "write": time.perf_counter() - t2}
     return DrumPart(song, groove, track, reading, hvo, drums_midi, timings, export)
+
+
+def take_part(source: str | os.PathLike | bytes | midi.Song, take: np.ndarray, track: int | None = None,
+              channel: int | None = None, export: midi.ExportOptions | None = None) -> DrumPart:
+    """A take made elsewhere (edited by hand, sent as JSON) for a MIDI file, written as make_drums
+    writes its drums (the same groove, tempo map and MIDI files), with no model: take (T, 27), T the
+    song's steps."""
+    if export is not None and not isinstance(export, midi.ExportOptions):
+        raise ValueError(f"export must be midi.ExportOptions or None, got {type(export).__name__}")
+    t0 = time.perf_counter()
+    song = source if isinstance(source, midi.Song) else midi.read_song(source)
+    groove = midi.song_to_groove(song, track, channel)
+    take = np.asarray(take, np.float32)
+    if take.shape != (groove.shape[0], H.HVO_DIM):
+        raise ValueError(f"the take has shape {take.shape}; the song's is ({groove.shape[0]}, {H.HVO_DIM})")
+    t1 = time.perf_counter()
+    drums_midi = midi.hvo_to_midi(take, song, options=export)
+    timings = {"read": t1 - t0, "generate": 0.0, "write": time.perf_counter() - t1}
+    return DrumPart(song, groove, track, Reading(None), take, drums_midi, timings, export)

@@ -8,18 +8,25 @@ command line, the page and the tests build them the same way:
     bars = parse_bars("5-8, 12", n_bars)                 # 0-based bar indices, checked against the song
     mask = keep_mask(n_steps, regenerate=bars, lock=["kick", "snare"])   # new bars 5-8 and 12, kick and snare kept
     value = take_to_json(take); take = take_from_json(value, n_steps)    # the page's and the API's form
+    value = song_take_json(take, song); take = take_for_song(value, song)  # the same, its tempo map checked
     take = take_from_midi("drums.mid", song)                                # a take written as MIDI
+
+`TakeHistory` keeps the takes of one session (the page's): each new take (Generate, Regenerate, a
+hand edit) is added, Undo goes back to the take it was made from, Redo forward again, and A/B
+switches between the take shown and the one shown before it.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import hvo as H
 from . import midi
-from .control_input import parse_bars, voice_names  # noqa: F401  (parse_bars: bars as musicians type them)
+from .control_input import in_bars, parse_bars, voice_names  # noqa: F401  (parse_bars: bars as musicians type them)
 
 TAKE_FORMAT = 1
 
@@ -54,8 +61,14 @@ def take_to_json(take: np.ndarray, **about: Any) -> dict:
 
 
 def take_from_json(value: Any, n_steps: int | None = None) -> np.ndarray:
-    """The JSON-able value of take_to_json -> a take (T, 27); ValueError in words for anything else,
-    and for a take of another length than the song's n_steps."""
+    """The JSON-able value of take_to_json (or its JSON text) -> a take (T, 27); ValueError in words
+    for anything else, and for a take of another length than the song's n_steps."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError("take: expected {'steps': N, 'hits': [[step, voice, velocity, offset], ...]}, "
+                             "got text that is not JSON") from None
     if not isinstance(value, Mapping) or not isinstance(value.get("hits"), list):
         raise ValueError("take: expected {'steps': N, 'hits': [[step, voice, velocity, offset], ...]}")
     steps = value.get("steps")
@@ -65,6 +78,9 @@ def take_from_json(value: Any, n_steps: int | None = None) -> np.ndarray:
     if n_steps is not None and steps != n_steps:
         raise ValueError(f"the take is {steps // H.STEPS_PER_BAR} bars long and the song "
                          f"{n_steps // H.STEPS_PER_BAR}: a take belongs to the song it was made for")
+    if len(value["hits"]) > steps * H.N_VOICES:
+        raise ValueError(f"take: {len(value['hits'])} hits in {steps} steps of {H.N_VOICES} voices; "
+                         "each cell holds one hit at most")
     take = H.empty_hvo(steps)
     for hit in value["hits"]:
         if not isinstance(hit, (list, tuple)) or len(hit) != 4:
@@ -82,10 +98,60 @@ def take_from_json(value: Any, n_steps: int | None = None) -> np.ndarray:
     return take
 
 
+def describe_change(old: np.ndarray, new: np.ndarray) -> str:
+    """What a hand edit changed, in words: '2 hits added, 1 removed, 1 velocity changed in bars 3–4'."""
+    old_hits, new_hits = old[:, H.HITS] > 0.5, new[:, H.HITS] > 0.5
+    if old.shape != new.shape:
+        return "a take of another length"
+    added, removed = new_hits & ~old_hits, old_hits & ~new_hits
+    both = old_hits & new_hits
+    louder = both & (old[:, H.VELOCITIES] != new[:, H.VELOCITIES])
+    moved = both & (old[:, H.OFFSETS] != new[:, H.OFFSETS])
+    parts = [f"{int(added.sum())} hit{'s' if added.sum() != 1 else ''} added" if added.any() else "",
+             f"{int(removed.sum())} removed" if removed.any() else "",
+             f"{int(louder.sum())} velocit{'ies' if louder.sum() != 1 else 'y'} changed" if louder.any() else "",
+             f"{int(moved.sum())} moved in time" if moved.any() else ""]
+    changed = (added | removed | louder | moved).reshape(-1, H.STEPS_PER_BAR, H.N_VOICES).any(axis=(1, 2))
+    words = ", ".join(p for p in parts if p)
+    return f"{words} {in_bars(np.nonzero(changed)[0].tolist())}" if words else "no change"
+
+
 def _beat_tempos(song: midi.Song) -> list[tuple[float, float]]:
     """A song's tempo map in beats (ticks per beat differ between a song and the file written from it)."""
     tempos = song.tempos or [(0, midi.DEFAULT_BPM)]
     return [(round(tick / song.ticks_per_beat, 4), round(bpm, 3)) for tick, bpm in tempos]
+
+
+def tempo_map(song: midi.Song) -> list[list[float]]:
+    """A song's tempo map as [[beat, BPM], ...]: what a take's JSON says of the song it belongs to."""
+    return [[beat, bpm] for beat, bpm in _beat_tempos(song)]
+
+
+def song_take_json(take: np.ndarray, song: midi.Song, **about: Any) -> dict:
+    """take_to_json of a take of `song`, with the song's tempo map ('tempo_map'), so that a take sent
+    back later is checked against the song it is sent with (take_for_song)."""
+    return take_to_json(take, tempo_map=tempo_map(song), **about)
+
+
+def take_for_song(value: Any, song: midi.Song) -> np.ndarray:
+    """A take's JSON (or its text) sent with `song` -> the take (song.n_steps, 27); ValueError in words
+    for a take of another length or, when it says its tempo map, of another tempo."""
+    take = take_from_json(value, None)
+    if isinstance(value, str):
+        value = json.loads(value)
+    said = value.get("tempo_map")
+    if said is not None:
+        try:
+            same = [[round(float(b), 4), round(float(t), 3)] for b, t in said] == tempo_map(song)
+        except (TypeError, ValueError):
+            raise ValueError("take: 'tempo_map' must be [[beat, BPM], ...] as drumgen wrote it") from None
+        if not same:
+            raise ValueError("The take is at another tempo than the song: a take belongs to the song it was made for "
+                             "(its tempo map is the song's).")
+    if len(take) != song.n_steps:
+        raise ValueError(f"The take is {len(take) // H.STEPS_PER_BAR} bars long and the song {song.n_bars}: "
+                         "a take belongs to the song it was made for.")
+    return take
 
 
 def take_from_midi(source: str | bytes | midi.Song, song: midi.Song, drum_map=None) -> np.ndarray:
@@ -104,3 +170,139 @@ def take_from_midi(source: str | bytes | midi.Song, song: midi.Song, drum_map=No
     take = H.empty_hvo(song.n_steps)
     take[: min(len(hvo), song.n_steps)] = hvo[: song.n_steps]
     return take
+
+
+# --- the takes of a session ------------------------------------------------------------------------------
+
+@dataclass
+class TakeEntry:
+    """One take kept by a TakeHistory: its number (1, 2, ...), the take it was made from, what made it,
+    its hits packed (cell index, velocity, offset), and what the page shows with it (`shown`)."""
+
+    number: int
+    parent: int | None
+    label: str
+    steps: int
+    cells: np.ndarray
+    values: np.ndarray
+    shown: Any = None
+
+    @property
+    def hits(self) -> int:
+        return len(self.cells)
+
+    def take(self) -> np.ndarray:
+        take = H.empty_hvo(self.steps)
+        steps, voices = np.divmod(self.cells, H.N_VOICES)
+        take[steps, voices] = 1.0
+        take[steps, H.N_VOICES + voices] = self.values[:, 0]
+        take[steps, 2 * H.N_VOICES + voices] = self.values[:, 1]
+        return take
+
+
+class TakeHistory:
+    """The takes of one session, in the order they were made, numbered from 1 (no globals: the page
+    keeps one per browser session in gr.State).
+
+    `add` makes a new take the current one (made from the current one); `undo` goes back to the take
+    the current one was made from, `redo` forward to the take undone from there; `swap` (A/B) shows
+    the take shown before the current one, so pressing it again comes back; `show(n)` shows any take
+    (then `swap` switches between the two last shown). No take is lost by undoing and making a new
+    one; the oldest go (never the current or the other of A/B) past `max_takes` takes or `max_hits`
+    hits in all, so a session's memory stays bounded."""
+
+    def __init__(self, max_takes: int = 40, max_hits: int = 400_000):
+        self.max_takes, self.max_hits = int(max_takes), int(max_hits)
+        self.entries: dict[int, TakeEntry] = {}
+        self.current: int | None = None
+        self.other: int | None = None  # the take A/B switches to
+        self._redo: dict[int, int] = {}  # take -> the take undone from it
+        self._made = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, take: np.ndarray, label: str = "", shown: Any = None) -> int:
+        """Keep a new take (T, 27), made from the current one, and show it; its number."""
+        take = np.asarray(take, np.float32)
+        if take.ndim != 2 or take.shape[1] != H.HVO_DIM:
+            raise ValueError(f"a take must have shape (T, 27), got {take.shape}")
+        steps, voices = np.nonzero(take[:, H.HITS] > 0.5)
+        values = np.stack([take[steps, H.N_VOICES + voices], take[steps, 2 * H.N_VOICES + voices]], -1)
+        self._made += 1
+        number = self._made
+        self.entries[number] = TakeEntry(number, self.current, str(label), len(take),
+                                         (steps * H.N_VOICES + voices).astype(np.int32), values.astype(np.float32), shown)
+        self._move(number)
+        self._trim()
+        return number
+
+    def entry(self, number: int | None = None) -> TakeEntry:
+        """The entry of a take (default: the current one); KeyError in words if it is not kept."""
+        number = self.current if number is None else number
+        if number not in self.entries:
+            raise KeyError(f"no take {number} in this session" if number is not None else "no take yet")
+        return self.entries[number]
+
+    def take(self, number: int | None = None) -> np.ndarray:
+        return self.entry(number).take()
+
+    @property
+    def can_undo(self) -> bool:
+        return self.current is not None and self.entries[self.current].parent in self.entries
+
+    @property
+    def can_redo(self) -> bool:
+        return self._redo.get(self.current) in self.entries
+
+    @property
+    def can_swap(self) -> bool:
+        return self.other in self.entries and self.other != self.current
+
+    def undo(self) -> int | None:
+        """Show the take the current one was made from (nothing happens without one); the current take."""
+        if self.can_undo:
+            parent = self.entries[self.current].parent
+            self._redo[parent] = self.current
+            self._move(parent)
+        return self.current
+
+    def redo(self) -> int | None:
+        """Show again the take last undone from the current one (nothing happens without one)."""
+        if self.can_redo:
+            self._move(self._redo[self.current])
+        return self.current
+
+    def swap(self) -> int | None:
+        """A/B: show the take shown before the current one (nothing happens without one)."""
+        if self.can_swap:
+            self._move(self.other)
+        return self.current
+
+    def show(self, number: int) -> int:
+        """Show take `number` (KeyError in words if it is not kept)."""
+        self.entry(number)
+        if number != self.current:
+            self._move(number)
+        return number
+
+    def choices(self) -> list[tuple[str, int]]:
+        """(label, number) of every take kept, oldest first: 'Take 3 · Regenerate bars 5–6 (from take 2)'."""
+        out = []
+        for n, e in self.entries.items():
+            origin = f" (from take {e.parent})" if e.parent is not None and e.parent != n - 1 else ""
+            out.append((f"Take {n}" + (f" · {e.label}" if e.label else "") + origin, n))
+        return out
+
+    def _move(self, number: int) -> None:
+        if number != self.current:
+            self.other, self.current = self.current, number
+
+    def _trim(self) -> None:
+        while len(self.entries) > 1 and (len(self.entries) > self.max_takes
+                                         or sum(e.hits for e in self.entries.values()) > self.max_hits):
+            old = next((n for n in self.entries if n not in (self.current, self.other)), None)
+            if old is None:
+                break
+            del self.entries[old]
+            self._redo = {k: v for k, v in self._redo.items() if k in self.entries and v in self.entries}

@@ -5,12 +5,18 @@
     drums = DrumApp({"mgvae": "checkpoints/mgvae_gmd.pth"})      # model name -> checkpoint
     info, tracks, roll_png, lanes = drums.analyze("song.mid")
     lanes = set_lane(lanes, "density", "ramp_up", 0.9)            # or painted on the page
-    png, mix, alone, mid, merged, summary = drums.generate("song.mid", "all", lanes, "any", "mgvae", 1.0, 0)
+    take, mix, alone, mid, merged, summary = drums.generate("song.mid", "all", lanes, "any", "mgvae", 1.0, 0)
+    take["take"]["hits"].append([0, "crash", 1.0, 0.0])            # or clicked on the page's grid
+    take, mix, alone, mid, merged, summary = drums.edit("song.mid", "all", take)
+    take["bars"] = [5, 6]                                          # or selected on the grid
+    seed, take, *_ = drums.regenerate("song.mid", "all", take, "", [], lanes, "any", "mgvae", 1.0, None)
 
 Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.lanes
-says what the lanes mean and how a caller's value is checked, clamped and padded). Generate walks
-the one path (`pipeline.make_drums`); what is the page's own (the figure, the audio, the summary,
-a folder per request) is here.
+says what the lanes mean and how a caller's value is checked, clamped and padded); a take as the
+take grid's value `{"take": take JSON, "groove": ..., "bars": [...], "locked": [...]}`
+(drumgen.take_grid; drumgen.takes for the take's JSON). Generate walks the one path
+(`pipeline.make_drums`), an edit the same without a model (`pipeline.take_part`); what is the
+page's own (the take's value, the audio, the summary, a folder per request) is here.
 
 Every method an event calls raises `gr.Error` with a sentence for a person (MidiError's text for a
 bad file), never a traceback; each request writes its files in its own new folder, and folders older
@@ -19,7 +25,6 @@ than `keep_seconds` are removed as new ones are made. Models are loaded once per
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets
@@ -37,13 +42,26 @@ from . import audio, midi, pipeline, previews, takes
 from . import controls as C
 from . import hvo as H
 from . import page_input as P
-from .control_input import in_bars, voice_names
+from .control_input import voice_names
 from .lanes import LANE_SHAPES, LaneSpec, check_lanes, describe_lanes, free_lanes, set_lane
 from .models.checkpoint import SHIPPED, shipped_models
-from .page_input import ALL_NOTES, ANY_STYLE, MAX_SEED, file_path, parse_track, plural, read_song, result_file
+from .page_input import (
+    ALL_NOTES,
+    ANY_STYLE,
+    MAX_SEED,
+    describe_song,
+    file_path,
+    parse_track,
+    plural,
+    read_song,
+    result_file,
+    track_choices,
+    user_errors,
+)
 from .page_limits import WorkGate, song_seconds
 from .piano_roll import figure_to_png, piano_roll
 from .request_files import RequestFolders, file_stem
+from .take_grid import Edit, grid_value, read_edit, read_grid
 
 MAX_TEMPERATURE, parse_seed = P.MAX_TEMPERATURE, P.parse_seed  # the page's names, as before
 __all__ = ["DrumApp", "Result", "examples", "file_path", "parse_seed", "parse_track", "read_song", "track_choices",
@@ -65,79 +83,26 @@ PROGRESS = gr.Progress()  # Gradio sees this default and reports the event's pro
 _FIGURE_LOCK = threading.Lock()  # matplotlib's text and font caches are not made for threads
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Let a handler fail only with gr.Error: a bad file or value says why in its own words
-    (MidiError, ValueError), anything else is logged with its traceback and reported in one line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (midi.MidiError, ValueError, FileNotFoundError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception as exc:  # a bug, not the user's fault
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"drumgen failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); please report it.",
-                           print_exception=False) from None
-
-    return wrapper
-
-
-# --- songs ------------------------------------------------------------------------------------------
-
-def track_choices(song: midi.Song) -> list[tuple[str, str]]:
-    """(label, value) pairs for the groove dropdown: all notes, then each track with notes."""
-    total = int(len(song.notes))
-    return [(f"all notes ({total})", ALL_NOTES)] + [(t.describe(), str(t.index)) for t in song.tracks if t.n_notes]
-
-
-def describe_song(song: midi.Song, name: str) -> str:
-    """Markdown: what drumgen understood of a file."""
-    tempos = [bpm for _, bpm in song.tempos] or [midi.DEFAULT_BPM]
-    tempo = f"{tempos[0]:.1f} BPM".replace(".0 ", " ")
-    if len(tempos) > 1:
-        tempo += f" ({len(tempos) - 1} tempo change{'s' if len(tempos) > 2 else ''}, {min(tempos):.0f}–{max(tempos):.0f} BPM)"
-    elif not song.tempos:
-        tempo += " (no tempo in the file: MIDI's default)"
-    meter = ", ".join(f"{n}/{d}" for _, n, d in song.time_signatures) or "4/4 (none given)"
-    tracks = [t for t in song.tracks if t.n_notes]
-    lines = [f"**{name}**: {song.n_bars} bar{'s' if song.n_bars != 1 else ''} of {meter} at {tempo}, "
-             f"{song.ticks_per_beat} ticks per beat",
-             f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} with notes: "
-             + "; ".join(t.describe() for t in tracks)]
-    return "\n\n".join(lines)
-
-
 # --- the app ------------------------------------------------------------------------------------------
 
 @dataclass
 class Result:
-    """Everything one Generate makes; `outputs` is what the page shows, in the event's output order."""
+    """Everything one Generate (or edit) makes; `outputs` is what the page shows, in the event's
+    output order. take: the take grid's value (the take's JSON, the groove, bars and voices chosen)."""
 
-    figure: str
+    take: dict
     mix: str | None
     drums_audio: str | None
     drums_midi: str
     merged_midi: str
     summary: str
-    seed: int
+    seed: int | None
     hvo: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def outputs(self) -> tuple:
-        return self.figure, self.mix, self.drums_audio, self.drums_midi, self.merged_midi, self.summary
-
-
-@dataclass
-class Edit:
-    """A Regenerate: the take (T, 27), the cells of it kept (T, 9), and what to tell the musician."""
-
-    take: np.ndarray
-    keep_mask: np.ndarray
-    said: str
+        return self.take, self.mix, self.drums_audio, self.drums_midi, self.merged_midi, self.summary
 
 
 class DrumApp:
@@ -209,8 +174,7 @@ class DrumApp:
     def _groove_figure(self, song: midi.Song, name: str, track: int | None) -> str:
         groove = midi.song_to_groove(song, track)
         source = "all notes" if track is None else f"track {track}"
-        title = (f"{name}: the groove from {source} ({plural(int(groove[:, 0].sum()), 'onset')}); "
-                 "the drums appear after Generate")
+        title = f"{name}: the groove from {source} ({plural(int(groove[:, 0].sum()), 'onset')})"
         path = self.folders.new() / f"{file_stem(name)}_groove.png"
         with _FIGURE_LOCK:
             path.write_bytes(figure_to_png(piano_roll(H.empty_hvo(len(groove)), groove, title=title),
@@ -242,8 +206,8 @@ class DrumApp:
     @user_errors
     def generate(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any, seed: Any,
                  progress: Any = PROGRESS) -> tuple:
-        """(file, track, lanes, style, model, temperature, seed) -> (piano roll PNG, audio of the drums
-        with the song, audio of the drums alone, drums MIDI, song + drums MIDI, summary)."""
+        """(file, track, lanes, style, model, temperature, seed) -> (the take (the grid's value), audio
+        of the drums with the song, audio of the drums alone, drums MIDI, song + drums MIDI, summary)."""
         return self.run(file, track, lanes, style, model, temperature, seed, progress).outputs
 
     @user_errors
@@ -269,18 +233,52 @@ class DrumApp:
     def regenerate(self, file: Any, track: Any, take: Any, bars: Any, lock: Any, lanes: Any, style: Any, model: Any,
                    temperature: Any, seed: Any = None, progress: Any = PROGRESS) -> tuple:
         """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the
-        take (its drums MIDI: what Generate or Regenerate gave), bars ('5-8, 12'; empty: every bar),
-        voices to lock (names or 'kick,snare'), lanes, style, model, temperature, seed (empty: a new
-        one, so the bars do change)) -> (seed, *generate's outputs), the drums MIDI the new take."""
+        take (the grid's value, a take's JSON or its drums MIDI file), bars ('5-8, 12'; empty: the
+        bars the grid's value selects, or every bar), voices to lock (names or 'kick,snare'; empty: the
+        grid's locked voices), lanes, style, model, temperature, seed (empty: a new one, so the bars do
+        change)) -> (seed, *generate's outputs), the take output the new take."""
         seed = secrets.randbelow(MAX_SEED + 1) if seed is None or (isinstance(seed, str) and not seed.strip()) else seed
         result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock)
         return (result.seed, *result.outputs)
 
+    @user_errors
+    def edit(self, file: Any, track: Any, take: Any, progress: Any = PROGRESS) -> tuple:
+        """A take edited by hand, rendered without a model: (file, track, the take (the grid's value or
+        a take's JSON, as an object or text)) -> generate's outputs for it (the take as sent, its audio,
+        its MIDI files, a summary)."""
+        return self.render_take(file, track, take, progress).outputs
+
+    def render_take(self, file: Any, track: Any, take: Any, progress: Callable | None = None,
+                    made: str = "hand edit") -> Result:
+        """What `edit` does, as a Result: MIDI, the take's value, audio; the grid's bars and locks kept."""
+        step = progress or (lambda *a, **k: None)
+        t0 = time.perf_counter()
+        song, name = read_song(file)
+        track_index = parse_track(track, song)
+        value, bars, locked = read_grid(take)
+        if value is None:
+            raise ValueError("Generate first: there is no take to edit.")
+        hvo = takes.take_for_song(value, song)
+        selected = [b + 1 for b in takes.parse_bars(bars, song.n_bars)] if bars not in (None, "") else []
+        locked = voice_names(locked) if locked not in (None, "", []) else []
+        about = {"made": made}  # what the take says of itself, if it is what drumgen wrote
+        if isinstance(value.get("seed"), int) and not isinstance(value.get("seed"), bool):
+            about["seed"] = value["seed"]
+        if isinstance(value.get("model"), str) and len(value["model"]) <= 40:
+            about["model"] = value["model"]
+        read_s = time.perf_counter() - t0
+        with self.gate.slot(song.n_bars, song_seconds(song)):
+            part = pipeline.take_part(song, hvo, track_index)
+            result = self._render(part, name, "edited", about, f"{made} · no model", [], [], step, selected, locked)
+        result.timings["read"] += read_s
+        return result
+
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
             bars: Any = None, lock: Any = None) -> Result:
-        """The whole Generate: read, generate, MIDI, figure, audio; each stage's seconds in Result.timings.
-        With a take (its drums MIDI), only the bars and voices asked for are made new (Regenerate)."""
+        """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
+        Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
+        and voices asked for are made new (Regenerate)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
@@ -290,7 +288,7 @@ class DrumApp:
         song, name = read_song(file)
         track_index = parse_track(track, song)
         reading = LaneSpec(lanes, style).for_song(song.n_bars)
-        edit = None if take is None and bars is None and lock is None else self._edit(song, take, bars, lock)
+        edit = None if take is None and bars is None and lock is None else read_edit(song, take, bars, lock)
         runtime = self.model(model)
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars, song_seconds(song)):
@@ -299,37 +297,33 @@ class DrumApp:
         result.timings["read"] += read_s
         return result
 
-    @staticmethod
-    def _edit(song: midi.Song, take: Any, bars: Any, lock: Any) -> Edit:
-        """What Regenerate keeps of a take, and what to say of it."""
-        if take is None:
-            raise ValueError("Generate first: Regenerate makes new drums for some bars of the take the page shows.")
-        kept = takes.take_from_midi(result_file(take), song)
-        text = bars.strip() if isinstance(bars, str) else bars
-        new_bars = None if text in (None, "", []) else takes.parse_bars(text, song.n_bars)
-        locked = [] if lock in (None, "", []) else voice_names(lock)
-        if new_bars is None and not locked:
-            raise ValueError("Choose the bars to make new (e.g. 5-8, 12) or the voices to keep as they are.")
-        if new_bars == []:
-            raise ValueError("Choose the bars to make new, e.g. 5-8, 12.")
-        said = (f"new drums {in_bars(new_bars)}" if new_bars else "new drums in every bar") \
-            + (f", {', '.join(locked)} kept as {'it was' if len(locked) == 1 else 'they were'}" if locked else "")
-        return Edit(kept, takes.keep_mask(song.n_steps, regenerate=new_bars, lock=locked), said)
-
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
               edit: Edit | None = None) -> Result:
-        timings: dict[str, float] = {}
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
         keep = {} if edit is None else {"keep": edit.take, "keep_mask": edit.keep_mask}
         part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature,
                                    **keep)
-        timings.update(read=part.timings["read"], generate=part.timings["generate"])
-        hvo, groove, n_bars, notes = part.hvo, part.groove, part.n_bars, list(part.reading.notes) + said
+        notes = list(part.reading.notes) + said
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
                          "(the controllable model follows it)")
         if any(x is not None for x in (part.reading.lanes or {}).get("fill", [])) and not runtime.follows_fills:
             notes.append(f"the {runtime.kind} was not trained with fills: the fill lane was ignored")
+        lines = ["**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
+                 + f"; **style** {style}"]
+        if edit is not None:
+            lines.insert(0, f"**Regenerated:** {edit.said}; every other cell as the take had it")
+        made = "Generate" if edit is None else f"Regenerate: {edit.said}"
+        about = {"seed": seed, "model": runtime.kind, "made": made}
+        return self._render(part, name, f"seed{seed}", about,
+                            f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}", lines, notes, step,
+                            edit.bars if edit else (), edit.locked if edit else ())
+
+    def _render(self, part: pipeline.DrumPart, name: str, tag: str, about: dict, head: str, lines: list[str],
+                notes: list[str], step: Callable, bars=(), locked=()) -> Result:
+        """A take's outputs: both MIDI files, the grid's value, both audio previews, the summary."""
+        song, hvo, track_index = part.song, part.hvo, part.track
+        timings = {"read": part.timings["read"], "generate": part.timings["generate"]}
         t = time.perf_counter()
 
         def lap(stage: str) -> None:
@@ -342,25 +336,22 @@ class DrumApp:
         folder = self.folders.new()
         stem = file_stem(name)
         drums_out, merged_out = part.drums_midi, part.merged_midi
-        drums_midi = folder / f"{stem}_drums_seed{seed}.mid"
-        merged_midi = folder / f"{stem}_with_drums_seed{seed}.mid"
+        drums_midi = folder / f"{stem}_drums_{tag}.mid"
+        merged_midi = folder / f"{stem}_with_drums_{tag}.mid"
         midi.write_midi(drums_out, drums_midi)
         midi.write_midi(merged_out, merged_midi)
         lap("midi")
         timings["midi"] += part.timings["write"]
 
-        step(0.45, desc="drawing the piano roll and rendering audio")
+        step(0.45, desc="rendering audio")
         mix = drums_audio = None
         reason = audio.audio_unavailable_reason()
         sound = None
-        if reason is None:  # audio renders and encodes outside the GIL, beside the figure
+        if reason is None:  # audio renders and encodes outside the GIL, beside the take's value
             end = audio.seconds_at_tick(drums_out, song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT)
             sound = previews.start_previews(song.source, drums_out, folder, stem, end, self.audio_rate)
-        figure = folder / f"{stem}_drums_seed{seed}.png"
-        title = f"{name}: drums (blue) for the groove (orange) · seed {seed}"
-        with _FIGURE_LOCK:
-            figure.write_bytes(figure_to_png(piano_roll(hvo, groove, title=title), dpi=FIGURE_DPI))
-        lap("figure")
+        take = grid_value(takes.song_take_json(hvo, song, **about), part.groove, bars, locked)
+        lap("take")
         if sound is not None:
             try:
                 mix, drums_audio = sound.result()
@@ -369,20 +360,15 @@ class DrumApp:
         lap("audio")
 
         hits = int(H.hit_count(hvo))
-        lines = [f"**{plural(hits, 'drum hit')}** over {plural(n_bars, 'bar')} at {song.bpm:.0f} BPM for **{name}** "
-                 f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · "
-                 f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}",
-                 "**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
-                 + f"; **style** {style}"]
-        if edit is not None:
-            lines.insert(1, f"**Regenerated:** {edit.said}; every other cell as the take had it")
+        lines = [f"**{plural(hits, 'drum hit')}** over {plural(part.n_bars, 'bar')} at {song.bpm:.0f} BPM for **{name}** "
+                 f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · {head}", *lines]
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
         if reason:
             lines.append(reason)
         step(1.0, desc="done")
-        return Result(str(figure), mix, drums_audio, str(drums_midi), str(merged_midi), "\n\n".join(lines),
-                      seed, hvo, timings)
+        return Result(take, mix, drums_audio, str(drums_midi), str(merged_midi), "\n\n".join(lines),
+                      about.get("seed"), hvo, timings)
 
 
 def examples() -> list[str]:

@@ -1,6 +1,8 @@
 """The real app (app.build_app, launched on a free local port) called through gradio_client, as an API
 user would: a good file end to end, each lane steering the drums its way, the controllable model's
 path, bad files and bad values answered with a sentence, and eight clients at once."""
+import json
+import re
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -89,13 +91,16 @@ def drum_notes(path):
 def test_every_action_is_a_named_endpoint(served):
     url, client = served
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/analyze", "/groove", "/generate", "/new_variation", "/lane_flat", "/lane_ramp_up", "/lane_ramp_down",
-            "/lane_free", "/free_lanes"} <= set(api)
+    assert {"/analyze", "/groove", "/generate", "/new_variation", "/regenerate", "/edit", "/lane_flat", "/lane_ramp_up",
+            "/lane_ramp_down", "/lane_free", "/free_lanes", "/lossless_audio", "/export",
+            "/export_preview"} == set(api)  # the page's own (the takes history, the grid's hand edits) are not
     params = [p["parameter_name"] for p in api["/generate"]["parameters"]]
     assert params == ["file", "track", "lanes", "style", "model", "temperature", "seed"]
     lanes = api["/generate"]["parameters"][2]
     assert lanes["type"]["type"] == "object" and "list[float | None]" in lanes["python_type"]["type"]
-    assert len(api["/generate"]["returns"]) == 6
+    assert len(api["/generate"]["returns"]) == 6 and api["/generate"]["returns"][0]["type"]["title"] == "A take on the grid"
+    assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["file", "track", "take"]
+    assert len(api["/edit"]["returns"]) == 6
 
 
 def test_a_good_file_end_to_end(served, groove):
@@ -106,8 +111,8 @@ def test_a_good_file_end_to_end(served, groove):
     assert Path(figure).read_bytes()[:4] == b"\x89PNG"
     lanes = client.predict(lanes, "density", 0.9, api_name="/lane_ramp_up")
     assert lanes["density"][0] == pytest.approx(0.225) and lanes["density"][-1] == 0.9
-    figure, mix, alone, drums_mid, merged_mid, summary = generate(client, groove, lanes, seed=4)
-    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    take, mix, alone, drums_mid, merged_mid, summary = generate(client, groove, lanes, seed=4)
+    assert take["take"]["steps"] == BARS * 16 and len(take["take"]["hits"]) == len(drum_notes(drums_mid)[0])
     notes, mid = drum_notes(drums_mid)
     assert midi.read_song(drums_mid).bpm == pytest.approx(BPM, abs=0.01)
     bar = 4 * mid.ticks_per_beat
@@ -155,8 +160,8 @@ def test_the_controllable_model_path(served, groove):
 
 def test_new_variation_and_a_track(served):
     url, client = served
-    seed, figure, *_, summary = client.predict(handle_file(str(ROOT / "assets" / "bass_and_keys.mid")), "2", {},
-                                               "any", "mgvae", 1.2, api_name="/new_variation")
+    seed, take, *_, summary = client.predict(handle_file(str(ROOT / "assets" / "bass_and_keys.mid")), "2", {},
+                                             "any", "mgvae", 1.2, api_name="/new_variation")
     assert isinstance(seed, int) and f"seed {seed}" in summary and "(groove: track 2)" in summary
     assert Path(client.predict(handle_file(str(ROOT / "assets" / "bass_and_keys.mid")), "1",
                                api_name="/groove")).read_bytes()[:4] == b"\x89PNG"
@@ -241,7 +246,7 @@ def test_regenerate_bars_of_a_take_through_the_api(served, groove):
     assert [p["parameter_name"] for p in api["/regenerate"]["parameters"]] == [
         "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed"]
     *_, drums_mid, _merged, _summary = generate(client, groove, seed=3, temperature=1.5)
-    seed, _roll, _mix, _alone, new_mid, _merged2, summary = client.predict(
+    seed, _take, _mix, _alone, new_mid, _merged2, summary = client.predict(
         handle_file(str(groove)), "all", handle_file(drums_mid), "5-6", [], {}, "any", "mgvae", 1.5, 9,
         api_name="/regenerate")
     assert seed == 9 and "new drums in bars 5–6" in summary
@@ -249,3 +254,70 @@ def test_regenerate_bars_of_a_take_through_the_api(served, groove):
     one, two = (takes.take_from_midi(p, song) for p in (drums_mid, new_mid))
     changed = (one != two).any(-1).reshape(BARS, 16).any(-1)
     assert changed[4:6].any() and not changed[:4].any() and not changed[6:].any()
+
+
+def test_edit_a_take_through_the_api(served, groove):
+    """/edit renders a take edited by hand (the grid's value, or a take's JSON as text) without a model."""
+    from drumgen import takes
+
+    _, client = served
+    take, *_ = generate(client, groove, seed=5)
+    take["take"]["hits"] = [h for h in take["take"]["hits"] if h[1] != "crash"] + [[0, "crash", 1.0, 0.0]]
+    new, mix, alone, drums_mid, merged_mid, summary = client.predict(handle_file(str(groove)), "all", take,
+                                                                      api_name="/edit")
+    assert sorted(map(tuple, new["take"]["hits"])) == sorted(map(tuple, take["take"]["hits"]))  # exactly as sent
+    assert "hand edit · no model" in summary
+    crash = H.OUTPUT_PITCHES[H.VOICES.index("crash")]
+    notes, _ = drum_notes(drums_mid)
+    assert [tuple(n) for n in notes if n[1] == crash] == [(0, crash, 127)]
+    text = json.dumps(take["take"])
+    assert client.predict(handle_file(str(groove)), "all", text, api_name="/edit")[0]["take"]["hits"] == new["take"]["hits"]
+    song = midi.read_song(groove)
+    assert np.array_equal(takes.take_from_midi(drums_mid, song), takes.take_from_midi(
+        midi.midi_to_bytes(midi.hvo_to_midi(takes.take_from_json(take["take"]), song)), song))
+    for bad, words in (({"take": {"steps": 16, "hits": []}}, "The take is 1 bar"),
+                       ("{'take'", "not JSON"), ({"take": {**take["take"], "tempo_map": [[0, 200]]}}, "another tempo"),
+                       ({"take": {"steps": 128, "hits": [[0, "kick", 2, 0]]}}, "velocity must be a number from 0 to 1")):
+        with pytest.raises(AppError, match=words) as error:
+            client.predict(handle_file(str(groove)), "all", bad, api_name="/edit")
+        assert "Traceback" not in str(error.value)
+
+
+def test_regenerate_a_take_sent_as_json(served, groove):
+    """The grid's value with bars selected and a voice locked, or a take's JSON as text with the bars typed."""
+    from drumgen import takes
+
+    _, client = served
+    take, *_ = generate(client, groove, seed=6, temperature=1.5)
+    take["bars"], take["locked"] = [5, 6], ["kick"]
+    seed, new, *_, summary = client.predict(handle_file(str(groove)), "all", take, "", [], {}, "any", "mgvae", 1.5, 11,
+                                            api_name="/regenerate")
+    assert seed == 11 and "new drums in bars 5–6, kick kept as it was" in summary
+    assert new["bars"] == [5, 6] and new["locked"] == ["kick"]
+    one, two = (takes.take_from_json(t["take"]) for t in (take, new))
+    changed = (one != two).any(-1).reshape(BARS, 16).any(-1)
+    assert not changed[:4].any() and not changed[6:].any()  # the other bars bit for bit
+    assert np.array_equal(one[:, 0::9], two[:, 0::9])
+    seed, again, *_ = client.predict(handle_file(str(groove)), "all", json.dumps(take["take"]), "5-6", [], {}, "any",
+                                     "mgvae", 1.5, 11, api_name="/regenerate")
+    three = takes.take_from_json(again["take"])
+    assert not (one != three).any(-1).reshape(BARS, 16).any(-1)[[0, 1, 2, 3, 6, 7]].any()
+
+
+def readme_examples():
+    """The README's gradio_client examples, as written."""
+    text = (ROOT / "README.md").read_text()
+    return [block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "gradio_client" in block]
+
+
+def test_the_readme_examples_work_as_written(served, monkeypatch, capsys):
+    url, _ = served
+    blocks = readme_examples()
+    assert len(blocks) >= 3 and any('"/regenerate"' in b and "[5, 6, 7, 8]" in b for b in blocks)
+    monkeypatch.chdir(ROOT)
+    for block in blocks:
+        assert 'Client("http://127.0.0.1:7860/")' in block
+        exec(compile(block.replace("http://127.0.0.1:7860/", url), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "**density** 0.30–0.80 in bars 1–16" in out and "**ride** muted in bars 1–16" in out
+    assert "new drums in bars 5–8, kick kept as it was" in out

@@ -1,12 +1,17 @@
 """The page in a real browser (headless Chromium through Playwright): load a groove, paint a lane with the
-mouse, Generate, and see the painted values reach Python and the outputs change."""
+mouse, Generate, and see the painted values reach Python and the outputs change; edit the take on its
+grid (a click adds a hit, bars selected on the bar numbers are regenerated), Undo and A/B."""
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from drumgen.lanes import LANE_ROWS
 from tests.conftest import ROOT
 from tests.test_app import launch_app
 
@@ -15,6 +20,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                                 reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; "
                                        "`bash run.sh test` installs it)")
 TIMEOUT = 60_000  # ms; the machine may be busy
+SCREENSHOTS = Path(os.environ.get("DRUMGEN_SCREENSHOTS", tempfile.gettempdir()))  # where the last page is kept to look at
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +73,13 @@ def generate_and_wait(page, words):
     return summary(page)
 
 
-def roll_src(page):
-    return page.locator("#drumgen-roll img").get_attribute("src")
-
-
 def test_paint_a_lane_and_generate(page):
     page.set_input_files("input[type=file]", str(ROOT / "assets" / "bass_and_keys.mid"))
     page.wait_for_selector('#drumgen-lanes .bl-cells[data-lane="density"] .bl-cell >> nth=15')
-    assert cells(page, "density").count() == 16 and page.locator("#drumgen-lanes .bl-cell").count() == 16 * 11
+    assert cells(page, "density").count() == 16 and page.locator("#drumgen-lanes .bl-cell").count() == 16 * len(LANE_ROWS)
     page.get_by_text("16 bars of 4/4 at 110 BPM").wait_for()
-    page.wait_for_selector("#drumgen-roll img")
-    groove_src = roll_src(page)
+    page.wait_for_selector("#drumgen-take .tg-groove i")  # the groove on the take's grid, before any take
+    assert page.locator("#drumgen-take .tg-hit").count() == 0
 
     drag(page, "density", 0, 5)
     painted = page.locator('#drumgen-lanes .bl-cells[data-lane="density"] .bl-cell.set')
@@ -90,7 +92,7 @@ def test_paint_a_lane_and_generate(page):
     found = re.search(r"density 0\.(\d\d)–0\.(\d\d) in bars 1–6", text)
     assert found, text  # the painted values reached Python
     assert int(found.group(1)) <= 30 and int(found.group(2)) >= 80
-    page.wait_for_function(f"() => document.querySelector('#drumgen-roll img').src !== {groove_src!r}")
+    page.wait_for_selector("#drumgen-take .tg-hit")  # the take, drawn in the browser
     page.get_by_text("bass_and_keys_drums_seed0", exact=True).wait_for()  # the MIDI to download
 
     # a double-click frees a bar, a right-button drag frees several, a whole-lane button sets a lane
@@ -118,3 +120,96 @@ def test_an_example_and_a_bad_file(page, tmp_path):
     page.get_by_text("Upload a MIDI file or pick an example").wait_for()
     page.set_input_files("input[type=file]", str(bad))
     page.get_by_text("This looks like a WAV (audio) file, not MIDI").first.wait_for()
+
+
+def drums_midi_href(page):
+    return page.locator("#drumgen-drums-midi a").first.get_attribute("href")
+
+
+def take_of_link(page, href, song):
+    """The take in the drums MIDI the page offers to download."""
+    from drumgen import takes
+
+    return takes.take_from_midi(page.request.get(href).body(), song)
+
+
+def wait_for_take(page, number, old_href):
+    page.wait_for_function("n => document.querySelector('#drumgen-summary').innerText.startsWith('Take ' + n + ' ')",
+                           arg=number)
+    page.wait_for_function("old => { const a = document.querySelector('#drumgen-drums-midi a'); "
+                           "return a && a.href !== old; }", arg=old_href)
+    return drums_midi_href(page)
+
+
+def test_edit_the_take_on_its_grid_regenerate_selected_bars_and_undo(page):
+    """A click on the grid adds a hit that the MIDI download has, a drag up makes a hit louder; bars 5-6
+    selected on the bar numbers are the only ones Regenerate changes, around the kick locked by its padlock;
+    Undo brings the take before back (its grid and its MIDI), A/B the one after."""
+    from drumgen import hvo as H
+    from drumgen import midi
+
+    song = midi.read_song(ROOT / "assets" / "bass_and_keys.mid")
+    page.reload()
+    page.wait_for_selector("#drumgen-take .tg-empty")
+    page.set_input_files("input[type=file]", str(ROOT / "assets" / "bass_and_keys.mid"))
+    page.wait_for_selector("#drumgen-take .tg-groove i")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    first_href = wait_for_take(page, 1, None)
+    first = take_of_link(page, first_href, song)
+    assert page.locator("#drumgen-take .tg-hit").count() == int(first[:, H.HITS].sum())
+
+    crash = H.VOICES.index("crash")
+    step = next(s for s in range(1, 16) if not first[s, crash])
+    page.locator("#drumgen-take").scroll_into_view_if_needed()  # the grid in view, scrolled to bar 1
+    lane = page.locator('#drumgen-take .tg-lane[data-voice="crash"]')
+    box, cell = lane.bounding_box(), 12
+    page.mouse.click(box["x"] + step * cell + cell / 2, box["y"] + box["height"] / 2)
+    edited_href = wait_for_take(page, 2, first_href)
+    edited = take_of_link(page, edited_href, song)
+    assert edited[step, crash] == 1 and round(float(edited[step, H.N_VOICES + crash]) * 127) == 100
+    rest = np.ones(first.shape[0], bool)
+    rest[step] = False
+    assert np.array_equal(edited[rest], first[rest]) and "hand edit: 1 hit added in bar 1" in summary(page)
+
+    kick = H.VOICES.index("kick")  # drag a kick up: louder
+    hit = next(s for s in range(64) if edited[s, kick] and edited[s, H.N_VOICES + kick] < 0.8)
+    lane = page.locator('#drumgen-take .tg-lane[data-voice="kick"]')
+    box = lane.bounding_box()
+    x, y = box["x"] + hit * cell + cell / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y - 40, steps=8)
+    page.mouse.up()
+    louder_href = wait_for_take(page, 3, edited_href)
+    louder = take_of_link(page, louder_href, song)
+    rest = np.ones(first.shape[0], bool)
+    rest[hit] = False
+    assert louder[hit, H.N_VOICES + kick] > edited[hit, H.N_VOICES + kick] + 0.2 and np.array_equal(louder[rest], edited[rest])
+
+    page.locator('#drumgen-take .tg-lock[data-voice="kick"]').click()  # keep the kick
+    page.wait_for_selector('#drumgen-take .tg-row.locked[data-voice="kick"]')
+    five, six = (page.locator(f'#drumgen-take .tg-bar[data-bar="{b}"]').bounding_box() for b in (5, 6))
+    page.mouse.move(five["x"] + 20, five["y"] + five["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(six["x"] + 40, six["y"] + six["height"] / 2, steps=6)
+    page.mouse.up()
+    assert page.locator("#drumgen-take .tg-bar.on").count() == 2
+    page.wait_for_function("() => document.querySelector('#drumgen-regen-bars input, #drumgen-regen-bars textarea')"
+                           ".value === '5-6'")
+    page.get_by_role("button", name="Regenerate the selected bars").click()
+    regen_href = wait_for_take(page, 4, louder_href)
+    regenerated = take_of_link(page, regen_href, song)
+    changed = (regenerated != louder).any(-1).reshape(song.n_bars, 16).any(-1)
+    assert changed[4:6].any() and not changed[:4].any() and not changed[6:].any(), changed
+    assert np.array_equal(regenerated[:, kick::9], louder[:, kick::9])  # the kick locked
+    assert "new drums in bars 5–6, kick kept as it was" in summary(page)
+    assert page.locator("#drumgen-take .tg-bar.on").count() == 2  # the selection stays, for another try
+
+    page.get_by_role("button", name="Undo").click()
+    undone_href = wait_for_take(page, 3, regen_href)
+    assert undone_href == louder_href and np.array_equal(take_of_link(page, undone_href, song), louder)
+    assert page.locator("#drumgen-take .tg-hit").count() == int(louder[:, H.HITS].sum())
+    assert page.locator("#drumgen-ab").inner_text() == "A/B: hear take 4"
+    page.locator("#drumgen-ab").click()  # A/B: the regenerated take again
+    assert wait_for_take(page, 4, undone_href) == regen_href
+    page.screenshot(path=str(SCREENSHOTS / "take_grid_page.png"), full_page=True)

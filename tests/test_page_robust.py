@@ -140,7 +140,9 @@ def test_every_heavy_event_is_in_one_group(tmp_path):
     demo, _ = launch_app(tmp_path)
     try:
         groups = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
-        heavy = {groups[n] for n in ("analyze", "groove", "generate", "new_variation", "lossless_audio")}
+        heavy = {groups[n] for n in ("analyze", "groove", "generate", "new_variation", "regenerate", "edit",
+                                     "lossless_audio")}
+        heavy |= {(fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values() if fn.name == "hand_edit"}
         assert heavy == {(page_limits.HEAVY, page_limits.GRADIO_WORKERS)}
         assert groups["lane_flat"][0] == groups["free_lanes"][0] == page_limits.LIGHT
     finally:

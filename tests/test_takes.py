@@ -1,11 +1,13 @@
 """Takes and what a musician says to keep of them (drumgen.takes): bars as typed, masks, the JSON form."""
 import json
 
+import mido
 import numpy as np
 import pytest
 
 from drumgen import controls as C
 from drumgen import hvo as H
+from drumgen import midi
 from drumgen import takes as T
 
 
@@ -60,10 +62,106 @@ def test_take_json_round_trip_is_exact():
     ({"steps": 32, "hits": [[0, "kick", 1.5, 0]]}, "velocity must be"),
     ({"steps": 32, "hits": [[0, "kick", 0.5]]}, "each hit is"),
     ({"steps": 64, "hits": []}, "the take is 4 bars long and the song 2"),
+    ({"steps": 32, "hits": [[0, "kick", 0.5, 0]] * 289}, "each cell holds one hit at most"),
+    ("{steps", "not JSON"),
 ])
 def test_take_from_json_refuses_in_words(value, words):
     with pytest.raises(ValueError, match=words):
         T.take_from_json(value, 32)
+
+
+def random_take(steps=64, seed=0):
+    rng = np.random.default_rng(seed)
+    take = H.empty_hvo(steps)
+    hits = rng.random((steps, 9)) < 0.2
+    take[:, H.HITS] = hits
+    take[:, H.VELOCITIES] = np.where(hits, rng.uniform(0.05, 1, (steps, 9)), 0)  # not only MIDI's 127 levels
+    take[:, H.OFFSETS] = np.where(hits, rng.uniform(-0.5, 0.4999, (steps, 9)), 0)
+    return take
+
+
+def song_of(bars=4, bpm=120.0):
+    """A song of `bars` bars at `bpm` (one note a bar), read as drumgen reads files."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))])
+    for b in range(bars):
+        track += [mido.Message("note_on", note=40, velocity=100, time=0 if b == 0 else 1800),
+                  mido.Message("note_off", note=40, velocity=0, time=120)]
+    mid.tracks.append(track)
+    return midi.read_song(midi.midi_to_bytes(mid))
+
+
+def test_a_take_for_its_song_round_trips_exactly_as_json_and_as_text():
+    song = song_of(4, 96.0)
+    take = random_take(64)
+    value = T.song_take_json(take, song, seed=3)
+    assert value["tempo_map"] == [[0.0, 96.0]] and value["seed"] == 3
+    text = json.dumps(value)
+    assert np.array_equal(T.take_for_song(json.loads(text), song), take)
+    assert np.array_equal(T.take_for_song(text, song), take)  # JSON text too
+    assert np.array_equal(T.take_for_song({"steps": 64, "hits": []}, song), H.empty_hvo(64))  # no tempo map: not checked
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda v: v.update(tempo_map=[[0.0, 120.0]]), "another tempo than the song"),
+    (lambda v: v.update(tempo_map="fast"), "'tempo_map' must be"),
+    (lambda v: v.update(steps=128), "The take is 8 bars long and the song 4"),
+])
+def test_a_take_of_another_song_is_refused_in_a_sentence(change, words):
+    song = song_of(4, 96.0)
+    value = T.song_take_json(random_take(64), song)
+    change(value)
+    with pytest.raises(ValueError, match=words):
+        T.take_for_song(value, song)
+    with pytest.raises(ValueError, match="not JSON"):
+        T.take_for_song("{take", song)
+
+
+def test_describe_change_says_what_a_hand_edit_did():
+    old = random_take(64)
+    new = old.copy()
+    free = np.argwhere(new[16:32, H.HITS] == 0)[0] + [16, 0]
+    new[free[0], free[1]], new[free[0], 9 + free[1]] = 1, 0.5
+    hit = np.argwhere(new[48:, H.HITS] == 1)[0] + [48, 0]
+    new[hit[0], 9 + hit[1]] = 0.25 if new[hit[0], 9 + hit[1]] != 0.25 else 0.5
+    assert T.describe_change(old, new) == "1 hit added, 1 velocity changed in bars 2, 4"
+    assert T.describe_change(old, old) == "no change"
+
+
+# --- the takes of a session ------------------------------------------------------------------------------------
+
+def test_history_undo_redo_and_a_b():
+    h = T.TakeHistory()
+    one, two, three = (random_take(32, s) for s in range(3))
+    assert h.current is None and not (h.can_undo or h.can_redo or h.can_swap)
+    assert h.add(one, "Generate, seed 0") == 1 and h.add(two, "Regenerate") == 2 and h.add(three, "hand edit") == 3
+    assert np.array_equal(h.take(), three) and h.other == 2 and h.can_undo and not h.can_redo
+    assert h.swap() == 2 and h.swap() == 3  # A/B: this take and the one before, back and forth
+    assert h.undo() == 2 and h.undo() == 1 and not h.can_undo and h.undo() == 1
+    assert h.redo() == 2 and h.redo() == 3 and not h.can_redo
+    assert h.undo() == 2 and h.add(one, "hand edit") == 4  # a new take made from take 2: take 3 stays
+    assert h.undo() == 2 and h.redo() == 4 and [n for _, n in h.choices()] == [1, 2, 3, 4]
+    assert h.choices()[3][0] == "Take 4 · hand edit (from take 2)" and h.choices()[1][0] == "Take 2 · Regenerate"
+    assert h.show(1) == 1 and h.swap() == 4 and h.swap() == 1  # two chosen takes
+    for number, take in ((1, one), (2, two), (3, three), (4, one)):
+        assert np.array_equal(h.take(number), take)  # kept exactly (velocities and offsets too)
+    with pytest.raises(KeyError, match="no take 9"):
+        h.show(9)
+
+
+def test_history_stays_bounded_and_keeps_the_two_takes_of_a_b():
+    h = T.TakeHistory(max_takes=3)
+    for s in range(6):
+        h.add(random_take(32, s), f"take {s}")
+    assert [n for _, n in h.choices()] == [4, 5, 6] and h.current == 6 and h.other == 5
+    h.show(4)
+    for s in range(2):
+        h.add(random_take(32, 10 + s))
+    assert h.current == 8 and h.other == 7 and 4 not in h.entries and h.can_undo  # 8 was made from 7
+    few = T.TakeHistory(max_hits=int(random_take(32)[:, H.HITS].sum()) * 2)
+    for _ in range(5):
+        few.add(random_take(32, 0))
+    assert len(few) == 2 and few.current == 5 and few.other == 4
 
 
 # --- generate(..., keep=take, keep_mask=mask): both models -------------------------------------------------

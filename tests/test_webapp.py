@@ -11,7 +11,7 @@ import pytest
 import torch
 from gradio_client.utils import json_schema_to_python_type
 
-from drumgen import audio, midi, webapp
+from drumgen import audio, midi, takes, webapp
 from drumgen import hvo as H
 from drumgen.lanes import LANE_ROWS, LANES, free_lanes
 from drumgen.models.checkpoint import shipped_models
@@ -152,8 +152,10 @@ def test_generate_makes_every_output(drums, tmp_path):
     path = make_midi(tmp_path / "groove.mid", groove_notes(6), tempos=((0, 93.0),))
     lanes = {"density": [0.3] * 6, "ride": [0] * 6, "snare": [None, None, 0.4]}
     result = drums.run(str(path), "all", lanes, "funk", "mgvae", 0.8, 5)
-    figure, mix, alone, drums_mid, merged_mid, summary = result.outputs
-    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    take, mix, alone, drums_mid, merged_mid, summary = result.outputs
+    assert take["take"]["steps"] == 6 * 16 and take["take"]["seed"] == 5 and take["take"]["made"] == "Generate"
+    assert take["take"]["tempo_map"] == [[0.0, 93.0]] and take["groove"][0] == [0, round(100 / 127, 3)]
+    assert np.array_equal(takes.take_from_json(json.loads(json.dumps(take["take"]))), result.hvo)  # exactly the take
     mid, notes = read_drums(drums_mid)
     assert (notes[:, 1] == 9).all() and len(notes)
     assert midi.read_song(drums_mid).bpm == pytest.approx(93.0, abs=0.01)
@@ -165,8 +167,8 @@ def test_generate_makes_every_output(drums, tmp_path):
     assert "seed 5" in summary and "temperature 0.80" in summary
     assert "**density** 0.30 in bars 1–6" in summary and "**ride** muted in bars 1–6" in summary
     assert "**snare** 0.40 in bar 3" in summary and "'funk' was ignored" in summary  # the VAE has no style
-    assert set(result.timings) == {"read", "generate", "midi", "figure", "audio"}
-    assert len({Path(p).parent for p in (figure, drums_mid, merged_mid, mix or figure, alone or figure)}) == 1
+    assert set(result.timings) == {"read", "generate", "midi", "take", "audio"}
+    assert len({Path(p).parent for p in (drums_mid, merged_mid, mix or drums_mid, alone or drums_mid)}) == 1
     if AUDIO:
         import soundfile
 
@@ -214,10 +216,10 @@ def test_request_folders_are_new_and_old_ones_go(tmp_path):
 def test_no_audio_says_why(drums, monkeypatch):
     monkeypatch.setattr(audio, "audio_unavailable_reason", lambda: "No audio preview: the FluidSynth library is "
                         "not installed (Debian: apt-get install libfluidsynth3).")
-    figure, mix, alone, *_, summary = drums.generate(str(ROOT / "assets" / "son_clave.mid"), "all", None, "any",
-                                                     "mgvae", 1, 0)
+    take, mix, alone, *_, summary = drums.generate(str(ROOT / "assets" / "son_clave.mid"), "all", None, "any",
+                                                   "mgvae", 1, 0)
     assert mix is None and alone is None and "apt-get install libfluidsynth3" in summary
-    assert Path(figure).read_bytes()[:4] == b"\x89PNG"
+    assert take["take"]["steps"] == 4 * 16 and take["take"]["hits"]
 
 
 def test_shipped_models_and_examples():
@@ -235,7 +237,7 @@ def test_bench_app_prints_stages_and_target(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert bench_app.main(["--model", "mgvae", "--repeats", "1", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "Generate, 16 bars" in text and "| figure |" in text and "| audio |" in text
+    assert "Generate, 16 bars" in text and "| take |" in text and "| audio |" in text and "| figure |" not in text
     assert "target (issue #8, #16)" in text and "previews" in text
     figures = json.loads(out.read_text())
     assert set(figures["stages_median_ms"]) == set(bench_app.STAGES) and figures["median_ms"] > 0
