@@ -79,6 +79,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                                     info="0: the most likely drums; higher: more varied", min_width=180)
             seed = FreeNumber(0, precision=0, minimum=0, maximum=webapp.MAX_SEED, label="Seed",
                              info="same seed, same drums", min_width=120)
+            loop = gr.Checkbox(False, label="Loop-ready", info="the last bar leads back into the first", min_width=120)
         with gr.Row():
             generate = gr.Button("Generate", variant="primary", scale=3)
             variation = gr.Button("New variation (new seed)", scale=1)
@@ -161,10 +162,11 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         for shape, button in shape_buttons.items():
             button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}", **light)
         free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", **light)
-        generate.click(drums.generate, [*settings, seed], results, api_name="generate", **heavy).success(**record)
-        variation.click(drums.new_variation, settings, [seed, *results], api_name="new_variation", **heavy).success(**record)
+        generate.click(drums.generate, [*settings, seed, loop], results, api_name="generate", **heavy).success(**record)
+        variation.click(drums.new_variation, [*settings, loop], [seed, *results], api_name="new_variation",
+                        **heavy).success(**record)
         regenerate.click(drums.regenerate, [file, track, grid, regen_bars, regen_lock, lanes, style, model,
-                                            temperature, regen_seed], [seed, *results], api_name="regenerate",
+                                            temperature, regen_seed, loop], [seed, *results], api_name="regenerate",
                          **heavy).success(**record)
         # the API's edit (the page's own hand edits below keep the grid as the person left it)
         gr.on([], drums.edit, [file, track, grid], results, api_name="edit", **heavy)

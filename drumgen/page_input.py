@@ -75,6 +75,18 @@ def parse_style(style: Any) -> str:
         raise ValueError(f"unknown style {shown(style)}; styles: any, {', '.join(C.STYLES)}") from None
 
 
+def parse_loop(value: Any) -> bool:
+    """The loop-ready box: True / False (None and '' are False; 'true', 'yes', '1' from a caller too)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("", "false", "no", "0", "off"):
+        return False
+    if text in ("true", "yes", "1", "on"):
+        return True
+    raise ValueError(f"loop: true or false, got {shown(value)}")
+
+
 def parse_model(name: Any, models: Mapping[str, Any]) -> str:
     """A model's name as a person types it ('MGVAE', ' mgvae ') -> its key; None or '' -> the first."""
     if name is None or (isinstance(name, str) and not name.strip()):

@@ -205,17 +205,18 @@ class DrumApp:
 
     @user_errors
     def generate(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any, seed: Any,
-                 progress: Any = PROGRESS) -> tuple:
-        """(file, track, lanes, style, model, temperature, seed) -> (the take (the grid's value), audio
-        of the drums with the song, audio of the drums alone, drums MIDI, song + drums MIDI, summary)."""
-        return self.run(file, track, lanes, style, model, temperature, seed, progress).outputs
+                 loop: Any = False, progress: Any = PROGRESS) -> tuple:
+        """(file, track, lanes, style, model, temperature, seed, loop (the last bar leads back into the
+        first)) -> (the take (the grid's value), audio of the drums with the song, audio of the drums
+        alone, drums MIDI, song + drums MIDI, summary)."""
+        return self.run(file, track, lanes, style, model, temperature, seed, progress, loop=loop).outputs
 
     @user_errors
     def new_variation(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any,
-                      progress: Any = PROGRESS) -> tuple:
+                      loop: Any = False, progress: Any = PROGRESS) -> tuple:
         """Generate with a new random seed: (seed, *generate's outputs)."""
         seed = secrets.randbelow(MAX_SEED + 1)
-        return (seed, *self.run(file, track, lanes, style, model, temperature, seed, progress).outputs)
+        return (seed, *self.run(file, track, lanes, style, model, temperature, seed, progress, loop=loop).outputs)
 
     @user_errors
     def lossless(self, merged_midi: Any) -> str:
@@ -231,14 +232,15 @@ class DrumApp:
 
     @user_errors
     def regenerate(self, file: Any, track: Any, take: Any, bars: Any, lock: Any, lanes: Any, style: Any, model: Any,
-                   temperature: Any, seed: Any = None, progress: Any = PROGRESS) -> tuple:
+                   temperature: Any, seed: Any = None, loop: Any = False, progress: Any = PROGRESS) -> tuple:
         """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the
         take (the grid's value, a take's JSON or its drums MIDI file), bars ('5-8, 12'; empty: the
         bars the grid's value selects, or every bar), voices to lock (names or 'kick,snare'; empty: the
         grid's locked voices), lanes, style, model, temperature, seed (empty: a new one, so the bars do
-        change)) -> (seed, *generate's outputs), the take output the new take."""
+        change), loop) -> (seed, *generate's outputs), the take output the new take."""
         seed = secrets.randbelow(MAX_SEED + 1) if seed is None or (isinstance(seed, str) and not seed.strip()) else seed
-        result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock)
+        result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock,
+                          loop=loop)
         return (result.seed, *result.outputs)
 
     @user_errors
@@ -275,14 +277,14 @@ class DrumApp:
 
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
-            bars: Any = None, lock: Any = None) -> Result:
+            bars: Any = None, lock: Any = None, loop: Any = False) -> Result:
         """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
         Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
         and voices asked for are made new (Regenerate)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
-        seed = parse_seed(seed)
+        seed, loop = parse_seed(seed), P.parse_loop(loop)
         temperature, clamped = P.parse_temperature(temperature)
         style = P.parse_style(style)
         song, name = read_song(file)
@@ -293,16 +295,16 @@ class DrumApp:
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars, song_seconds(song)):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
-                                [clamped] if clamped else [], edit)
+                                [clamped] if clamped else [], edit, loop)
         result.timings["read"] += read_s
         return result
 
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
-              edit: Edit | None = None) -> Result:
+              edit: Edit | None = None, loop: bool = False) -> Result:
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
         keep = {} if edit is None else {"keep": edit.take, "keep_mask": edit.keep_mask}
         part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature,
-                                   **keep)
+                                   loop=loop, **keep)
         notes = list(part.reading.notes) + said
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
@@ -310,7 +312,7 @@ class DrumApp:
         if any(x is not None for x in (part.reading.lanes or {}).get("fill", [])) and not runtime.follows_fills:
             notes.append(f"the {runtime.kind} was not trained with fills: the fill lane was ignored")
         lines = ["**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
-                 + f"; **style** {style}"]
+                 + f"; **style** {style}" + ("; **loop-ready**: the last bar leads back into the first" if loop else "")]
         if edit is not None:
             lines.insert(0, f"**Regenerated:** {edit.said}; every other cell as the take had it")
         made = "Generate" if edit is None else f"Regenerate: {edit.said}"

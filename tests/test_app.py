@@ -95,12 +95,24 @@ def test_every_action_is_a_named_endpoint(served):
             "/lane_ramp_down", "/lane_free", "/free_lanes", "/lossless_audio", "/export",
             "/export_preview"} == set(api)  # the page's own (the takes history, the grid's hand edits) are not
     params = [p["parameter_name"] for p in api["/generate"]["parameters"]]
-    assert params == ["file", "track", "lanes", "style", "model", "temperature", "seed"]
+    assert params == ["file", "track", "lanes", "style", "model", "temperature", "seed", "loop"]
+    assert api["/generate"]["parameters"][-1]["parameter_has_default"]  # callers of the old seven still work
     lanes = api["/generate"]["parameters"][2]
     assert lanes["type"]["type"] == "object" and "list[float | None]" in lanes["python_type"]["type"]
     assert len(api["/generate"]["returns"]) == 6 and api["/generate"]["returns"][0]["type"]["title"] == "A take on the grid"
     assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["file", "track", "take"]
     assert len(api["/edit"]["returns"]) == 6
+
+
+def test_a_loop_ready_part_changes_only_its_last_bar(served, groove):
+    url, client = served
+    plain = generate(client, groove, seed=5)[3]
+    looped = client.predict(handle_file(str(groove)), "all", {}, "any", "mgvae", 1.0, 5, True, api_name="/generate")
+    notes, mid = drum_notes(plain)
+    loop_notes, _ = drum_notes(looped[3])
+    last = (BARS - 1) * 4 * mid.ticks_per_beat
+    assert notes[notes[:, 0] < last].tolist() == loop_notes[loop_notes[:, 0] < last].tolist()
+    assert "loop-ready" in looped[5]
 
 
 def test_a_good_file_end_to_end(served, groove):
@@ -217,7 +229,7 @@ def test_api_callers_can_send_anything(served, groove):
 
     sent = httpx.post(url + "gradio_api/call/generate", json={"data": [None]}).json()["event_id"]
     reply = httpx.get(url + f"gradio_api/call/generate/{sent}").text
-    assert "/generate takes 7 values (file, track, lanes, style, model, temperature, seed); 1 came." in reply
+    assert "/generate takes 8 values (file, track, lanes, style, model, temperature, seed, loop); 1 came." in reply
     assert "object at 0x" not in reply
     assert "drum hits" in generate(client, groove)[-1]  # still serving
 
@@ -244,7 +256,7 @@ def test_regenerate_bars_of_a_take_through_the_api(served, groove):
     _, client = served
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/regenerate"]["parameters"]] == [
-        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed"]
+        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed", "loop"]
     *_, drums_mid, _merged, _summary = generate(client, groove, seed=3, temperature=1.5)
     seed, _take, _mix, _alone, new_mid, _merged2, summary = client.predict(
         handle_file(str(groove)), "all", handle_file(drums_mid), "5-6", [], {}, "any", "mgvae", 1.5, 9,
