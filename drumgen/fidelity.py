@@ -113,9 +113,17 @@ def quality(gen: Generator, true_hvo: np.ndarray, styles) -> tuple[dict, dict, n
     """Core figures with the true controls and with all free; also the free output (reused as the
     baseline of the mute and share figures, same seed)."""
     groove = H.hvo_to_groove(true_hvo)
-    true_controls = C.controls_from_measure(C.measure_controls(true_hvo), list(styles))
+    measured = C.controls_from_measure(C.measure_controls(true_hvo), list(styles))
+    # the true controls of issue #7: density, intensity, shares, style (fill, a later control, free)
+    true_controls = C.Controls(measured.density, measured.intensity, measured.instruments, measured.style)
     free_hvo = gen(groove)
     return score(gen(groove, true_controls), true_hvo), score(free_hvo, true_hvo), free_hvo
+
+
+def with_true_fills(gen: Generator, true_hvo: np.ndarray, styles) -> dict:
+    """Hit F1 with every true control, the fill flags the judge hears in the true drums too."""
+    return score(gen(H.hvo_to_groove(true_hvo), C.controls_from_measure(C.measure_controls(true_hvo), list(styles))),
+                 true_hvo)
 
 
 def level_fidelity(gen: Generator, groove: np.ndarray, control: str, levels, rng: np.random.Generator) -> dict:
@@ -237,8 +245,11 @@ def evaluate_model(model, true_hvo: np.ndarray, window_styles, classifier: Style
     style = style_figures(gen, groove, classifier, styles)
     figures = {"f1_true_controls": with_true["f1"], "f1_free": free["f1"], "density_rho": density["rho"],
                "intensity_rho": intensity["rho"], "mute_leak": mutes["leak"], "raised_share": raised["raised"]}
+    quality_figures = {"true_controls": with_true, "free": free}
+    if getattr(model, "follows_fills", False):
+        quality_figures["true_controls_and_fills"] = with_true_fills(gen, true_hvo, window_styles)
     return {"figures": figures, "met": {k: meets(k, v) for k, v in figures.items()},
-            "quality": {"true_controls": with_true, "free": free}, "density": density, "intensity": intensity,
+            "quality": quality_figures, "density": density, "intensity": intensity,
             "mutes": mutes, "raised_share": raised, "style": style}
 
 
@@ -271,6 +282,8 @@ def format_report(results: dict[str, dict]) -> str:
         lines.append(row(f"hit F1, {mode}", target_text(tkey), lambda r, k=key: r["quality"][k]["f1"], tkey))
         for m in CORE[1:]:
             lines.append(row(f"  {m}, {mode}", "", lambda r, k=key, m=m: r["quality"][k][m]))
+    lines.append(row("hit F1, true controls and the true fill flags (models with fills)", "",
+                     lambda r: r["quality"]["true_controls_and_fills"]["f1"]))
     lines.append(row("density: Spearman rho (level vs hits)", target_text("density_rho"),
                      lambda r: r["density"]["rho"], "density_rho"))
     lines.append(row("  density: MAE requested vs realised", "", lambda r: r["density"]["mae"]))

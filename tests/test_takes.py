@@ -365,20 +365,25 @@ def test_loop_ready_changes_only_the_last_bar(models, known_model, kind):
     assert np.array_equal(one_bar, model.generate(groove[:, :16], seed=5))
 
 
-def test_loop_ready_hears_the_loops_start(known_model):
-    """The last bar depends on what the first bars are (it leads into them)."""
-    groove = np.zeros((1, 64, 3), np.float32)
+@pytest.mark.parametrize("bars", [4, 8, 16, 2048])
+def test_loop_ready_hears_the_loops_start(known_model, bars):
+    """The last bar depends on what the first bars are (it leads into them), whatever the length:
+    what is made again is one window, the loop's start inside it (a tiny model's window is 4 bars)."""
+    steps = bars * 16
+    groove = np.zeros((1, steps, 3), np.float32)
     groove[0, ::2] = [1, 0.7, 0.0]
-    take = known_model.generate(groove, seed=0)
+    take = np.zeros((1, steps, 27), np.float32)
+    take[0, ::4, 0], take[0, ::4, 9] = 1, 0.8
     other = take.copy()
     other[0, :16, :9] = 1 - other[0, :16, :9]
     other[0, :16, 9:18] = other[0, :16, :9] * 0.9
     other[0, :16, 18:] = 0
-    mask = T.keep_mask(64, regenerate=[3])[None]
-    a = known_model.loop_ready(groove, C.validate_controls(None, 1, 4), take, None, seed=np.array([0]))
-    b = known_model.loop_ready(groove, C.validate_controls(None, 1, 4), other, None, seed=np.array([0]))
-    assert np.array_equal(a[0, :16], take[0, :16]) and np.array_equal(b[0, :16], other[0, :16])
-    assert not np.array_equal(a[0, 48:], b[0, 48:]) and kept_equal(a, take, mask)
+    mask = T.keep_mask(steps, regenerate=[bars - 1])[None]
+    ctrl = C.validate_controls(None, 1, bars)
+    a = known_model.loop_ready(groove, ctrl, take, None, seed=np.array([0]))
+    b = known_model.loop_ready(groove, ctrl, other, None, seed=np.array([0]))
+    assert kept_equal(a, take, mask) and kept_equal(b, other, mask)
+    assert not np.array_equal(a[0, -16:], b[0, -16:])
 
 
 def test_the_fill_control_reaches_the_model(known_model):
@@ -414,3 +419,32 @@ def test_fill_guidance_changes_only_what_it_should(known_model, monkeypatch):
     assert kept_equal(again, take, mask)
     alone = known_model.generate(groove[1:], asked, seed=3)
     assert np.array_equal(alone[0, :, :9], guided[1, :, :9])  # an item's drums do not depend on the batch
+
+
+def test_an_item_without_fills_is_not_guided_beside_one_with(known_model, monkeypatch):
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=2, bars=4, seed=10)
+    monkeypatch.setattr(known_model.config, "fill_guidance", 3.0)
+    fills = np.array([[0, 0, 0, 1], [np.nan] * 4], np.float32)
+    both = known_model.generate(groove, {"fill": fills}, seed=2)
+    alone = known_model.generate(groove[1:], seed=2)
+    assert np.array_equal(both[1, :, :9], alone[0, :, :9]) and np.allclose(both[1], alone[0], atol=1e-5)
+
+
+def test_a_checkpoint_whose_encoder_alone_heard_kept_drums_still_loads(tmp_path):
+    import torch
+
+    from drumgen.models.checkpoint import load_model
+    from drumgen.models.controlled import RhythmDrivenDrumGen
+    from drumgen.models.controlled import tiny_config as tiny_controlled
+
+    model = RhythmDrivenDrumGen(tiny_controlled(known_drums=True))
+    path = tmp_path / "old.pth"
+    model.save(str(path))
+    ckpt = torch.load(path, weights_only=True)
+    for key in ("decoder.embed_known.weight", "decoder.embed_known.bias"):
+        del ckpt["state_dict"][key]
+    torch.save(ckpt, path)
+    loaded = load_model(path, cache=False)
+    assert not loaded.model.decoder.embed_known.weight.any()

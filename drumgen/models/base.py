@@ -161,6 +161,8 @@ class DrumModel(nn.Module):
         lead back into the first, so the part loops without a seam (`loop_ready`).
         """
         groove = H.validate_groove(groove)
+        if not isinstance(loop, (bool, np.bool_)):
+            raise ValueError(f"loop must be True or False, got {loop!r}")
         n, length, _ = groove.shape
         t = H.real_array(temperature, "temperature")
         if t.ndim != 0 or not np.isfinite(t) or not 0 <= t <= 100:
@@ -191,21 +193,27 @@ class DrumModel(nn.Module):
         """The take with its last bar made again to lead into its first: the song is followed by its
         own first LOOP_BARS bars, kept as the take has them, and only the last bar is new (cells a
         caller kept stay kept), so the last bar hears where the loop goes next as a regenerated bar
-        hears the bars after it. A one-bar part is left as it is (its last bar is its first)."""
+        hears the bars after it; what is made again is one window of the model (the bars before the
+        last, kept, the last bar and the loop's start), so the loop's start is inside the window that
+        makes the last bar whatever the song's length. A one-bar part is left as it is (its last bar
+        is its first)."""
         n, length, _ = groove.shape
         bar = H.STEPS_PER_BAR
         if length < 2 * bar:
             return take
         wrap = min(LOOP_BARS, length // bar - 1) * bar
-        mask = np.ones((n, length + wrap, H.N_VOICES), bool)
-        mask[:, length - bar:length] = False
+        # one window: the song's last bars (heard before it, kept) + the last bar + the loop's start
+        start = max(0, length - max(2, self.window // bar - LOOP_BARS) * bar)
+        steps = np.r_[start:length, 0:wrap]
+        mask = np.ones((n, len(steps), H.N_VOICES), bool)
+        mask[:, length - bar - start:length - start] = False
         if kept_mask is not None:
-            mask[:, :length] |= kept_mask
-        wrapped_ctrl = C.Controls(*(np.concatenate([getattr(ctrl, k), getattr(ctrl, k)[:, :wrap // bar]], axis=1)
-                                    for k in C.CONTROL_KEYS))
-        out = self.generate(np.concatenate([groove, groove[:, :wrap]], axis=1), wrapped_ctrl,
-                            keep=np.concatenate([take, take[:, :wrap]], axis=1), keep_mask=mask, **settings)
-        return out[:, :length]
+            mask[:, :length - start] |= kept_mask[:, start:]
+        wrapped_ctrl = C.Controls(*(getattr(ctrl, k)[:, steps[::bar] // bar] for k in C.CONTROL_KEYS))
+        out = self.generate(groove[:, steps], wrapped_ctrl, keep=take[:, steps], keep_mask=mask, **settings)
+        looped = take.copy()
+        looped[:, length - bar:] = out[:, length - bar - start:length - start]
+        return looped
 
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:
         """Write `path` (.pth: parameters + state dict) and the same name with .json (parameters)."""

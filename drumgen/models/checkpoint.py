@@ -45,7 +45,7 @@ def build_model(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> tor
     """The nn.Module of a checkpoint dict, in eval mode on `device` (training code uses this one)."""
     cls = model_class(ckpt["model_kind"])
     model = cls(cls.config_class.from_dict(ckpt["config"]))
-    model.load_state_dict(ckpt["state_dict"])
+    model.load_state_dict(model.upgrade_state_dict(ckpt["state_dict"]))
     if ckpt.get("sampling", {}).get("thresholds"):
         model.thresholds = [float(t) for t in ckpt["sampling"]["thresholds"]]
     model.meta = ckpt.get("meta", {})

@@ -344,6 +344,8 @@ class RhythmDrivenDrumGen(DrumModel):
         if kept is not None and self.config.known_drums:  # the encoder sees the window's kept drums, after too
             whole = kept.steps(0, groove.shape[1])  # padded to the window: nothing kept past the take
             known = torch.from_numpy(known_input(whole.hvo, whole.mask)).to(device)
+        elif self.config.known_drums:  # nothing kept: all zeros, as training shows a window with nothing known
+            known = torch.zeros(B, groove.shape[1], KNOWN_DIM, device=device)
         memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known)
         z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
@@ -379,8 +381,8 @@ class RhythmDrivenDrumGen(DrumModel):
             hit_logits, v, o = split_outputs(raw[:B])                              # (B, 4 * (last - j), 9)
             if guided:  # in the bars asked to be fills: free + g (asked - free), the fill made surer
                 free_logits = split_outputs(raw[B:])[0]
-                scale = guidance[:, j * BEAT:last * BEAT]
-                hit_logits = free_logits + scale * (hit_logits - free_logits)
+                scale = guidance[:, j * BEAT:last * BEAT]  # 1 outside fill bars: the asked logits exactly
+                hit_logits = torch.where(scale != 1, free_logits + scale * (hit_logits - free_logits), hit_logits)
             steps = slice(j * BEAT, last * BEAT)
             probs[:, steps], vel[:, steps], off[:, steps] = torch.sigmoid(hit_logits), v, o
             for t in range(max(j, done), last):  # the prefix was already played: kept as it is
@@ -462,8 +464,13 @@ class RhythmDrivenDrumGen(DrumModel):
 
 def upgrade_state_dict(state: dict, config: ControlledConfig) -> dict:
     """Weights of a model made before the fill control, for one with it (fine-tuning): the new
-    condition inputs (FILL, FILL_KNOWN) get zero weights, so the model starts as the old one."""
+    condition inputs (FILL, FILL_KNOWN) get zero weights, so the model starts as the old one; and of
+    one whose kept drums reached its encoder only, for one whose decoder hears them too (zeros: as it was)."""
     state = dict(state)
+    if config.known_drums and "encoder.embed_known.weight" in state and "decoder.embed_known.weight" not in state:
+        weight = state["encoder.embed_known.weight"]
+        state["decoder.embed_known.weight"] = torch.zeros_like(weight)
+        state["decoder.embed_known.bias"] = torch.zeros_like(state["encoder.embed_known.bias"])
     at = config.latent_dim + C.BASE_CONDITION_DIM
     for key, weight in list(state.items()):
         if (config.fill_control and key.startswith("decoder.condition.") and key.endswith(".weight")

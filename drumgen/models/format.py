@@ -93,16 +93,24 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m drumgen.models.format CKPT --weights float16 [-o OUT]`: store a checkpoint's weights
-    in half precision (a release under the 10 MiB a Space takes without LFS)."""
+    """`python -m drumgen.models.format CKPT --weights float16 [-o OUT] [--fill-guidance G]`: store a
+    checkpoint's weights in half precision (a release under the 10 MiB a Space takes without LFS);
+    --fill-guidance sets a sampling setting of the config that training does not use (the weights
+    stay as they are)."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Re-store a drumgen checkpoint's weights.")
     parser.add_argument("checkpoint")
     parser.add_argument("--weights", choices=WEIGHTS, default="float16")
     parser.add_argument("-o", "--output", default=None, help="where to write it (default: in place)")
+    parser.add_argument("--fill-guidance", type=float, default=None,
+                        help="the controllable model's classifier-free guidance in bars asked to be fills (1 = none)")
     args = parser.parse_args(argv)
     ckpt = read_checkpoint(args.checkpoint)
+    if args.fill_guidance is not None:
+        if "fill_guidance" not in ckpt["config"] or not 1.0 <= args.fill_guidance <= 10.0:
+            raise SystemExit("--fill-guidance: a number from 1 to 10, for a model with the fill control")
+        ckpt["config"]["fill_guidance"] = args.fill_guidance
     out = write_checkpoint(args.output or args.checkpoint, ckpt, ckpt["state_dict"], args.weights)
     print(f"wrote {out}: {out.stat().st_size:,} bytes, weights {args.weights}")
     return 0
