@@ -23,7 +23,7 @@ import gradio as gr
 
 from . import midi, takes
 from .page_input import read_song, user_errors
-from .take_grid import grid_value, read_grid
+from .take_grid import grid_value, groove_marks, read_grid
 from .takes import TakeHistory
 from .webapp import PROGRESS, DrumApp
 
@@ -81,14 +81,15 @@ class PageTakes:
     @user_errors
     def new_song(self, file: Any, value: Any, history: Any) -> tuple:
         """A new file: its groove on the grid and no take, a new history -> (grid value, history, *view).
-        A take that fits the file (its length and tempo map: the same song loaded again, or a Generate
-        that came first) stays, with its history."""
+        A take that fits the file (its length and tempo map, and the grid's groove one of the file's:
+        the same song loaded again, or a Generate that came first) stays, with its history."""
         if file is None:
             history = self.new_history()
             return {}, history, *self.view(history)
         song, _ = read_song(file)
         take, _, _ = read_grid(value) if isinstance(value, dict) else (None, None, None)
-        if isinstance(history, TakeHistory) and history.current is not None and take is not None:
+        if isinstance(history, TakeHistory) and history.current is not None and take is not None \
+                and _same_groove(value.get("groove"), song):
             try:
                 takes.take_for_song(take, song)
                 return gr.skip(), history, *self.view(history)
@@ -193,3 +194,12 @@ class PageTakes:
     def _numbered(history: TakeHistory, number: int) -> str:
         entry = history.entry(number)
         return f"**Take {number}** · {entry.label}\n\n{entry.shown.summary}"
+
+
+def _same_groove(marks: Any, song: midi.Song) -> bool:
+    """Whether the grid's groove marks are the groove of this song, from all its notes or one track
+    (two songs of one length and tempo are not the same song)."""
+    if not isinstance(marks, list):
+        return False
+    tracks = [None] + [t.index for t in song.tracks if t.n_notes]
+    return any(marks == groove_marks(midi.song_to_groove(song, track)) for track in tracks)

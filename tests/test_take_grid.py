@@ -223,3 +223,17 @@ def test_a_new_file_starts_a_new_history_unless_the_take_fits_it(drums, first):
     grid, fresh, *_ = pages.new_song(OTHER, first.take, history)
     assert len(fresh) == 0 and grid["take"] is None and grid["steps"] == 4 * 16
     assert pages.new_song(None, first.take, history)[0] == {}
+
+
+def test_another_song_of_the_same_length_and_tempo_is_another_song(drums, first, tmp_path):
+    """Length and tempo are not the song: the grid's groove must be the new file's too."""
+    from tests.conftest import make_midi
+
+    pages = PageTakes(drums)
+    _, history, *_ = pages.record(*first.outputs, pages.new_history())
+    song = midi.read_song(GROOVE)
+    twin = make_midi(tmp_path / "twin.mid", [(b * 4 * 480, 60, 100) for b in range(8)],
+                     tempos=((0, song.bpm),), ticks_per_beat=480)
+    assert midi.read_song(twin).n_bars == song.n_bars
+    grid, fresh, *_ = pages.new_song(str(twin), first.take, history)
+    assert len(fresh) == 0 and grid["take"] is None
