@@ -145,9 +145,8 @@ def read_take(take: Any, song: midi.Song) -> np.ndarray:
     if take is None:
         raise ValueError("Generate first: the export is made from the drums MIDI of the take the page shows.")
     take_song = midi.read_song(result_file(take))
-    marks = [m.text for t in take_song.source.tracks for m in t if m.type == "text" and m.text.startswith(EXPORT_MARK)]
-    if marks:
-        written = marks[0][len(EXPORT_MARK):].strip().split(",")[0].replace("drum map", "").strip()
+    written = takes.export_map(take_song)
+    if written is not None:
         raise ValueError(f"This file is an export (drum map {written}): export from the drums MIDI Generate gave "
                          "(the take the page shows), not from an export.")
     if not len(take_song.notes):
@@ -163,7 +162,7 @@ def read_take(take: Any, song: midi.Song) -> np.ndarray:
     return takes.take_from_midi(take_song, song)  # another tempo map, or longer than the song: a sentence
 
 
-EXPORT_MARK = "drumgen export:"  # a text event of every export's first track: what it was written with
+EXPORT_MARK = takes.EXPORT_MARK
 
 
 def describe_options(options: drum_maps.ExportOptions) -> str:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from . import drum_maps, midi
 from . import hvo as H
-from . import midi
 from .control_input import in_bars, parse_bars, voice_names  # noqa: F401  (parse_bars: bars as musicians type them)
 
 TAKE_FORMAT = 1
@@ -154,12 +154,29 @@ def take_for_song(value: Any, song: midi.Song) -> np.ndarray:
     return take
 
 
+EXPORT_MARK = "drumgen export:"  # a text event of every export's first track: what it was written with
+
+
+def export_map(song: midi.Song) -> str | None:
+    """The drum map a drumgen export says it was written with (its EXPORT_MARK text event), or None."""
+    for track in song.source.tracks:
+        for message in track:
+            if message.type == "text" and message.text.startswith(EXPORT_MARK):
+                return message.text[len(EXPORT_MARK):].strip().split(",")[0].replace("drum map", "").strip()
+    return None
+
+
 def take_from_midi(source: str | bytes | midi.Song, song: midi.Song, drum_map=None) -> np.ndarray:
     """A drums MIDI file (drumgen's output, or the song + drums file, or any part on channel 10)
     made for `song` -> its take (song.n_steps, 27), its notes read with `drum_map` (a name, a file or
     a drum_maps.DrumMap; default General MIDI). MidiError in words for a file without drums, at
     another tempo, or longer than the song."""
     take_song = source if isinstance(source, midi.Song) else midi.read_song(source)
+    written = export_map(take_song)
+    reading = drum_maps.resolve(drum_map).name
+    if written is not None and written != reading:
+        raise midi.MidiError(f"This file is an export written with the drum map {written}: use the drums MIDI "
+                             f"drumgen made (the take), or read it with that map, not {reading}.")
     if _beat_tempos(take_song) != _beat_tempos(song):
         raise midi.MidiError("The take is at another tempo than the song: use the drums MIDI drumgen made for "
                              "this song (its tempo map is the song's).")

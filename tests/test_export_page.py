@@ -77,6 +77,8 @@ def test_a_map_that_is_not_gm_writes_its_notes(page):
     np.testing.assert_array_equal(back[:, H.HITS], page[3].hvo[:, H.HITS])
     hats = page[3].hvo[:, H.VOICES.index("closed_hat")].sum()
     assert hats and (notes[:, 1] == 49).sum() == hats  # AD2's closed hat is GM's crash note
+    with pytest.raises(midi.MidiError, match="an export written with the drum map ad2"):
+        takes.take_from_midi(path, song)  # read as GM it would turn the hats into crashes: refused
 
 
 def test_a_track_per_voice_holds_only_its_voice(page):
