@@ -86,8 +86,15 @@ def tick_to_step(ticks: np.ndarray | float, ticks_per_beat: int) -> tuple[np.nda
     return step.astype(np.int64), (position - step).astype(np.float32)
 
 
-def step_to_tick(steps: np.ndarray, offsets: np.ndarray, ticks_per_beat: int) -> np.ndarray:
-    return np.rint((np.asarray(steps) + np.asarray(offsets)) * ticks_per_beat / STEPS_PER_BEAT).astype(np.int64)
+def step_to_tick(steps: np.ndarray, offsets: np.ndarray, ticks_per_beat: int, own_step: bool = True) -> np.ndarray:
+    """Grid steps and offsets -> MIDI ticks. own_step: each on a tick that `tick_to_step` reads back
+    on its own step (an offset just under +0.5 would round onto the next step's first tick otherwise);
+    False for offsets meant to pass it (swing)."""
+    steps, per_step = np.asarray(steps, np.float64), ticks_per_beat / STEPS_PER_BEAT
+    ticks = np.rint((steps + np.asarray(offsets)) * per_step)
+    if own_step:
+        ticks = np.clip(ticks, np.ceil((steps - 0.5) * per_step), np.ceil((steps + 0.5) * per_step) - 1)
+    return ticks.astype(np.int64)
 
 
 def place_onsets(n_steps: int, steps: np.ndarray, offsets: np.ndarray, velocities: np.ndarray,

@@ -287,7 +287,7 @@ def _drum_events(hvo: np.ndarray, tpb: int, note_steps: float,
     if options.swing:
         pair = SWING_GRIDS[options.swing_grid]
         shift = shift + np.where(steps % pair == pair // 2, options.swing * pair / 6, 0.0)
-    starts = np.maximum(H.step_to_tick(steps, shift, tpb), 0)
+    starts = np.maximum(H.step_to_tick(steps, shift, tpb, own_step=not options.swing), 0)
     pitches = options.drum_map.output_pitches
     # A lane is one sounding note: a voice, or a pitch that a map gives several voices (two toms on one pad).
     lanes = np.asarray(pitches, np.int64)[voices] if len(set(pitches)) < H.N_VOICES else voices

@@ -75,3 +75,12 @@ def test_voice_names_and_aliases():
         "kick", "closed_hat", "closed_hat", "closed_hat", "open_hat"]
     with pytest.raises(ValueError, match="voices: kick"):
         H.voice_name("cowbell")
+
+
+@pytest.mark.parametrize("ticks_per_beat", [480, 96, 384, 1000])
+def test_every_tick_written_reads_back_on_its_step(ticks_per_beat):
+    steps = np.arange(64)
+    for offset in (-0.5, -0.4999, 0.0, 0.3, 0.4959, 0.4999):
+        ticks = H.step_to_tick(steps, np.full(64, offset), ticks_per_beat)
+        back, _ = H.tick_to_step(ticks, ticks_per_beat)
+        assert np.array_equal(back, steps), (offset, ticks_per_beat)
