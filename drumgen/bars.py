@@ -42,6 +42,8 @@ def parse_bars(text: str | int | Iterable[int] | None, n_bars: int) -> list[int]
             numbers.append(int(x))
     else:
         raise ValueError(f"bars: expected bar numbers such as '5-8, 12', got {type(text).__name__}")
+    if any(b < 1 for b in numbers):
+        raise ValueError("bars count from 1, as a musician counts them: bar 0 is not a bar")
     outside = [b for b in numbers if not 1 <= b <= n_bars]
     if outside:
         raise ValueError(f"bar {outside[0]} is outside the song: it has {n_bars} bar{'s' if n_bars != 1 else ''} "

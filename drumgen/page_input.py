@@ -79,6 +79,8 @@ def parse_loop(value: Any) -> bool:
     """The loop-ready box: True / False (None and '' are False; 'true', 'yes', '1' from a caller too)."""
     if value is None or isinstance(value, bool):
         return bool(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
     text = str(value).strip().lower()
     if text in ("", "false", "no", "0", "off"):
         return False

@@ -19,7 +19,7 @@ def test_parse_bars_reads_what_musicians_type():
 
 
 @pytest.mark.parametrize("bad, words", [
-    ("17", "bar 17 is outside the song: it has 16 bars"), ("0", "bar 0 is outside"), ("8-5", "runs backwards"),
+    ("17", "bar 17 is outside the song: it has 16 bars"), ("0", "bars count from 1"), ("8-5", "runs backwards"),
     ("five", "expected bar numbers"), (True, "expected bar numbers"), ([1.5], "whole bar numbers"),
     ({"bars": 1}, "expected bar numbers"),
 ])
