@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for path in args.checkpoints:
         model = load_model(path)
-        results[Path(path).stem] = {**edit_figures(model, true_hvo, args.seed, args.temperature),
+        name = Path(path).stem if Path(path).stem not in results else f"{Path(path).parent.name}/{Path(path).stem}"
+        results[name] = {**edit_figures(model, true_hvo, args.seed, args.temperature),
                                     "fills": fill_figures(model, beats, args.seed, args.temperature),
                                     "loops": loop_figures(model, loops, args.seed, args.temperature)}
     print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars ({len(beats)} of beat performances for the "
