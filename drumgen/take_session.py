@@ -107,7 +107,7 @@ class PageTakes:
         take, _, _ = read_grid(value)
         if take is None:
             return summary, history, *self.view(history)
-        shown = self._shown(value, mix, alone, drums_midi, merged_midi, summary)
+        shown = _share_groove(self._shown(value, mix, alone, drums_midi, merged_midi, summary), history)
         number = history.add(takes.take_from_json(take), label_of(shown.about), shown)
         return self._numbered(history, number), history, *self.view(history)
 
@@ -126,8 +126,8 @@ class PageTakes:
             return *shown.files, self._numbered(history, history.current), history, *self.view(history)
         change = "hand edit" if old is None else f"hand edit: {takes.describe_change(old, new)}"
         result = self.drums.render_take(file, track, value, progress, made=change)
-        shown = self._shown(result.take, result.mix, result.drums_audio, result.drums_midi, result.merged_midi,
-                            result.summary)
+        shown = _share_groove(self._shown(result.take, result.mix, result.drums_audio, result.drums_midi,
+                                          result.merged_midi, result.summary), history)
         number = history.add(result.hvo, label_of(shown.about), shown)
         return *shown.files, self._numbered(history, number), history, *self.view(history)
 
@@ -203,3 +203,12 @@ def _same_groove(marks: Any, song: midi.Song) -> bool:
         return False
     tracks = [None] + [t.index for t in song.tracks if t.n_notes]
     return any(marks == groove_marks(midi.song_to_groove(song, track)) for track in tracks)
+
+
+def _share_groove(shown: Shown, history: TakeHistory) -> Shown:
+    """The takes of one song share one groove list (a long song's is megabytes: kept once, not per take)."""
+    if history.current is not None:
+        before = history.entry().shown
+        if isinstance(before, Shown) and before.groove == shown.groove:
+            shown.groove = before.groove
+    return shown

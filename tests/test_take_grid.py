@@ -237,3 +237,11 @@ def test_another_song_of_the_same_length_and_tempo_is_another_song(drums, first,
     assert midi.read_song(twin).n_bars == song.n_bars
     grid, fresh, *_ = pages.new_song(str(twin), first.take, history)
     assert len(fresh) == 0 and grid["take"] is None
+
+
+def test_the_takes_of_one_song_keep_one_groove(drums, first):
+    pages = PageTakes(drums)
+    _, history, *_ = pages.record(*first.outputs, pages.new_history())
+    _, history, *_ = pages.record(*first.outputs, history)
+    grooves = [history.entry(n).shown.groove for n in history.entries]
+    assert len(grooves) == 2 and grooves[0] is grooves[1] and grooves[0]
