@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = window_parser(__doc__)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--fill-guidance", default=None, metavar="G,G,...",
+                        help="instead: the fill figures and F1 with the true controls and fills of each checkpoint "
+                             "at each fill guidance (how the shipped model's was chosen, on validation)")
     args = parser.parse_args(argv)
     import torch
 
@@ -228,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     pick = spread(len(windows), args.limit)
     true_hvo = windows.hvo[pick]
     beats = true_hvo[~np.array([fills.is_fill_file(windows.files[i]) for i in windows.file_index[pick]], bool)]
+    if args.fill_guidance:
+        return guidance_sweep(args, [float(g) for g in args.fill_guidance.split(",")], true_hvo,
+                              windows.style[pick], beats)
     loops = beats[loop_windows(beats)]
     results = {}
     for path in args.checkpoints:
@@ -247,6 +253,26 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(results))
     if args.json:
         Path(args.json).write_text(json.dumps({**results, "real_drums": real}, indent=2))
+    return 0
+
+
+def guidance_sweep(args, guidances: list[float], true_hvo: np.ndarray, styles, beats: np.ndarray) -> int:
+    """For each checkpoint and guidance: fills asked and judged fills, none asked and judged fills, a
+    fill bar's hits and toms' share, and hit F1 with the true controls and the true fill flags."""
+    from .fidelity import Generator, with_true_fills
+    from .models.checkpoint import load_model
+
+    print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars ({len(beats)} for the fills), seed {args.seed}")
+    print("| checkpoint | fill guidance | fill asked: judged fills | none asked: judged fills | hits / toms' share in "
+          "fill bars | F1, true controls and fills |\n|---|---|---|---|---|---|")
+    for path in args.checkpoints:
+        runtime = load_model(path, cache=False)  # a private copy: its guidance is set here
+        for g in guidances:
+            runtime.model.config.fill_guidance = g
+            f = fill_figures(runtime, beats, args.seed, args.temperature)
+            f1 = with_true_fills(Generator(runtime, args.seed, args.temperature, 256, None), true_hvo, styles)["f1"]
+            print(f"| {Path(path).stem} | {g:g} | {f['asked_fill_judged_fill']:.3f} | {f['asked_none_judged_fill']:.3f} | "
+                  f"{f['hits_per_bar_fill_bars']:.1f} / {f['tom_share_fill_bars']:.2f} | {f1:.3f} |")
     return 0
 
 

@@ -85,14 +85,22 @@ def describe_map(drum_map: Any, map_file: Any = None) -> str:
     return f"**{chosen.name}**: {chosen.title}. Notes: {notes}.{source}"
 
 
-def _amount(value: Any, name: str, default: float) -> float:
-    """A 0..1 amount as sent (a number or numeric text; None or '' -> default) -> float; ValueError outside 0..1."""
+def _number(value: Any) -> float | None:
+    """A number as sent (a number or numeric text) -> float; None for nothing sent (None or blank
+    text); NaN for anything else, so the caller's range check refuses it in its own words."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return default
+        return None
     try:
-        x = float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
+        return float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
     except (ValueError, OverflowError):
-        x = math.nan
+        return math.nan
+
+
+def _amount(value: Any, name: str, default: float) -> float:
+    """A 0..1 amount as sent (None or '' -> default) -> float; ValueError outside 0..1."""
+    x = _number(value)
+    if x is None:
+        return default
     if not 0.0 <= x <= 1.0:  # NaN too
         raise ValueError(f"{name} must be a number from 0 to 1, got {shown(value)}")
     return x
@@ -100,12 +108,9 @@ def _amount(value: Any, name: str, default: float) -> float:
 
 def _velocity(value: Any, name: str) -> int | None:
     """A velocity as sent (a whole number or numeric text; None or '' -> None) -> 1..127; ValueError otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    x = _number(value)
+    if x is None:
         return None
-    try:
-        x = float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
-    except (ValueError, OverflowError):
-        x = math.nan
     if not (math.isfinite(x) and x == int(x) and 1 <= x <= 127):
         raise ValueError(f"{name} must be a whole number from 1 to 127, got {shown(value)}")
     return int(x)

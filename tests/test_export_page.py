@@ -12,6 +12,7 @@ import pytest
 from drumgen import audio, drum_maps, export_page, midi, takes, webapp
 from drumgen import hvo as H
 from tests.conftest import ROOT, make_midi
+from tests.test_midi import _note_ons
 from tests.test_webapp import groove_notes
 
 SHIPPED = ROOT / "checkpoints" / "mgvae_gmd.pth"
@@ -32,16 +33,9 @@ def page(tmp_path_factory):
 
 
 def note_ons(path):
-    """(tick, pitch, velocity, track) of every note-on of a MIDI file, and the file."""
+    """(tick, pitch, velocity, track) of every note-on of a MIDI file, in time order, and the file."""
     mid = mido.MidiFile(path)
-    out = []
-    for index, track in enumerate(mid.tracks):
-        now = 0
-        for msg in track:
-            now += msg.time
-            if msg.type == "note_on" and msg.velocity > 0:
-                out.append((now, msg.note, msg.velocity, index))
-    out.sort()
+    out = sorted((tick, note, velocity, track) for track, tick, note, velocity in _note_ons(mid))
     return np.array(out, np.int64).reshape(-1, 4), mid
 
 

@@ -27,6 +27,7 @@ from .. import fills, sampling
 from .. import hvo as H
 from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness, splice_fills
 from ..metrics import score
+from ..takes import keep_mask
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
 from .layers import Block, RMSNorm, rotary_table
 
@@ -311,10 +312,9 @@ class RhythmDrivenDrumGen(DrumModel):
         measured = C.controls_from_measure(C.measure_controls(true), windows.style[pick])
         scores = [score(self.generate(groove, measured), true)["f1"], score(self.generate(groove), true)["f1"]]
         if self.config.known_drums:
-            bars = true.shape[1] // H.STEPS_PER_BAR
-            for known in (np.arange(bars) % 4 < 2, np.isin(np.arange(H.N_VOICES), (0, 1))):  # bars 3-4, 7-8 new; kick, snare
-                mask = np.broadcast_to(np.repeat(known, H.STEPS_PER_BAR)[:, None] if known.size == bars
-                                       else known[None, :], true.shape[1:2] + (H.N_VOICES,))
+            steps = true.shape[1]
+            phrase_ends = [b for b in range(steps // H.STEPS_PER_BAR) if b % 4 >= 2]  # bars 3-4, 7-8 new
+            for mask in (keep_mask(steps, regenerate=phrase_ends), keep_mask(steps, lock=["kick", "snare"])):
                 out = self.generate(groove, keep=true, keep_mask=mask)
                 new = np.tile(~mask, 3)
                 scores.append(score(out * new, true * new)["f1"])
