@@ -2,19 +2,23 @@
 
 The same code measures training targets (`measure_controls`), checks user input (`validate_controls`)
 and feeds a model (`condition_array`); sampling steers drums to these same definitions
-(`drumgen.sampling`), so a slider means the same thing everywhere. Per bar (16 steps), each in [0, 1]:
+(`drumgen.sampling`), so a slider means the same thing everywhere. Per bar (of the song's meter map,
+`drumgen.meter`; 16 steps in 4/4), each in [0, 1]:
 
 * density: how busy the bar is, as a rank among GMD bars. A bar's hit count (9 voices) is mapped
   piecewise-linearly through DENSITY_TABLE, the hit counts at the 0.00, 0.05, ..., 1.00 quantiles of
   the bars (with >= 1 hit) of the GMD train performances: density 0.5 is the median bar, 0.9 is busier
   than 90% of GMD bars, 0 hits is 0.0 and the busiest bar (and above) is 1.0. Integer counts are
   spread evenly over [c - 0.5, c + 0.5] before taking quantiles, so the table is strictly increasing
-  and `counts_from_density` is the exact inverse of `density_from_counts`. Rebuild it with
+  and `counts_from_density` is the exact inverse of `density_from_counts`. Density is a busyness per
+  sixteenth, not per bar: a bar of L steps counts as its hits x 16 / L, so a 3/4 bar at density 0.5
+  has 3/4 of the hits of a 4/4 bar at 0.5 (the same feel per beat, whatever the meter). Rebuild it with
   `python -m drumgen.data --control-tables --data groove-v1.0.0-midionly.zip`.
 * intensity: mean velocity (0..1) of the bar's hits.
 * instruments: each voice's share of the bar's hits (sums to 1); share exactly 0 = the voice is muted.
 * style: a GMD primary style (STYLES), as an index.
-* fill: 1 = the bar is a fill, 0 = a beat, as the fill judge (`drumgen.fills`) hears it.
+* fill: 1 = the bar is a fill, 0 = a beat, as the fill judge (`drumgen.fills`) hears it; the judge
+  hears 16-step bars (4/4), so in other bars a measured fill is NaN (unknown).
 
 "Free" (the model chooses) is NaN in a per-bar array, a missing key, or None for a style (-1 as an index).
 """
@@ -27,6 +31,7 @@ import numpy as np
 
 from . import fills
 from . import hvo as H
+from . import meter as M
 
 BAR = H.STEPS_PER_BAR
 STYLES: tuple[str, ...] = (
@@ -72,8 +77,12 @@ def counts_from_density(density) -> np.ndarray:
     return np.interp(np.asarray(density, np.float64), DENSITY_LEVELS, DENSITY_TABLE)
 
 
-def bar_hit_counts(hvo: np.ndarray) -> np.ndarray:
-    """(..., T, 27) -> hits per bar and voice (..., B, 9); a last partial bar is zero-padded."""
+def bar_hit_counts(hvo: np.ndarray, bars: M.Bars | None = None) -> np.ndarray:
+    """(..., T, 27) -> hits per bar and voice (..., B, 9); a last partial bar is zero-padded. `bars`
+    (T, 27) only: the song's bars (default 16 steps each)."""
+    if bars is not None:
+        index, _ = M.step_bars(bars, 1, len(hvo))
+        return M.bar_sums(np.asarray(hvo)[None, :, H.HITS] > 0.5, index, bars.n_bars)[0].astype(np.int64)
     hits = np.asarray(hvo)[..., H.HITS] > 0.5
     pad = -hits.shape[-2] % BAR
     hits = np.pad(hits, [(0, 0)] * (hits.ndim - 2) + [(0, pad), (0, 0)])
@@ -96,25 +105,49 @@ def density_table(counts) -> np.ndarray:
     return table
 
 
-def measure_controls(hvo: np.ndarray) -> dict[str, np.ndarray]:
-    """HVO (N, T, 27) or (T, 27), T a multiple of 16 -> per-bar controls, float32:
-    density (N, B), intensity (N, B) (0 for an empty bar), instruments (N, B, 9) (0 for an empty bar),
-    fill (N, B) (1 = a fill, as the fill judge hears the bar)."""
+def measure_controls(hvo: np.ndarray, bars: M.Bars | list[M.Bars] | None = None) -> dict[str, np.ndarray]:
+    """HVO (N, T, 27) or (T, 27) -> per-bar controls, float32: density (N, B), intensity (N, B) (0 for
+    an empty bar), instruments (N, B, 9) (0 for an empty bar), fill (N, B) (1 = a fill, as the fill
+    judge hears the bar; NaN in bars that are not 16 steps). bars: one Bars for every item or one
+    each (a bar cut short by the window's end counts the steps it has); None: 16 steps a bar, T a
+    multiple of 16."""
     hvo = np.asarray(hvo, np.float32)
     if hvo.ndim == 2:
-        return {k: v[0] for k, v in measure_controls(hvo[None]).items()}
-    if hvo.ndim != 3 or hvo.shape[-1] != H.HVO_DIM or hvo.shape[1] % BAR:
+        return {k: v[0] for k, v in measure_controls(hvo[None], bars).items()}
+    if hvo.ndim != 3 or hvo.shape[-1] != H.HVO_DIM or (bars is None and hvo.shape[1] % BAR):
         raise ValueError(f"hvo must have shape (N, T, 27) with T a multiple of {BAR}, got {hvo.shape}")
     n, length, _ = hvo.shape
-    hits = (hvo[..., H.HITS] > 0.5).reshape(n, length // BAR, BAR, H.N_VOICES)
-    velocity = (hvo[..., H.VELOCITIES].reshape(hits.shape) * hits).sum(axis=(2, 3))
-    per_voice = hits.sum(axis=2).astype(np.float64)
+    if bars is None:
+        hits = (hvo[..., H.HITS] > 0.5).reshape(n, length // BAR, BAR, H.N_VOICES)
+        velocity = (hvo[..., H.VELOCITIES].reshape(hits.shape) * hits).sum(axis=(2, 3))
+        per_voice = hits.sum(axis=2).astype(np.float64)
+        steps = np.full(per_voice.shape[:2], BAR)
+        fill = fills.fill_flags(hvo)
+    else:
+        index, steps = M.step_bars(bars, n, length)
+        hits = hvo[..., H.HITS] > 0.5
+        per_voice = M.bar_sums(hits, index, steps.shape[1])
+        velocity = M.bar_sums((hvo[..., H.VELOCITIES] * hits).sum(-1), index, steps.shape[1])
+        fill = bar_fill_flags(hvo, index, steps)
     total = per_voice.sum(axis=-1)
     safe = np.maximum(total, 1)
-    return {"density": density_from_counts(total).astype(np.float32),
+    return {"density": density_from_counts(total * BAR / np.maximum(steps, 1)).astype(np.float32),
             "intensity": (velocity / safe).astype(np.float32),
             "instruments": (per_voice / safe[..., None]).astype(np.float32),
-            "fill": fills.fill_flags(hvo)}
+            "fill": fill}
+
+
+def bar_fill_flags(hvo: np.ndarray, index: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """(N, B) float32: the fill judge on every whole 16-step bar, NaN on the others."""
+    out = np.full(steps.shape, np.nan, np.float32)
+    whole = [(i, b) for i, b in zip(*np.nonzero(steps == BAR))]
+    if whole:
+        first = {(i, b): int(np.argmax(index[i] == b)) for i, b in whole}
+        clips = np.stack([hvo[i, first[i, b]:first[i, b] + BAR] for i, b in whole])
+        flags = fills.fill_flags(clips)[:, 0]
+        for (i, b), f in zip(whole, flags):
+            out[i, b] = f
+    return out
 
 
 def curve(points, values, n_bars: int, kind: str = "linear") -> np.ndarray:
@@ -303,6 +336,14 @@ def drop_controls(c: Controls, rng: np.random.Generator, p: float) -> Controls:
                     np.where((rng.random(n) < p)[:, None], np.nan, c.fill).astype(np.float32))
 
 
-def per_step(per_bar: np.ndarray) -> np.ndarray:
-    """Per-bar values (N, B, ...) -> the same on every step of each bar (N, B * 16, ...)."""
-    return np.repeat(per_bar, BAR, axis=1)
+def per_step(per_bar: np.ndarray, bars: M.Bars | None = None, n_steps: int | None = None) -> np.ndarray:
+    """Per-bar values (N, B, ...) -> the same on every step of each bar (N, T, ...); T = the bars'
+    steps (default 16 a bar), or n_steps (cut, or padded with zeros)."""
+    if bars is None:
+        out = np.repeat(per_bar, BAR, axis=1)
+    else:
+        out = np.repeat(per_bar, bars.lengths[:per_bar.shape[1]], axis=1)
+    if n_steps is not None:
+        pad = max(n_steps - out.shape[1], 0)
+        out = np.pad(out, [(0, 0), (0, pad)] + [(0, 0)] * (out.ndim - 2))[:, :n_steps]
+    return out

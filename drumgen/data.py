@@ -21,6 +21,7 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
+from . import meter as M
 from . import midi
 from .fills import is_fill_file
 
@@ -28,22 +29,51 @@ log = logging.getLogger(__name__)
 
 GMD_URL = "https://storage.googleapis.com/magentadata/datasets/groove/groove-v1.0.0-midionly.zip"
 SPLITS = ("train", "validation", "test")
-CACHE_VERSION = 1
+CACHE_VERSION = 1   # 4/4 windows (the published figures' windows); other meters are cached beside them
+METER_CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = Path(os.environ.get("DRUMGEN_CACHE", Path.home() / ".cache" / "drumgen"))
 
 
 @dataclass
 class WindowSet:
-    """Windows of one split: hvo (N, T, 27) and, per window, its file, first bar and style."""
+    """Windows of one split: hvo (N, T, 27) and, per window, its file, first bar, style and meter.
+    A window starts on a bar line of its file's meter and is T steps long, whatever the meter (a
+    window of 3/4 holds 10 2/3 bars of it)."""
 
     hvo: np.ndarray
     file_index: np.ndarray
     start_bar: np.ndarray
     style: np.ndarray  # primary style name, e.g. "funk"
     files: list[str]
+    meter: np.ndarray | None = None  # per window, e.g. "3/4"; None: all 4/4
+
+    def __post_init__(self) -> None:
+        if self.meter is None:
+            self.meter = np.full(len(self.hvo), "4/4")
 
     def __len__(self) -> int:
         return len(self.hvo)
+
+    @property
+    def four_four(self) -> np.ndarray:
+        return self.meter == "4/4"
+
+    def bars_of(self, index) -> list[M.Bars]:
+        """Each window's bars (its meter from its first step over the window's steps)."""
+        length = self.hvo.shape[1]
+        return [_covering(str(m), length) for m in self.meter[np.asarray(index)]]
+
+    def subset(self, keep) -> WindowSet:
+        keep = np.asarray(keep)
+        return WindowSet(self.hvo[keep], self.file_index[keep], self.start_bar[keep], self.style[keep], self.files,
+                         self.meter[keep])
+
+    def __add__(self, other: WindowSet) -> WindowSet:
+        """Windows of both (the other's files appended)."""
+        return WindowSet(np.concatenate([self.hvo, other.hvo]),
+                         np.concatenate([self.file_index, other.file_index + len(self.files)]),
+                         np.concatenate([self.start_bar, other.start_bar]), np.concatenate([self.style, other.style]),
+                         self.files + other.files, np.concatenate([self.meter, other.meter]))
 
     @property
     def groove(self) -> np.ndarray:
@@ -61,7 +91,17 @@ class WindowSet:
         """The first n windows (all when n is 0), for smoke runs."""
         if not n:
             return self
-        return WindowSet(self.hvo[:n], self.file_index[:n], self.start_bar[:n], self.style[:n], self.files)
+        return WindowSet(self.hvo[:n], self.file_index[:n], self.start_bar[:n], self.style[:n], self.files,
+                         self.meter[:n])
+
+
+_BARS: dict = {}
+
+
+def _covering(meter: str, length: int) -> M.Bars:
+    if (meter, length) not in _BARS:
+        _BARS[meter, length] = M.Bars.covering(meter, length)
+    return _BARS[meter, length]
 
 
 def find_gmd_zip(path: str | os.PathLike | None = None, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
@@ -84,33 +124,44 @@ def find_gmd_zip(path: str | os.PathLike | None = None, cache_dir: Path = DEFAUL
     return target
 
 
-def read_gmd(zip_path: str | os.PathLike) -> list[dict]:
-    """Every 4/4 performance of the GMD as a dict of its info.csv row plus its full 'hvo'."""
+def read_gmd(zip_path: str | os.PathLike, meters: str = "4/4") -> list[dict]:
+    """The GMD's performances as dicts of their info.csv row plus the full 'hvo' and 'bars' (meter.Bars):
+    meters "4/4" (the published figures' set), "other" (every other meter) or "all"."""
+    if meters not in ("4/4", "other", "all"):
+        raise ValueError(f"meters: '4/4', 'other' or 'all', got {meters!r}")
     items = []
     unmapped: Counter = Counter()
     with zipfile.ZipFile(zip_path) as z:
         rows = list(csv.DictReader(io.StringIO(z.read("groove/info.csv").decode("utf-8"))))
         for row in rows:
-            if row["time_signature"] != "4-4":
+            is_44 = row["time_signature"] == "4-4"
+            if (meters == "4/4" and not is_44) or (meters == "other" and is_44):
                 continue
             song = midi.read_song(z.read("groove/" + row["midi_filename"]))
             hvo, lost = midi.song_to_hvo(song)
             unmapped.update(lost)
-            items.append({**row, "hvo": hvo})
+            items.append({**row, "hvo": hvo, "bars": song.bars})
     if unmapped:
         log.warning("drum pitches with no voice, left out: %s", dict(unmapped))
     return items
 
 
-def cut_windows(hvo: np.ndarray, n_bars: int = 2, hop_bars: int = 1, min_hits: int = 4) -> list[tuple[int, np.ndarray]]:
-    """(first bar, window) for every window of n_bars starting on each hop; windows running past
-    the end are zero-padded; windows with fewer than min_hits hits are skipped."""
+def cut_windows(hvo: np.ndarray, n_bars: int = 2, hop_bars: int = 1, min_hits: int = 4,
+                bars: M.Bars | None = None) -> list[tuple[int, np.ndarray]]:
+    """(first bar, window) for every window of n_bars x 16 steps starting on each hop's bar line
+    (bars: the file's, default 16 steps each); windows running past the end are zero-padded;
+    windows with fewer than min_hits hits are skipped."""
     length = n_bars * H.STEPS_PER_BAR
-    total_bars = -(-len(hvo) // H.STEPS_PER_BAR)
+    if bars is None:
+        starts = np.arange(-(-len(hvo) // H.STEPS_PER_BAR)) * H.STEPS_PER_BAR
+        count = max(len(starts) - n_bars + 1, 1)
+    else:  # every window that fits in the file's bars (at least one)
+        starts = bars.starts[:-1]
+        count = max(int((starts + length <= bars.n_steps).sum()), 1)
     out = []
-    for bar in range(0, max(total_bars - n_bars + 1, 1), hop_bars):
+    for bar in range(0, count, hop_bars):
         window = H.empty_hvo(length)
-        piece = hvo[bar * H.STEPS_PER_BAR: bar * H.STEPS_PER_BAR + length]
+        piece = hvo[starts[bar]: starts[bar] + length]
         window[: len(piece)] = piece
         if H.hit_count(window) >= min_hits:
             out.append((bar, window))
@@ -118,13 +169,19 @@ def cut_windows(hvo: np.ndarray, n_bars: int = 2, hop_bars: int = 1, min_hits: i
 
 
 def build_windows(items: list[dict], split: str, n_bars: int = 2, hop_bars: int = 1, min_hits: int = 4) -> WindowSet:
-    hvos, file_index, start_bar, style, files = [], [], [], [], []
+    hvos, file_index, start_bar, style, files, meter = [], [], [], [], [], []
     for item in (i for i in items if i["split"] == split):
-        for bar, window in cut_windows(item["hvo"], n_bars, hop_bars, min_hits):
+        layout = item.get("bars")
+        if layout is not None and len(set(layout.meters)) > 1:
+            raise ValueError(f"{item['midi_filename']}: a meter change inside a GMD file ({layout.label()})")
+        four_four = layout is None or layout.is_four_four
+        name = "4/4" if four_four else M.meter_name(layout.meters[0])
+        for bar, window in cut_windows(item["hvo"], n_bars, hop_bars, min_hits, None if four_four else layout):
             hvos.append(window)
             file_index.append(len(files))
             start_bar.append(bar)
             style.append(item["style"].split("/")[0])
+            meter.append(name)
         files.append(item["midi_filename"])
     length = n_bars * H.STEPS_PER_BAR
     return WindowSet(
@@ -133,31 +190,43 @@ def build_windows(items: list[dict], split: str, n_bars: int = 2, hop_bars: int 
         start_bar=np.array(start_bar, np.int64),
         style=np.array(style),
         files=files,
+        meter=np.array(meter if meter else [], dtype="<U5"),
     )
 
 
 def load_split(split: str, zip_path: str | os.PathLike | None = None, n_bars: int = 2, hop_bars: int = 1,
-               min_hits: int = 4, cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR) -> WindowSet:
-    """Windows of one published split, from a cache file when one was made for the same zip and settings."""
+               min_hits: int = 4, cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR, meters: str = "4/4") -> WindowSet:
+    """Windows of one published split, from a cache file when one was made for the same zip and
+    settings. meters: "4/4" (the windows every published figure uses), "other" (the GMD's other
+    meters: 3/4, 6/8, 5/4, 5/8) or "all" (both; the other meters' windows after the 4/4 ones)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if meters == "all":
+        return (load_split(split, zip_path, n_bars, hop_bars, min_hits, cache_dir)
+                + load_split(split, zip_path, n_bars, hop_bars, min_hits, cache_dir, meters="other"))
+    if meters not in ("4/4", "other"):
+        raise ValueError(f"meters: '4/4', 'other' or 'all', got {meters!r}")
     cache_dir = Path(cache_dir)
     zip_path = find_gmd_zip(zip_path, cache_dir)
-    key = hashlib.sha1(f"{CACHE_VERSION}|{zip_path.stat().st_size}|{n_bars}|{hop_bars}|{min_hits}".encode()).hexdigest()[:12]
-    cache = cache_dir / f"gmd-{split}-{key}.npz"
+    settings = f"{zip_path.stat().st_size}|{n_bars}|{hop_bars}|{min_hits}"
+    tag = f"{CACHE_VERSION}|{settings}" if meters == "4/4" else f"meters{METER_CACHE_VERSION}|{settings}"
+    key = hashlib.sha1(tag.encode()).hexdigest()[:12]
+    prefix = "gmd" if meters == "4/4" else "gmd-meters"
+    cache = cache_dir / f"{prefix}-{split}-{key}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as f:
-            return WindowSet(f["hvo"], f["file_index"], f["start_bar"], f["style"], [str(name) for name in f["files"]])
-    log.info("preparing GMD %s windows from %s", split, zip_path)
-    items = read_gmd(zip_path)
+            return WindowSet(f["hvo"], f["file_index"], f["start_bar"], f["style"], [str(name) for name in f["files"]],
+                             f["meter"] if "meter" in f.files else None)
+    log.info("preparing GMD %s windows (%s) from %s", split, meters, zip_path)
+    items = read_gmd(zip_path, meters)
     cache_dir.mkdir(parents=True, exist_ok=True)
     result = None
     for name in SPLITS:  # one pass over the zip fills the cache of every split
         ws = build_windows(items, name, n_bars, hop_bars, min_hits)
-        path = cache_dir / f"gmd-{name}-{key}.npz"
+        path = cache_dir / f"{prefix}-{name}-{key}.npz"
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # processes preparing at once (torchrun) never share it
         np.savez_compressed(tmp, hvo=ws.hvo, file_index=ws.file_index, start_bar=ws.start_bar,
-                            style=ws.style, files=np.array(ws.files))
+                            style=ws.style, files=np.array(ws.files), meter=ws.meter)
         tmp.replace(path)
         if name == split:
             result = ws
@@ -239,14 +308,19 @@ def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, share: float,
+                 where: np.ndarray | None = None) -> np.ndarray:
     """A `share` of the windows (N, T, 27) get one bar replaced by a fill clip (clips (M, 17, 27),
     `WindowSet.fill_clip_bars`): at the end of a 4-bar phrase for half of them, anywhere for the
     others; the hits the clip lands with on the next downbeat are laid over that step. A model so
-    learns fills inside a song's flow, not only as the lone clips the GMD records them as."""
+    learns fills inside a song's flow, not only as the lone clips the GMD records them as. `where`
+    (N,) bool: the windows that may get one (4/4 ones: a clip is a bar of 4/4)."""
     n, length, _ = hvo.shape
     n_bars = length // H.STEPS_PER_BAR
-    chosen = np.nonzero(rng.random(n) < share)[0] if len(clips) else np.zeros(0, int)
+    drawn = rng.random(n) < share
+    if where is not None:
+        drawn &= np.asarray(where, bool)
+    chosen = np.nonzero(drawn)[0] if len(clips) else np.zeros(0, int)
     if not len(chosen):
         return hvo
     out = hvo.copy()

@@ -157,14 +157,15 @@ def real_array(value, name: str, dtype=np.float64) -> np.ndarray:
         raise refuse() from None
 
 
-def validate_groove(groove: np.ndarray) -> np.ndarray:
-    """Check a batch of grooves (N, T, 3); return it as float32 with velocity/offset zeroed off hits."""
+def validate_groove(groove: np.ndarray, whole_bars: bool = True) -> np.ndarray:
+    """Check a batch of grooves (N, T, 3); return it as float32 with velocity/offset zeroed off hits.
+    whole_bars: T must be whole 4/4 bars (a multiple of 16); False when the bars are given with it."""
     groove = real_array(groove, "groove", np.float32)
     if groove.ndim != 3 or groove.shape[-1] != GROOVE_DIM:
         raise ValueError(f"groove must have shape (N, T, 3), got {groove.shape}")
-    if groove.shape[1] == 0 or groove.shape[1] % STEPS_PER_BAR:
+    if groove.shape[1] == 0 or (whole_bars and groove.shape[1] % STEPS_PER_BAR):
         raise ValueError(f"groove length must be a positive multiple of {STEPS_PER_BAR} steps, got {groove.shape[1]}")
-    if groove.shape[1] > MAX_BARS * STEPS_PER_BAR:
+    if groove.shape[1] > MAX_BARS * 2 * STEPS_PER_BAR or (whole_bars and groove.shape[1] > MAX_BARS * STEPS_PER_BAR):
         raise ValueError(f"groove is {groove.shape[1] // STEPS_PER_BAR} bars long; drumgen takes at most {MAX_BARS} bars")
     if not np.isfinite(groove).all():
         raise ValueError("groove contains NaN or infinite values")

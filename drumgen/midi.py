@@ -12,12 +12,14 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import mido
 import numpy as np
 
 from . import drum_maps
 from . import hvo as H
+from . import meter as M
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +68,24 @@ class Song:
     def bpm(self) -> float:
         return self.tempos[0][1] if self.tempos else DEFAULT_BPM
 
+    @cached_property
+    def bars(self) -> M.Bars:
+        """The song's bars from its meter map (4/4 where none is given), up to the bar of its last note.
+        MidiError for a meter drumgen does not play or a meter change away from a bar line, naming the bar."""
+        return song_bars(self)
+
     @property
     def n_bars(self) -> int:
-        if len(self.notes) == 0:
-            return 0
-        last_step, _ = H.tick_to_step(self.notes[:, 4].max(), self.ticks_per_beat)
-        return int(last_step) // H.STEPS_PER_BAR + 1
+        return self.bars.n_bars
 
     @property
     def n_steps(self) -> int:
-        return self.n_bars * H.STEPS_PER_BAR
+        return self.bars.n_steps
+
+    @property
+    def meter_label(self) -> str:
+        """'3/4', or '4/4 (bars 1–8), 3/4 (bars 9–16)': what the page and the command line say they read."""
+        return self.bars.label() if self.n_bars else "4/4"
 
     def select(self, track: int | None = None, channel: int | None = None, drums_only: bool = False) -> np.ndarray:
         """Note rows of one track and/or one MIDI channel (1-16, as musicians count them), or all."""
@@ -143,6 +153,9 @@ def read_song(source: str | os.PathLike | bytes) -> Song:
     array = np.array(notes, dtype=np.int64).reshape(-1, 5)
     array = array[np.argsort(array[:, 4], kind="stable")]
     song = Song(tpb, array, _in_force(tempos), _in_force(meters), tracks, mid)
+    if len(array) and H.tick_to_step(array[:, 4].max(), tpb)[0] > MAX_BARS * M.MAX_BAR_STEPS:  # before bars are laid out
+        raise MidiError(f"This file is over {MAX_BARS} bars long; drumgen takes at most {MAX_BARS} bars. Cut it shorter.")
+    song.bars  # noqa: B018  (the meter map is checked here: a meter drumgen cannot play is said at once)
     if song.n_bars > MAX_BARS:
         raise MidiError(f"This file is {song.n_bars} bars long; drumgen takes at most {MAX_BARS} bars. Cut it shorter.")
     return song
@@ -182,15 +195,42 @@ def _read_bytes(source: str | os.PathLike | bytes) -> bytes:
     return data
 
 
+def song_bars(song: Song) -> M.Bars:
+    """Bars from the meter events in force (the last one at a tick wins, as a player has it), laid out
+    from tick 0 to the bar holding the last note; 4/4 until a first event after tick 0. Every meter
+    event up to the last note must fall on a bar line of the meter before it."""
+    if not len(song.notes):
+        return M.Bars(())
+    tpb = song.ticks_per_beat
+    last_step = int(H.tick_to_step(song.notes[:, 4].max(), tpb)[0])
+    events = [e for e in song.time_signatures if H.tick_to_step(e[0], tpb)[0] <= last_step] or [(0, 4, 4)]
+    if events[0][0] > 0:
+        events = [(0, 4, 4)] + events
+    meters: list[tuple[int, int]] = []
+    step = 0
+    for k, (tick, num, den) in enumerate(events):
+        position = tick * H.STEPS_PER_BEAT / tpb
+        if k and (abs(position - step) > 1e-6):  # the bars so far end at `step`: this one is inside the last
+            raise MidiError(f"The meter changes to {num}/{den} in the middle of bar {len(meters)} (at beat "
+                            f"{1 + (position - (step - M.bar_steps(*meters[-1]))) / H.STEPS_PER_BEAT:g} of it); "
+                            "drumgen needs meter changes on bar lines. Move the time signature to a bar line.")
+        try:
+            meter = M.check_meter(num, den, where=f"from bar {len(meters) + 1}")
+        except ValueError as exc:
+            raise MidiError(f"This file is in {exc}.") from None
+        stop = events[k + 1][0] * H.STEPS_PER_BEAT / tpb if k + 1 < len(events) else last_step + 1
+        while step < stop - 1e-6:
+            if len(meters) >= MAX_BARS:
+                raise MidiError(f"This file is over {MAX_BARS} bars long; drumgen takes at most {MAX_BARS} bars. "
+                                "Cut it shorter.")
+            meters.append(meter)
+            step += M.bar_steps(*meter)
+    return M.Bars(tuple(meters))
+
+
 def check_meter(song: Song) -> None:
-    """drumgen serves bars of 16 sixteenths (4/4, also 2/2); any other meter gets a clear error."""
-    for tick, num, den in song.time_signatures:
-        sixteenths = num * 16 / den
-        if sixteenths != H.STEPS_PER_BAR:
-            bar = 1 + int(H.tick_to_step(tick, song.ticks_per_beat)[0]) // H.STEPS_PER_BAR
-            raise MidiError(
-                f"This file is in {num}/{den} (from bar {bar}); drumgen's models play 4/4 only. "
-                "Re-export the groove in 4/4.")
+    """A meter map drumgen can play, or MidiError naming the meter and its bar (Song.bars does the work)."""
+    song.bars  # noqa: B018
 
 
 def song_to_hvo(song: Song, track: int | None = None,

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
+from . import meter as M
 
 BAR = H.STEPS_PER_BAR
 WindowFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -149,18 +150,21 @@ def apply_groove_timing(hits: np.ndarray, velocities: np.ndarray, offsets: np.nd
     return np.clip(velocities * scale, 0.0, 1.0), offsets
 
 
-def silent_bars(groove: np.ndarray) -> np.ndarray:
-    """(N, T, 1) True on every step of a bar where the groove has no onset at all."""
+def silent_bars(groove: np.ndarray, bars: M.Bars | None = None) -> np.ndarray:
+    """(N, T, 1) True on every step of a bar where the groove has no onset at all (bars: the song's,
+    default 16 steps each)."""
     n, length, _ = groove.shape
-    bars = groove[..., 0].reshape(n, length // H.STEPS_PER_BAR, H.STEPS_PER_BAR).max(axis=-1) < 0.5
-    return np.repeat(bars, H.STEPS_PER_BAR, axis=1)[..., None]
+    if bars is None:
+        quiet = groove[..., 0].reshape(n, length // H.STEPS_PER_BAR, H.STEPS_PER_BAR).max(axis=-1) < 0.5
+        return np.repeat(quiet, H.STEPS_PER_BAR, axis=1)[..., None]
+    index, _ = M.step_bars(bars, n, length)
+    quiet = M.bar_sums(groove[..., 0] > 0.5, index, bars.n_bars) == 0
+    return C.per_step(quiet, bars, length)[..., None]
 
 
-def mute_mask(c: C.Controls, n_steps: int | None = None) -> np.ndarray:
+def mute_mask(c: C.Controls, n_steps: int | None = None, bars: M.Bars | None = None) -> np.ndarray:
     """(N, n_steps, 9) bool, True where a voice's share is exactly 0 (muted); steps past the bars are False."""
-    mask = C.per_step(c.instruments == 0)
-    n_steps = mask.shape[1] if n_steps is None else n_steps
-    return np.pad(mask, ((0, 0), (0, max(n_steps - mask.shape[1], 0)), (0, 0)))[:, :n_steps]
+    return C.per_step(c.instruments == 0, bars, n_steps)
 
 
 def top_cells(score: np.ndarray, k: int) -> np.ndarray:
@@ -172,38 +176,42 @@ def top_cells(score: np.ndarray, k: int) -> np.ndarray:
     return chosen
 
 
-def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: C.Controls | None) -> np.ndarray:
-    """Hits (N, T, 9) float32 in {0, 1} from probabilities (N, T, 9) steered by per-bar controls.
+def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: C.Controls | None, bars: M.Bars | None = None) -> np.ndarray:
+    """Hits (N, T, 9) float32 in {0, 1} from probabilities (N, T, 9) steered by per-bar controls
+    (bars: the song's, default 16 steps each).
 
     Per item and bar: a voice with share exactly 0 never hits, nor does a cell with probability 0.
-    Cells are ranked by prob / threshold. K = round(counts_from_density(density)) when density is set
-    (capped at the allowed cells), else the bar's plain-threshold count. A voice with a share s > 0
-    gets its round(s * K) best cells (at least 1 when K > 0; when the set shares ask for more than K,
-    the largest quota gives way first). Then the free voices fill the bar up to K by rank, so the
-    shares asked for are shares of the whole bar and a bar keeps the model's own count when density
-    is free; with density set the set voices fill too if the free ones run out, so the bar has
-    exactly K. With nothing set a cell hits when prob > threshold.
+    Cells are ranked by prob / threshold. K = round(counts_from_density(density) x L / 16) for a bar of
+    L steps when density is set (capped at the allowed cells), else the bar's plain-threshold count. A
+    voice with a share s > 0 gets its round(s * K) best cells (at least 1 when K > 0; when the set
+    shares ask for more than K, the largest quota gives way first). Then the free voices fill the bar
+    up to K by rank, so the shares asked for are shares of the whole bar and a bar keeps the model's
+    own count when density is free; with density set the set voices fill too if the free ones run
+    out, so the bar has exactly K. With nothing set a cell hits when prob > threshold.
     """
     probs = np.asarray(probs, np.float32)
-    if probs.ndim != 3 or probs.shape[-1] != H.N_VOICES or probs.shape[1] % BAR:
+    if probs.ndim != 3 or probs.shape[-1] != H.N_VOICES or (bars is None and probs.shape[1] % BAR):
         raise ValueError(f"probs must have shape (N, T, 9) with T a multiple of {BAR}, got {probs.shape}")
     n, length, _ = probs.shape
+    bars = M.bars_for(bars, length)
     thresholds = np.asarray(thresholds, np.float32).reshape(H.N_VOICES)
-    c = C.validate_controls(c, n, length // BAR)
-    bars = probs.reshape(n, -1, BAR, H.N_VOICES)
-    allowed = (bars > 0) & ~mute_mask(c).reshape(bars.shape)
-    hits = (bars > thresholds) & allowed
-    score = np.where(allowed, bars / np.maximum(thresholds, 1e-6), -np.inf)
+    c = C.validate_controls(c, n, bars.n_bars)
+    allowed = (probs > 0) & ~mute_mask(c, length, bars)
+    hits = (probs > thresholds) & allowed
+    score = np.where(allowed, probs / np.maximum(thresholds, 1e-6), -np.inf)
     steered = np.isfinite(c.density) | (c.instruments > 0).any(axis=-1)
+    starts = bars.starts
     for i, b in zip(*np.nonzero(steered)):
-        s, share, plain = score[i, b], c.instruments[i, b], hits[i, b]
+        cells = slice(starts[b], starts[b + 1])
+        s, share, plain, free_cells = score[i, cells], c.instruments[i, b], hits[i, cells], allowed[i, cells]
         density_set = np.isfinite(c.density[i, b])
         k = int(plain.sum())
         if density_set:
-            k = min(int(np.floor(C.counts_from_density(c.density[i, b]) + 0.5)), int(allowed[i, b].sum()))
+            expected = C.counts_from_density(c.density[i, b]) * (min(starts[b + 1], length) - starts[b]) / BAR
+            k = min(int(np.floor(expected + 0.5)), int(free_cells.sum()))
         has_share = share > 0
         quota = np.where(has_share, np.floor(np.nan_to_num(share) * k + 0.5), 0).astype(int)
-        quota = np.minimum(np.where(has_share & (k > 0), np.maximum(quota, 1), quota), allowed[i, b].sum(axis=0))
+        quota = np.minimum(np.where(has_share & (k > 0), np.maximum(quota, 1), quota), free_cells.sum(axis=0))
         while quota.sum() > k:
             quota[np.argmax(quota)] -= 1
         out = np.zeros_like(plain)
@@ -213,32 +221,34 @@ def steer_hits(probs: np.ndarray, thresholds: np.ndarray, c: C.Controls | None) 
         out |= top_cells(np.where(free & ~out, s, -np.inf), k - out.sum())
         if density_set:
             out |= top_cells(np.where(~out, s, -np.inf), k - out.sum())
-        hits[i, b] = out
-    return hits.reshape(n, length, H.N_VOICES).astype(np.float32)
+        hits[i, cells] = out
+    return hits.astype(np.float32)
 
 
-def steer_velocities(hits: np.ndarray, velocities: np.ndarray, c: C.Controls | None) -> np.ndarray:
+def steer_velocities(hits: np.ndarray, velocities: np.ndarray, c: C.Controls | None,
+                     bars: M.Bars | None = None) -> np.ndarray:
     """Velocities (N, T, 9): in each bar with intensity set and hits, all velocities scaled by one gain
     (hits clipped to [1/127, 1]) so the mean velocity of the bar's hits is the intensity (bisection)."""
     hits = np.asarray(hits) > 0.5
     velocities = np.asarray(velocities, np.float32)
     n, length, _ = hits.shape
-    c = C.validate_controls(c, n, length // BAR)
-    shape = (n, length // BAR, BAR * H.N_VOICES)
-    mask, v = hits.reshape(shape), velocities.reshape(shape)
-    hit_v = np.clip(v, 1 / 127, 1.0)
-    count = mask.sum(axis=-1)
+    bars = M.bars_for(bars, length)
+    c = C.validate_controls(c, n, bars.n_bars)
+    index, _ = M.step_bars(bars, n, length)
+    hit_v = np.clip(velocities, 1 / 127, 1.0)
+    count = M.bar_sums(hits.sum(-1), index, bars.n_bars)                          # (N, B)
     target = np.clip(np.nan_to_num(c.intensity, nan=0.0), 1 / 127, 1.0)
     lo, hi = np.full(count.shape, -np.log(127.0)), np.full(count.shape, np.log(127.0))  # all at 1/127 .. all at 1
     for _ in range(40):
         mid = (lo + hi) / 2
-        mean = (np.clip(hit_v * np.exp(mid)[..., None], 1 / 127, 1) * mask).sum(-1) / np.maximum(count, 1)
+        gain = C.per_step(np.exp(mid), bars, length)[..., None]
+        total = M.bar_sums((np.clip(hit_v * gain, 1 / 127, 1) * hits).sum(-1), index, bars.n_bars)
+        mean = total / np.maximum(count, 1)
         lo, hi = np.where(mean < target, mid, lo), np.where(mean < target, hi, mid)
-    steer = (np.isfinite(c.intensity) & (count > 0))[..., None]
-    gain = np.exp((lo + hi) / 2)[..., None]
-    scaled = np.where(mask, np.clip(hit_v * gain, 1 / 127, 1.0), np.clip(v * gain, 0.0, 1.0))
-    out = np.where(steer, scaled, v)
-    return out.reshape(velocities.shape).astype(np.float32)
+    steer = C.per_step(np.isfinite(c.intensity) & (count > 0), bars, length)[..., None]
+    gain = C.per_step(np.exp((lo + hi) / 2), bars, length)[..., None]
+    scaled = np.where(hits, np.clip(hit_v * gain, 1 / 127, 1.0), np.clip(velocities * gain, 0.0, 1.0))
+    return np.where(steer, scaled, velocities).astype(np.float32)
 
 
 @dataclass
@@ -299,8 +309,9 @@ def check_keep(keep, keep_mask, n_items: int, n_steps: int) -> Kept | None:
 def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offsets: np.ndarray,
            thresholds: np.ndarray, max_hits: np.ndarray | None, keep_groove_timing: bool,
            rest_in_silent_bars: bool = True, controls: C.Controls | None = None,
-           hits: np.ndarray | None = None, steer: bool = True, kept: Kept | None = None) -> np.ndarray:
-    """Model outputs -> HVO, the steps every model shares.
+           hits: np.ndarray | None = None, steer: bool = True, kept: Kept | None = None,
+           bars: M.Bars | None = None) -> np.ndarray:
+    """Model outputs -> HVO, the steps every model shares (bars: the song's; default 16 steps each).
 
     Hits are the model's own (`hits`, when it decided them while generating) or come from the
     probabilities over the thresholds; with `steer` and a control set, they are chosen from the
@@ -314,24 +325,25 @@ def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offset
     if kept is not None:
         probs = kept.probs_onto(probs)
         hits = None if hits is None else kept.hits_onto(hits)
-    silent = silent_bars(groove) if rest_in_silent_bars else np.zeros(groove.shape[:2] + (1,), bool)
+    silent = silent_bars(groove, bars) if rest_in_silent_bars else np.zeros(groove.shape[:2] + (1,), bool)
     probs = np.where(silent, 0.0, probs)
     steering = steer and controls is not None and controls.any_set()
     if steering:
-        hits = steer_hits(probs, thresholds, controls)
+        hits = steer_hits(probs, thresholds, controls, bars)
     elif hits is None:
         hits = probs > thresholds.astype(np.float32)
     hits = (hits > 0.5) & ~silent
     if controls is not None:
-        hits &= ~mute_mask(controls, groove.shape[1])
+        hits &= ~mute_mask(controls, groove.shape[1], bars)
     hits = cap_hits(hits, probs, max_hits)
     velocities = np.clip(velocities, 0.0, 1.0)
     offsets = np.clip(offsets, -0.5, 0.4999)
     if keep_groove_timing:
         grooved, offsets = apply_groove_timing(hits, velocities, offsets, groove)
-        asked = np.zeros_like(silent) if controls is None else C.per_step(np.isfinite(controls.intensity))[..., None]
+        asked = np.zeros_like(silent) if controls is None else C.per_step(np.isfinite(controls.intensity), bars,
+                                                                                     groove.shape[1])[..., None]
         velocities = np.where(asked, velocities, grooved)
     if steering:
-        velocities = steer_velocities(hits, velocities, controls)
+        velocities = steer_velocities(hits, velocities, controls, bars)
     out = H.join_hvo(hits, velocities, offsets)
     return out if kept is None else kept.onto(out)

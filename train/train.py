@@ -60,9 +60,16 @@ def main(argv: list[str] | None = None) -> None:
         train_cfg.out_dir = args.out_dir
     if args.epochs:
         train_cfg.epochs = args.epochs
-    windows = {split: data.load_split(split, args.data, cache_dir=args.cache_dir, **spec.get("data", {}))
+    data_spec = dict(spec.get("data", {}))
+    repeat = int(data_spec.pop("repeat_other_meters", 1))  # the GMD's few minutes of 3/4, 6/8, 5/4, 5/8, seen more often
+    windows = {split: data.load_split(split, args.data, cache_dir=args.cache_dir, **data_spec)
                for split in ("train", "validation")}
-    logging.info("windows: train %d, validation %d", len(windows["train"]), len(windows["validation"]))
+    if repeat > 1:
+        odd = windows["train"].subset(~windows["train"].four_four)
+        for _ in range(repeat - 1):
+            windows["train"] = windows["train"] + odd
+    logging.info("windows: train %d (%d not in 4/4), validation %d (%d)", len(windows["train"]),
+                 (~windows["train"].four_four).sum(), len(windows["validation"]), (~windows["validation"].four_four).sum())
 
     torch.manual_seed(train_cfg.seed)  # the initial weights too: the same command, the same run
     cls = model_class(spec.get("model_kind", "MonotonicGrooveVAE"))
@@ -75,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"{init} has weights this model does not: {unexpected}")
         model.thresholds = list(start.get("sampling", {}).get("thresholds") or model.thresholds)
         logging.info("weights from %s; new parameters: %s", init, missing or "none")
-    meta = {"data": "Groove MIDI Dataset v1.0.0 (CC BY 4.0), 4/4, published splits", "data_windows": spec.get("data", {}),
+    meter_note = "every meter (4/4, 3/4, 6/8, 5/4, 5/8)" if data_spec.get("meters") == "all" else "4/4"
+    meta = {"data": f"Groove MIDI Dataset v1.0.0 (CC BY 4.0), {meter_note}, published splits", "data_windows": spec.get("data", {}),
             "config_file": args.config, "command": " ".join(["python"] + sys.argv), **({"init": str(init)} if init else {})}
     best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta,
                  score_fn=lambda m, ws: m.selection_score(ws))
@@ -83,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     model = build_model(read_checkpoint(best))
-    validation = windows["validation"].head(train_cfg.max_val_windows or spec.get("threshold_windows", 0))
+    validation = windows["validation"].subset(windows["validation"].four_four)  # thresholds as before: 4/4 windows
+    validation = validation.head(train_cfg.max_val_windows or spec.get("threshold_windows", 0))
     model.thresholds = [round(float(t), 3) for t in choose_thresholds(model, validation.hvo)]
     model.save(str(best), meta={"thresholds": THRESHOLDS_NOTE})
     logging.info("thresholds chosen on validation: %s -> %s", model.thresholds, best)

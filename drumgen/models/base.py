@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from .. import controls as C
 from .. import hvo as H
+from .. import meter as M
 from .. import sampling
 from ..thresholds import quick_f1
 from .format import save_checkpoint
@@ -96,6 +97,7 @@ class DrumModel(nn.Module):
     window: int
     learns_controls = False  # True: trained with the controls (style included), not only steered at sampling time
     follows_fills = False    # True: trained with the fill control (controls.FILL)
+    plays_meters = False     # True: hears where each step is in its bar, for any meter (drumgen.meter)
 
     def __init__(self, config: Any):
         super().__init__()
@@ -127,8 +129,8 @@ class DrumModel(nn.Module):
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
                 thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
-                steer: bool = False, kept: sampling.Kept | None = None) -> Prediction:
-        """`rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
+                steer: bool = False, kept: sampling.Kept | None = None, bars: M.Bars | None = None) -> Prediction:
+        """`bars`: the song's bars (None: 16 steps each). `rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
         a model that hears its own drums must hear silence there too. `steer`: the output's hits will
         be steered to the controls (`sampling.steer_hits`), so such a model must hear those. `kept`:
         cells of a take that come out as they are (`to_hvo` puts them back last), so such a model
@@ -139,9 +141,13 @@ class DrumModel(nn.Module):
                  temperature: float = 1.0, thresholds: float | list[float] | None = None,
                  max_hits: int | list[int] | None = None, keep_groove_timing: bool = True,
                  rest_in_silent_bars: bool = True, steer: bool = True, engine: Any = None,
-                 keep: np.ndarray | None = None, keep_mask: np.ndarray | None = None, loop: bool = False) -> np.ndarray:
-        """Grooves (N, T, 3), T a multiple of 16 (hit 0/1, velocity 0..1, offset in steps) ->
-        drums HVO (N, T, 27) with hits in {0, 1}.
+                 keep: np.ndarray | None = None, keep_mask: np.ndarray | None = None, loop: bool = False,
+                 bars: M.Bars | str | None = None) -> np.ndarray:
+        """Grooves (N, T, 3) (hit 0/1, velocity 0..1, offset in steps) -> drums HVO (N, T, 27) with
+        hits in {0, 1}.
+
+        bars: the song's bars and their meters (`meter.Bars`, e.g. `Song.bars`), or one meter for all
+        ('3/4'); None: 4/4, T a multiple of 16. Every per-bar argument counts these bars.
 
         controls: per-bar density, intensity, instrument weights and style (`drumgen.controls`;
         None or NaN = the model decides). seed: one for every item, or one per item; an item's
@@ -160,7 +166,12 @@ class DrumModel(nn.Module):
         (`drumgen.takes` builds masks from "bars 5-8" or "keep the kick"). loop: make the last bar
         lead back into the first, so the part loops without a seam (`loop_ready`).
         """
-        groove = H.validate_groove(groove)
+        groove = H.validate_groove(groove, whole_bars=bars is None)
+        bars = M.bars_for(bars, groove.shape[1])
+        if not bars.is_four_four and not self.plays_meters:
+            odd = next(m for m in bars.meters if m != M.FOUR_FOUR)
+            raise ValueError(f"the {self.kind} plays 4/4 only (its windows are bars of 16 steps), and this song is in "
+                             f"{bars.label()}; the controllable model plays {M.meter_name(odd)}")
         if not isinstance(loop, (bool, np.bool_)):
             raise ValueError(f"loop must be True or False, got {loop!r}")
         n, length, _ = groove.shape
@@ -171,25 +182,28 @@ class DrumModel(nn.Module):
         seeds = sampling.item_seeds(seed, n)
         thresholds = sampling.per_voice(thresholds, self.thresholds, "thresholds", 0.0, 1.0)
         caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0, integer=True)
-        ctrl = C.validate_controls(controls, n, length // H.STEPS_PER_BAR)
+        ctrl = C.validate_controls(controls, n, bars.n_bars)
         kept = sampling.check_keep(keep, keep_mask, n, length)
         if n == 0:  # an empty batch: nothing to play (the models' window code needs at least one item)
             return np.zeros((0, length, H.HVO_DIM), np.float32)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
-        rest = sampling.silent_bars(groove)[..., 0] if rest_in_silent_bars else None
-        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set(), kept)
+        layout = None if bars.is_four_four else bars  # None: the 4/4 paths, as before meters
+        rest = sampling.silent_bars(groove, layout)[..., 0] if rest_in_silent_bars else None
+        extra = {} if layout is None else {"bars": layout}
+        out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set(), kept,
+                           **extra)
         hvo = sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
-                              rest_in_silent_bars, ctrl, out.hits, steer, kept)
+                              rest_in_silent_bars, ctrl, out.hits, steer, kept, layout)
         if loop:
             settings = dict(seed=seeds, temperature=temperature, thresholds=thresholds, max_hits=max_hits,
                             keep_groove_timing=keep_groove_timing, rest_in_silent_bars=rest_in_silent_bars,
                             steer=steer, engine=engine)
-            hvo = self.loop_ready(groove, ctrl, hvo, None if kept is None else kept.mask, **settings)
+            hvo = self.loop_ready(groove, ctrl, hvo, None if kept is None else kept.mask, bars=bars, **settings)
         return hvo
 
     def loop_ready(self, groove: np.ndarray, ctrl: C.Controls, take: np.ndarray, kept_mask: np.ndarray | None,
-                   **settings) -> np.ndarray:
+                   bars: M.Bars | None = None, **settings) -> np.ndarray:
         """The take with its last bar made again to lead into its first: the song is followed by its
         own first LOOP_BARS bars, kept as the take has them, and only the last bar is new (cells a
         caller kept stay kept), so the last bar hears where the loop goes next as a regenerated bar
@@ -198,21 +212,30 @@ class DrumModel(nn.Module):
         makes the last bar whatever the song's length. A one-bar part is left as it is (its last bar
         is its first)."""
         n, length, _ = groove.shape
-        bar = H.STEPS_PER_BAR
-        if length < 2 * bar:
+        bars = M.bars_for(bars, length)
+        n_bars, starts = bars.n_bars, bars.starts
+        if n_bars < 2:
             return take
-        wrap = min(LOOP_BARS, length // bar - 1) * bar
+        wrap_bars = min(LOOP_BARS, n_bars - 1)
+        wrap = int(starts[wrap_bars])
+        last = int(starts[-2])
         # one window: the song's last bars (heard before it, kept) + the last bar + the loop's start
-        start = max(0, length - max(2, self.window // bar - LOOP_BARS) * bar)
+        first = n_bars - 2
+        while first > 0 and length - starts[first - 1] + wrap <= self.window:
+            first -= 1
+        start = int(starts[first])
         steps = np.r_[start:length, 0:wrap]
         mask = np.ones((n, len(steps), H.N_VOICES), bool)
-        mask[:, length - bar - start:length - start] = False
+        mask[:, last - start:length - start] = False
         if kept_mask is not None:
             mask[:, :length - start] |= kept_mask[:, start:]
-        wrapped_ctrl = C.Controls(*(getattr(ctrl, k)[:, steps[::bar] // bar] for k in C.CONTROL_KEYS))
-        out = self.generate(groove[:, steps], wrapped_ctrl, keep=take[:, steps], keep_mask=mask, **settings)
+        order = np.r_[first:n_bars, 0:wrap_bars]
+        wrapped_ctrl = C.Controls(*(getattr(ctrl, k)[:, order] for k in C.CONTROL_KEYS))
+        wrapped_bars = bars.slice(first, n_bars) + bars.slice(0, wrap_bars)
+        out = self.generate(groove[:, steps], wrapped_ctrl, keep=take[:, steps], keep_mask=mask, bars=wrapped_bars,
+                            **settings)
         looped = take.copy()
-        looped[:, length - bar:] = out[:, length - bar - start:length - start]
+        looped[:, last:] = out[:, last - start:length - start]
         return looped
 
     def save(self, path: str, meta: dict[str, Any] | None = None) -> None:

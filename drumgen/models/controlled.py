@@ -1,8 +1,8 @@
 """RhythmDrivenDrumGen: a groove encoder and a causal drum decoder steered bar by bar.
 
-    groove (B, T, 3) -> beats (B, J, 12) -> linear -> bidirectional blocks -> memory (B, J, C)
+    groove (B, T, 3) -> beats (B, J, 12) -> linear (+ meter) -> bidirectional blocks -> memory (B, J, C)
                                                                   mean pool -> mu, logvar (B, L)
-    drums so far, one beat behind (B, J, 108) -> linear + memory + beat-in-bar embedding -> x (B, J, C)
+    drums so far, one beat behind (B, J, 108) -> linear + memory + beat-in-bar embedding (+ meter) -> x (B, J, C)
     per layer: x += W_l [z ; bar conditions ; style]   (MuseMorphose's "in-attention")
                x -> causal self-attention (rotary) -> SwiGLU                      (pre-RMSNorm)
     x -> linear -> (B, J, 4, 27) = each beat's 4 steps: hit logits | velocities | offsets
@@ -12,6 +12,12 @@ CPU's real-time budget with cached keys and values, and every bar's conditions (
 intensity, 9 instrument shares, style, each free or set; `drumgen.controls`) reach every layer of
 every token of that bar. The decoder is causal in the drums: beat j's outputs depend on the drums
 of beats before j only (and on the whole groove, which is known in advance).
+
+Meters (`meter_aware`): a token stays 4 sixteenths, whatever the meter; what each of its steps is in
+its bar (downbeat, felt beat, place in the bar and the beat, the bar's and the beat's length:
+`meter.Bars.features`) reaches the encoder and every decoder token, and each token takes the
+conditions of the bar its first step is in (`WindowBars`), so a 3/4 bar is 3 tokens, a 12/8 bar 6,
+and a 7/8 bar ends half-way through its fourth token.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import torch.nn as nn
 from .. import controls as C
 from .. import fills, sampling
 from .. import hvo as H
+from .. import meter as M
 from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness, splice_fills
 from ..metrics import score
 from ..takes import keep_mask
@@ -35,6 +42,62 @@ BEAT = H.STEPS_PER_BEAT
 BEATS_PER_BAR = H.STEPS_PER_BAR // BEAT
 BEAT_DIM = BEAT * H.HVO_DIM  # 108 numbers of drums per beat
 KNOWN_DIM = H.HVO_DIM + H.N_VOICES  # per step: the kept drums (27, zero where not kept) and the keep mask (9)
+
+
+@dataclass
+class WindowBars:
+    """Where the steps of windows sit in their bars: meter features (B, W, F), the bar of each step
+    counted from the window's first bar (B, W), and each token's beat in its bar (B, J), 0..3."""
+
+    features: np.ndarray
+    step_bar: np.ndarray
+    token_beat: np.ndarray
+
+    @classmethod
+    def of(cls, bars: M.Bars, start: int, width: int, n_items: int = 1) -> WindowBars:
+        """Steps start..start+width-1 of a song laid out in `bars` (which must cover them), for n_items."""
+        index = bars.bar_of_step()[start:start + width]
+        position = bars.position_in_bar()[start:start + width]
+        beat = np.minimum(position[::BEAT] // BEAT, BEATS_PER_BAR - 1)
+        return cls(bars.features[None, start:start + width], (index - index[0])[None], beat[None]).repeat(n_items)
+
+    @classmethod
+    def stack(cls, rows: list[WindowBars]) -> WindowBars:
+        return cls(*(np.concatenate([getattr(r, k) for r in rows]) for k in ("features", "step_bar", "token_beat")))
+
+    def repeat(self, n: int) -> WindowBars:
+        """The same window for n items (self holds one)."""
+        if len(self.step_bar) == n:
+            return self
+        return WindowBars(*(np.repeat(getattr(self, k), n, axis=0) for k in ("features", "step_bar", "token_beat")))
+
+    @property
+    def token_bar(self) -> np.ndarray:
+        return self.step_bar[:, ::BEAT]
+
+    @property
+    def n_bars(self) -> int:
+        return int(self.step_bar.max()) + 1
+
+    def tensors(self, device=None) -> dict[str, torch.Tensor]:
+        """The model's inputs: meter (B, W, F), token_bar and token_beat (B, J), step_bar (B, W)."""
+        return {"meter": torch.from_numpy(np.ascontiguousarray(self.features)).to(device),
+                "token_bar": torch.from_numpy(np.ascontiguousarray(self.token_bar)).to(device),
+                "token_beat": torch.from_numpy(np.ascontiguousarray(self.token_beat)).to(device),
+                "step_bar": torch.from_numpy(np.ascontiguousarray(self.step_bar)).to(device)}
+
+
+LAYOUT_KEYS = ("meter", "token_bar", "token_beat")
+
+
+_FOUR_FOUR_WINDOWS: dict[int, WindowBars] = {}
+
+
+def four_four_window(width: int) -> WindowBars:
+    """(1, width) steps of 4/4 from a bar line: what every window was before meters."""
+    if width not in _FOUR_FOUR_WINDOWS:
+        _FOUR_FOUR_WINDOWS[width] = WindowBars.of(M.Bars.covering("4/4", width), 0, width, 1)
+    return _FOUR_FOUR_WINDOWS[width]
 
 
 def known_input(hvo: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -86,6 +149,10 @@ class ControlledConfig(ModelConfig):
     # knows both; g > 1 makes an asked fill surer at the cost of one more decoder pass (other bars, a
     # "no fill" included, play as the model has them: it keeps fills out of them well on its own)
     fill_guidance: float = 1.0
+    # meters: where each step is in its bar (meter.Bars.features) reaches the encoder and the decoder
+    # (zero weights at first, so a model fine-tuned from a 4/4 one starts as it; in 4/4 the bars and
+    # beats are as before, so such a model plays 4/4 as it did)
+    meter_aware: bool = False
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -102,17 +169,22 @@ class GrooveEncoder(nn.Module):
             self.embed_known = nn.Linear(BEAT * KNOWN_DIM, c.d_model)
             nn.init.zeros_(self.embed_known.weight)
             nn.init.zeros_(self.embed_known.bias)
+        if c.meter_aware:
+            self.embed_meter = zero_linear(BEAT * M.N_FEATURES, c.d_model)
         self.blocks = nn.ModuleList(Block(c, causal=False) for _ in range(c.encoder_layers))
         self.norm = RMSNorm(c.d_model)
         self.to_latent = nn.Linear(c.d_model, 2 * c.latent_dim)
 
-    def forward(self, groove: torch.Tensor, rotary, known: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """groove (B, T, 3); known (B, T, 36): the drums a take keeps and where (see known_input)."""
+    def forward(self, groove: torch.Tensor, rotary, known: torch.Tensor | None = None,
+                meter: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """groove (B, T, 3); known (B, T, 36): the drums a take keeps and where (see known_input);
+        meter (B, T, F): meter.Bars.features of the window's steps."""
         B, T, _ = groove.shape
         x = self.embed(groove.reshape(B, T // BEAT, BEAT * H.GROOVE_DIM))  # (B, J, C)
         if known is not None and hasattr(self, "embed_known"):
             x = x + self.embed_known(known.reshape(B, T // BEAT, BEAT * KNOWN_DIM))
+        if meter is not None and hasattr(self, "embed_meter"):
+            x = x + self.embed_meter(meter.reshape(B, T // BEAT, BEAT * M.N_FEATURES))
         for block in self.blocks:
             x = block(x, rotary)
         memory = self.norm(x)                                               # (B, J, C)
@@ -134,28 +206,34 @@ class DrumDecoder(nn.Module):
             self.embed_known = nn.Linear(BEAT * KNOWN_DIM, c.d_model)
             nn.init.zeros_(self.embed_known.weight)
             nn.init.zeros_(self.embed_known.bias)
+        if c.meter_aware:
+            self.embed_meter = zero_linear(BEAT * M.N_FEATURES, c.d_model)
         self.condition = nn.ModuleList(nn.Linear(cond_dim, c.d_model) for _ in range(c.decoder_layers))
         self.blocks = nn.ModuleList(Block(c, causal=True) for _ in range(c.decoder_layers))
         self.norm = RMSNorm(c.d_model)
         self.out = nn.Linear(c.d_model, BEAT_DIM)
 
-    def conditions(self, z: torch.Tensor, cond: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Per-token condition (B, J, L + K + S) from z (B, L) and per-bar controls (B, bars, CONDITION_DIM),
-        (B, bars); a model without the fill control reads the first K = BASE_CONDITION_DIM of them."""
-        per_bar = torch.cat([cond[..., :self.n_conditions], self.style(style)], dim=-1).repeat_interleave(BEATS_PER_BAR, dim=1)
-        return torch.cat([z[:, None].expand(-1, per_bar.shape[1], -1), per_bar], dim=-1)
+    def conditions(self, z: torch.Tensor, cond: torch.Tensor, style: torch.Tensor, token_bar: torch.Tensor) -> torch.Tensor:
+        """Per-token condition (B, J, L + K + S) from z (B, L), per-bar controls (B, bars, CONDITION_DIM)
+        and styles (B, bars), each token taking its bar's (token_bar (B, J)); a model without the fill
+        control reads the first K = BASE_CONDITION_DIM of them."""
+        per_bar = torch.cat([cond[..., :self.n_conditions], self.style(style)], dim=-1)
+        index = token_bar.clamp(0, per_bar.shape[1] - 1)[..., None].expand(-1, -1, per_bar.shape[-1])
+        per_token = per_bar.gather(1, index)
+        return torch.cat([z[:, None].expand(-1, per_token.shape[1], -1), per_token], dim=-1)
 
-    def context(self, memory: torch.Tensor, condition: torch.Tensor, known: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, list]:
-        """What a window's tokens get besides the drums: memory, beat-in-bar and the kept cells of
-        their beat (B, J, C), and each layer's condition term (B, J, C). None depends on the drums
-        played, so sampling computes them once a window, not once a token (windows start on a bar:
-        token j is beat j % 4)."""
+    def context(self, memory: torch.Tensor, condition: torch.Tensor, token_beat: torch.Tensor,
+                known: torch.Tensor | None = None, meter: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+        """What a window's tokens get besides the drums: memory, beat-in-bar (token_beat (B, J)), the
+        meter of their steps and the kept cells of their beat (B, J, C), and each layer's condition
+        term (B, J, C). None depends on the drums played, so sampling computes them once a window,
+        not once a token."""
         B, J, _ = memory.shape
-        beat = torch.arange(J, device=memory.device) % BEATS_PER_BAR
-        base = self.embed_memory(memory) + self.beat_in_bar(beat)
+        base = self.embed_memory(memory) + self.beat_in_bar(token_beat)
         if known is not None and hasattr(self, "embed_known"):
             base = base + self.embed_known(known.reshape(B, J, BEAT * KNOWN_DIM))
+        if meter is not None and hasattr(self, "embed_meter"):
+            base = base + self.embed_meter(meter.reshape(B, J, BEAT * M.N_FEATURES))
         return base, [cond(condition) for cond in self.condition]
 
     def forward(self, prev_drums: torch.Tensor, context: tuple[torch.Tensor, list], rotary: torch.Tensor,
@@ -173,6 +251,51 @@ class DrumDecoder(nn.Module):
         return self.out(self.norm(x))
 
 
+def layout_args(batch: dict) -> dict:
+    """The WindowBars tensors of a batch, as forward takes them (none: 4/4 windows)."""
+    return {k: batch[k] for k in LAYOUT_KEYS if k in batch}
+
+
+def window_bars(bars: M.Bars, width: int) -> WindowBars:
+    """A training window's layout from its Bars (cached per meter: few meters, many windows)."""
+    key = (bars.meters, width)
+    if key not in _WINDOW_CACHE:
+        _WINDOW_CACHE[key] = WindowBars.of(bars, 0, width)
+    return _WINDOW_CACHE[key]
+
+
+_WINDOW_CACHE: dict = {}
+
+
+def measure_windows(drums: np.ndarray, layouts: list[M.Bars], four_four: np.ndarray) -> dict[str, np.ndarray]:
+    """measure_controls of windows in mixed meters: the 4/4 ones in one go, the others by their bars,
+    padded to the most bars of any (free there)."""
+    if four_four.all():
+        return C.measure_controls(drums)
+    n, length, _ = drums.shape
+    parts = {}
+    if four_four.any():
+        parts[True] = C.measure_controls(drums[four_four])
+    parts[False] = C.measure_controls(drums[~four_four], [b for b, f in zip(layouts, four_four) if not f])
+    n_bars = max(p["density"].shape[1] for p in parts.values())
+    out = {"density": np.full((n, n_bars), np.nan, np.float32), "intensity": np.full((n, n_bars), np.nan, np.float32),
+           "instruments": np.full((n, n_bars, H.N_VOICES), np.nan, np.float32),
+           "fill": np.full((n, n_bars), np.nan, np.float32)}
+    for flag, measured in parts.items():
+        rows = np.nonzero(four_four == flag)[0]
+        for k, v in measured.items():
+            out[k][rows, :v.shape[1]] = v
+    return out
+
+
+def zero_linear(n_in: int, n_out: int) -> nn.Linear:
+    """A linear input that adds nothing until trained: a model fine-tuned to hear it starts as it was."""
+    layer = nn.Linear(n_in, n_out)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 def split_outputs(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, n, 108) -> hit logits, velocities, offsets, each (B, 4n, 9)."""
     B, n, _ = raw.shape
@@ -187,6 +310,10 @@ class RhythmDrivenDrumGen(DrumModel):
     @property
     def follows_fills(self) -> bool:
         return self.config.fill_control
+
+    @property
+    def plays_meters(self) -> bool:
+        return self.config.meter_aware
     skip_kept_windows = True  # a window a take keeps whole is not decoded (the same drums, only faster)
 
     def __init__(self, config: ControlledConfig):
@@ -200,13 +327,17 @@ class RhythmDrivenDrumGen(DrumModel):
     def window(self) -> int:
         return self.config.max_bars * H.STEPS_PER_BAR
 
-    def forward(self, groove, drums, cond, style, temperature: float = 1.0, eps=None, known=None):
-        """Teacher forcing: groove (B, T, 3), true drums (B, T, 27), controls (B, bars, 22) and
-        (B, bars), known drums (B, T, 36) or None -> hit logits, velocities, offsets (B, T, 9) each,
-        mu, logvar."""
+    def forward(self, groove, drums, cond, style, temperature: float = 1.0, eps=None, known=None,
+                meter=None, token_bar=None, token_beat=None):
+        """Teacher forcing: groove (B, T, 3), true drums (B, T, 27), controls (B, bars, 24) and
+        (B, bars), known drums (B, T, 36) or None, and where the steps are in their bars (WindowBars'
+        tensors; None: 4/4 from a bar line) -> hit logits, velocities, offsets (B, T, 9) each, mu, logvar."""
         B, T, _ = groove.shape
         rotary = self.rotary
-        memory, mu, logvar = self.encoder(groove, rotary, known)
+        if token_bar is None:
+            layout = four_four_window(T).repeat(B).tensors(groove.device)
+            meter, token_bar, token_beat = layout["meter"], layout["token_bar"], layout["token_beat"]
+        memory, mu, logvar = self.encoder(groove, rotary, known, meter)
         z = sample_latent(mu, logvar, temperature, eps)
         beats = drums.reshape(B, T // BEAT, BEAT_DIM)
         prev = torch.cat([torch.zeros_like(beats[:, :1]), beats[:, :-1]], dim=1)  # one beat behind
@@ -217,10 +348,10 @@ class RhythmDrivenDrumGen(DrumModel):
             # inside a bar asked to be a fill, the fill's own beats before would tell the decoder to go
             # on with it: hidden, the fill has to come from the flag, as it must when sampling begins one
             asked = (cond[..., C.FILL] > 0.5) & (cond[..., C.FILL_KNOWN] > 0.5)                   # (B, bars)
-            in_fill = asked.repeat_interleave(BEATS_PER_BAR, dim=1)[..., None]                      # (B, J, 1)
+            in_fill = asked.gather(1, token_bar.clamp(0, asked.shape[1] - 1))[..., None]            # (B, J, 1)
             drop = in_fill & (torch.rand(B, T // BEAT, 1, device=groove.device) < self.config.fill_history_dropout)
             hide = drop if hide is None else hide | drop
-        context = self.decoder.context(memory, self.decoder.conditions(z, cond, style), known)
+        context = self.decoder.context(memory, self.decoder.conditions(z, cond, style, token_bar), token_beat, known, meter)
         raw = self.decoder(prev, context, rotary, hide=hide)
         return (*split_outputs(raw), mu, logvar)
 
@@ -232,12 +363,15 @@ class RhythmDrivenDrumGen(DrumModel):
         control (validation)."""
         drums = windows.hvo[index]
         n = len(index)
+        layouts = windows.bars_of(index)                       # one Bars per window (4/4 for most)
+        four_four = np.array([b.is_four_four for b in layouts])
         thin = shift = np.zeros(n, bool)
         if rng is not None and augment is not None:
             drums = augment_drums(drums, augment, rng)
             groove_from = drums
             if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
-                drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills)  # the drummer's fill
+                drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills,  # the drummer's fill
+                                     where=four_four)  # fill clips are bars of 4/4
             groove = augmented_grooves(groove_from, augment, rng)
             thin = rng.random(n) < self.config.thin_drums
             shift = rng.random(n) < self.config.shift_loudness
@@ -248,7 +382,7 @@ class RhythmDrivenDrumGen(DrumModel):
                 drums[shift] = shift_loudness(drums[shift], rng)
         else:
             groove = H.hvo_to_groove(drums)
-        true = C.controls_from_measure(C.measure_controls(drums), windows.style[index])
+        true = C.controls_from_measure(measure_windows(drums, layouts, four_four), windows.style[index])
         ctrl = true
         if rng is not None:
             ctrl = C.drop_controls(true, rng, self.config.control_dropout)
@@ -261,7 +395,8 @@ class RhythmDrivenDrumGen(DrumModel):
             ctrl.intensity[shift] = true.intensity[shift]
         cond, style = C.condition_array(ctrl)
         batch = {"groove": torch.from_numpy(groove), "drums": torch.from_numpy(np.ascontiguousarray(drums)),
-                 "cond": torch.from_numpy(cond), "style": torch.from_numpy(style)}
+                 "cond": torch.from_numpy(cond), "style": torch.from_numpy(style),
+                 **WindowBars.stack([window_bars(b, drums.shape[1]) for b in layouts]).tensors()}
         if self.config.known_drums and rng is not None:  # a take to edit: some of the true drums known
             mask = random_keep_masks(n, drums.shape[1], rng, self.config.known_share)
             batch["known"] = torch.from_numpy(known_input(drums, mask))
@@ -279,10 +414,16 @@ class RhythmDrivenDrumGen(DrumModel):
         the previous beat and drifts once its own differ."""
         target, cond = batch["drums"], batch["cond"]
         known_drums = batch.get("known")
-        hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"], known=known_drums)
+        hit_logits, velocities, offsets, _, _ = self(batch["groove"], target, cond, batch["style"], known=known_drums,
+                                                     **layout_args(batch))
         threshold = torch.as_tensor(self.thresholds, dtype=torch.float32, device=target.device)
         shares, known = cond[..., C.SHARES], cond[..., C.SHARES_KNOWN]
-        muted = ((shares == 0) & (known > 0)).repeat_interleave(H.STEPS_PER_BAR, dim=1)   # (B, T, 9)
+        muted_bars = (shares == 0) & (known > 0)                                          # (B, bars, 9)
+        if "step_bar" in batch:
+            step_bar = batch["step_bar"].clamp(0, muted_bars.shape[1] - 1)[..., None].expand(-1, -1, H.N_VOICES)
+            muted = muted_bars.gather(1, step_bar)                                          # (B, T, 9)
+        else:
+            muted = muted_bars.repeat_interleave(H.STEPS_PER_BAR, dim=1)
         hits = ((torch.sigmoid(hit_logits.float()) > threshold) & ~muted).float()
         own = torch.cat([hits, velocities.float() * hits, offsets.float() * hits], dim=-1)
         B, T, _ = target.shape
@@ -297,7 +438,8 @@ class RhythmDrivenDrumGen(DrumModel):
         the model's own (`own_history`); the targets stay the true drums."""
         c, target = self.config, batch["drums"]
         history = self.history_with_own_beats(batch) if self.training and c.own_history > 0 else target
-        outputs = self(batch["groove"], history, batch["cond"], batch["style"], known=batch.get("known"))
+        outputs = self(batch["groove"], history, batch["cond"], batch["style"], known=batch.get("known"),
+                       **layout_args(batch))
         return elbo_loss(c, *(x.float() for x in outputs), target, step)  # float32 sums under bf16 autocast
 
     def selection_score(self, windows) -> float:
@@ -306,6 +448,8 @@ class RhythmDrivenDrumGen(DrumModel):
         takes (`known_drums`) is also scored on it: two bars made new with the other bars true, and
         the voices but kick and snare made new with those true (F1 of the new cells); one trained
         with the fill control on how often fills come where asked and not elsewhere."""
+        odd = windows.subset(~windows.four_four) if self.config.meter_aware else None
+        windows = windows.subset(windows.four_four)
         pick = np.unique(np.linspace(0, len(windows) - 1, min(256, len(windows))).astype(int))  # spread over files
         true = windows.hvo[pick]
         groove = H.hvo_to_groove(true)
@@ -322,31 +466,43 @@ class RhythmDrivenDrumGen(DrumModel):
             asked = np.arange(true.shape[1] // H.STEPS_PER_BAR) % 4 == 3
             judged = fills.fill_flags(self.generate(groove, {"fill": asked.astype(np.float32)})) > 0
             scores.append(0.5 * (judged[:, asked].mean() + 1 - judged[:, ~asked].mean()))
+        if odd is not None and len(odd):  # the other meters: F1 with all free, each meter's windows in its bars
+            f1 = []
+            for name in np.unique(odd.meter):
+                these = odd.subset(odd.meter == name)
+                true_odd = these.hvo[:64]
+                out = self.generate(H.hvo_to_groove(true_odd), bars=these.bars_of([0])[0])
+                f1.append(score(out, true_odd)["f1"])
+            scores.append(float(np.mean(f1)))
         return float(np.mean(scores))
 
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
                       thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True,
                       n_steps: int | None = None, rest: np.ndarray | None = None, engine: Any = None,
-                      kept: sampling.Kept | None = None):
+                      kept: sampling.Kept | None = None, layout: WindowBars | None = None):
         """One window, token by token. groove (B, W, 3), padded to the window with silence as in
         training; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
         kept as they are; n_steps: how many steps to generate (default all W); rest (B, n_steps)
         bool: steps that stay empty (as muted voices do), so the drums fed back are the ones played;
         kept (B, n_steps): cells of a take fed back as they are instead of the model's own;
         engine: the loader's fast path (`engines.TracedDecoding`: the same loop with a traced step,
-        used with the cache only).
+        used with the cache only); layout: where the window's steps are in their bars, and which of
+        ctrl's bars each belongs to (None: 4/4 from a bar line).
         Returns probs, velocities, offsets, hits (B, n_steps, 9) as numpy."""
         B, W, _ = groove.shape
         W = W if n_steps is None else n_steps
         device, rotary = self.device, self.rotary
+        layout = (four_four_window(groove.shape[1]) if layout is None else layout).repeat(B)
+        where = layout.tensors(device)
         known = None
         if kept is not None and self.config.known_drums:  # the encoder sees the window's kept drums, after too
             whole = kept.steps(0, groove.shape[1])  # padded to the window: nothing kept past the take
             known = torch.from_numpy(known_input(whole.hvo, whole.mask)).to(device)
         elif self.config.known_drums:  # nothing kept: all zeros, as training shows a window with nothing known
             known = torch.zeros(B, groove.shape[1], KNOWN_DIM, device=device)
-        memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known)
+        memory, mu, logvar = self.encoder(torch.from_numpy(np.ascontiguousarray(groove)).to(device), rotary, known,
+                                          where["meter"])
         z = mu if noise is None else sample_latent(mu, logvar, temperature, torch.from_numpy(noise).to(device))
         cond, style = (torch.from_numpy(a).to(device) for a in C.condition_array(ctrl))
         fill_bars = np.nan_to_num(ctrl.fill) > 0.5                              # (B, bars): fills asked for
@@ -356,8 +512,11 @@ class RhythmDrivenDrumGen(DrumModel):
             cond = torch.cat([cond, torch.from_numpy(C.condition_array(unguided)[0]).to(device)])
             style, z, memory = torch.cat([style, style]), torch.cat([z, z]), torch.cat([memory, memory])
             known = None if known is None else torch.cat([known, known])
-        base, conds = self.decoder.context(memory, self.decoder.conditions(z, cond, style), known)  # every token's, once
-        mute = sampling.mute_mask(ctrl, W)                                        # (B, W, 9)
+            where = {k: torch.cat([v, v]) for k, v in where.items()}
+        conditions = self.decoder.conditions(z, cond, style, where["token_bar"])
+        base, conds = self.decoder.context(memory, conditions, where["token_beat"], known, where["meter"])  # once a window
+        step_bar = layout.step_bar[:, :W]
+        mute = M.per_step(ctrl.instruments == 0, step_bar)                       # (B, W, 9)
         if rest is not None:
             mute = mute | np.asarray(rest, bool)[:, :W, None]
         mute = torch.from_numpy(mute).to(device)
@@ -369,8 +528,8 @@ class RhythmDrivenDrumGen(DrumModel):
         n_tokens, done = W // BEAT, 0 if prefix is None else prefix.shape[1] // BEAT
         halves = 2 if guided else 1
         if guided:  # g on the steps of fill bars, 1 (the model as it is) elsewhere
-            guidance = torch.from_numpy(np.where(np.repeat(fill_bars, H.STEPS_PER_BAR, axis=1), self.config.fill_guidance,
-                                                 1.0)[:, :W, None].astype(np.float32)).to(device)
+            guidance = torch.from_numpy(np.where(M.per_step(fill_bars, step_bar), self.config.fill_guidance,
+                                                 1.0)[:, :, None].astype(np.float32)).to(device)
         drums = torch.zeros(halves * B, n_tokens + 1, BEAT_DIM, device=device)  # token j's input: drums of beat j-1
         if done:
             drums[:, 1:done + 1] = torch.from_numpy(prefix).to(device).reshape(B, done, BEAT_DIM).repeat(halves, 1, 1)
@@ -413,15 +572,40 @@ class RhythmDrivenDrumGen(DrumModel):
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
                 thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
-                steer: bool = False, kept: sampling.Kept | None = None) -> Prediction:
+                steer: bool = False, kept: sampling.Kept | None = None, bars: M.Bars | None = None) -> Prediction:
         """Songs of any length: the first window is generated from scratch; every next one starts
-        `context_bars` before the end of what is done, with those bars as its prefix. Steps in
-        `rest` (silent bars) are fed back as silence, and with `steer` the prefix holds the hits
-        steered to the controls, as they will be played; `kept` cells are heard as the take has them."""
+        `context_bars` x 16 steps before the end of what is done (on the latest bar line there when
+        one falls on a token), with those steps as its prefix. Steps in `rest` (silent bars) are
+        fed back as silence, and with `steer` the prefix holds the hits steered to the controls, as
+        they will be played; `kept` cells are heard as the take has them. `bars`: the song's (None:
+        4/4); a song that ends inside a token is padded with silence to the token's end."""
         n, length, _ = groove.shape
-        W, bar = self.window, H.STEPS_PER_BAR
+        bars = M.bars_for(bars, length)
+        pad = -length % BEAT
+        if pad:  # the model's tokens are 4 steps: silence to the end of the last one, cut again below
+            groove = np.pad(groove, ((0, 0), (0, pad), (0, 0)))
+            rest = None if rest is None else np.pad(rest, ((0, 0), (0, pad)), constant_values=True)
+            kept = None if kept is None else kept.steps(0, length + pad)
+            out = self.predict(groove, controls, seeds, temperature, thresholds, engine, rest, steer, kept,
+                               bars + M.Bars.covering(bars.meters[-1], pad))
+            return Prediction(*(None if a is None else a[:, :length] for a in (out.probs, out.velocities, out.offsets,
+                                                                                out.hits)))
+        W, context = self.window, self.config.context_bars * H.STEPS_PER_BAR
+        four_four = bars.is_four_four
+        laid_out = bars + M.Bars.covering(bars.meters[-1], W)  # bars past the end, so every window is laid out
+        bar_of_step, bar_lines = laid_out.bar_of_step(), set(laid_out.starts.tolist())
         out = [np.zeros((n, length, H.N_VOICES), np.float32) for _ in range(4)]
         start, done = 0, 0
+
+        def next_start(done: int) -> int:
+            """Where the window after `done` begins: `context` steps back, or the latest bar line before that
+            on a token (the prefix must be whole tokens), when one is less than a window back."""
+            at = done - context
+            for line in range(at, max(done - W + BEAT, 0) - 1, -BEAT):
+                if line in bar_lines:
+                    return line
+            return at
+
         while done < length:
             end = min(start + W, length)
             if kept is not None and self.skip_kept_windows and kept.mask[:, done:end].all():
@@ -430,12 +614,14 @@ class RhythmDrivenDrumGen(DrumModel):
                 for acc, values in zip(out, (hits, velocities, offsets, hits)):
                     acc[:, done:end] = values
                 done = end
-                start = done - self.config.context_bars * bar
+                start = next_start(done)
                 continue
             piece = np.zeros((n, W, H.GROOVE_DIM), np.float32)
             piece[:, :min(W, length - start)] = groove[:, start:start + W]
-            n_bars = min(W, length - start) // bar
-            window_ctrl = controls.bars(start // bar, start // bar + n_bars).padded(W // bar)
+            first_bar, stop_bar = int(bar_of_step[start]), int(bar_of_step[start + W - 1]) + 1
+            song_bars = min(stop_bar, bars.n_bars)
+            window_ctrl = controls.bars(first_bar, song_bars).padded(stop_bar - first_bar)
+            layout = None if four_four else WindowBars.of(laid_out, start, W, n)
             noise = None if temperature == 0 else sampling.window_noise(seeds, np.full(n, start), (self.config.latent_dim,))
             prefix = None
             if done > start:
@@ -444,12 +630,12 @@ class RhythmDrivenDrumGen(DrumModel):
             window_kept = None if kept is None else kept.steps(start, end)
             result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start,
                                         rest=None if rest is None else rest[:, start:end], engine=engine,
-                                        kept=window_kept)
+                                        kept=window_kept, layout=layout)
             if steer:  # the next window continues from the bars as they will sound
                 probs = result[0] if rest is None else np.where(rest[:, start:end, None], 0.0, result[0])
                 if window_kept is not None:
                     probs = window_kept.probs_onto(probs)
-                hits = sampling.steer_hits(probs, thresholds, window_ctrl.bars(0, n_bars))
+                hits = self.steer_window(probs, thresholds, window_ctrl, laid_out, start, first_bar)
                 result = (*result[:3], hits if window_kept is None else window_kept.hits_onto(hits))
             if window_kept is not None:  # the prefix of the next window: the kept cells as they are
                 _, kept_vel, kept_off = H.split_hvo(window_kept.hvo)
@@ -458,19 +644,41 @@ class RhythmDrivenDrumGen(DrumModel):
             for acc, values in zip(out, result):
                 acc[:, done:end] = values[:, done - start:end - start]
             done = end
-            start = done - self.config.context_bars * bar
+            start = next_start(done)
         return Prediction(out[0], out[1], out[2], out[3])
+
+    @staticmethod
+    def steer_window(probs: np.ndarray, thresholds: np.ndarray, ctrl: C.Controls, laid_out: M.Bars, start: int,
+                     first_bar: int) -> np.ndarray:
+        """sampling.steer_hits on one window's steps start..start+w-1, in whole bars: padded with
+        impossible cells (probability 0) to the bar lines around it, then cut back."""
+        w = probs.shape[1]
+        last_bar = int(laid_out.bar_of_step()[start + w - 1])
+        left, right = start - int(laid_out.starts[first_bar]), int(laid_out.starts[last_bar + 1]) - start - w
+        if not left and not right and laid_out.slice(first_bar, last_bar + 1).is_four_four:
+            return sampling.steer_hits(probs, thresholds, ctrl.bars(0, last_bar + 1 - first_bar))
+        padded = np.pad(probs, ((0, 0), (left, right), (0, 0)))
+        hits = sampling.steer_hits(padded, thresholds, ctrl.bars(0, last_bar + 1 - first_bar),
+                                   laid_out.slice(first_bar, last_bar + 1))
+        return hits[:, left:left + w]
+
 
 
 def upgrade_state_dict(state: dict, config: ControlledConfig) -> dict:
     """Weights of a model made before the fill control, for one with it (fine-tuning): the new
-    condition inputs (FILL, FILL_KNOWN) get zero weights, so the model starts as the old one; and of
-    one whose kept drums reached its encoder only, for one whose decoder hears them too (zeros: as it was)."""
+    condition inputs (FILL, FILL_KNOWN) get zero weights, so the model starts as the old one; of
+    one whose kept drums reached its encoder only, for one whose decoder hears them too (zeros: as it
+    was); and of a 4/4 model for one that hears the meter (zeros)."""
     state = dict(state)
     if config.known_drums and "encoder.embed_known.weight" in state and "decoder.embed_known.weight" not in state:
         weight = state["encoder.embed_known.weight"]
         state["decoder.embed_known.weight"] = torch.zeros_like(weight)
         state["decoder.embed_known.bias"] = torch.zeros_like(state["encoder.embed_known.bias"])
+    if config.meter_aware:  # a 4/4 model, for one that hears the meter: zeros, so it starts as it was
+        for part in ("encoder", "decoder"):
+            if f"{part}.embed_meter.weight" not in state:
+                state[f"{part}.embed_meter.weight"] = torch.zeros(config.d_model, BEAT * M.N_FEATURES)
+                state[f"{part}.embed_meter.bias"] = torch.zeros(config.d_model)
     at = config.latent_dim + C.BASE_CONDITION_DIM
     for key, weight in list(state.items()):
         if (config.fill_control and key.startswith("decoder.condition.") and key.endswith(".weight")
