@@ -118,7 +118,7 @@ def _demo(args: argparse.Namespace) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     midi.write_midi(part.drums_midi, args.output)
     shown = min(song.n_bars, 4)
-    print(f"{args.input}: {song.n_bars} bars at {song.bpm:.1f} BPM -> {args.output} ({model.kind})")
+    print(f"{args.input}: {song.n_bars} bars of {song.meter_label} at {song.bpm:.1f} BPM -> {args.output} ({model.kind})")
     print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
     print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown))
     return 0
@@ -149,8 +149,14 @@ def main(argv: list[str] | None = None) -> int:
             return _drum_maps(args)
         if args.command == "tracks":
             song = midi.read_song(args.input)
+            meter = song.meter_label if song.time_signatures else "4/4 (none given)"
             print(f"{args.input}: {song.n_bars} bars, {song.bpm:.1f} BPM, ticks per beat {song.ticks_per_beat}, "
-                  f"meter {', '.join(f'{n}/{d}' for _, n, d in song.time_signatures) or '4/4 (none given)'}")
+                  f"meter {meter}")
+            if len(song.bars.to_runs()) > 1:
+                bar = 1
+                for n, d, count in song.bars.to_runs():
+                    print(f"  meter {n}/{d} from bar {bar} ({count} bar{'s' if count != 1 else ''})")
+                    bar += count
             for track in song.tracks:
                 print("  " + track.describe())
             if len(song.select(drums_only=True)):
@@ -176,19 +182,23 @@ def main(argv: list[str] | None = None) -> int:
             bars = None if args.bars is None else takes.parse_bars(args.bars, song.n_bars)
             if bars == []:
                 raise ValueError("--bars names no bar: give bars such as '5-8' (or leave it out for every bar)")
-            keep = dict(keep=take, keep_mask=takes.keep_mask(song.n_steps, regenerate=bars, lock=args.lock))
+            keep = dict(keep=take, keep_mask=takes.keep_mask(song.n_steps, regenerate=bars, lock=args.lock,
+                                                             bars=song.bars))
         part = pipeline.make_drums(
             model, song, track=args.track, channel=args.channel, controls=spec,
             seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,
             rest_in_silent_bars=not args.play_silent_bars, export=export, loop=args.loop, **keep)
         hvo = part.hvo
+        for note in part.reading.notes:
+            print(f"note: {note}", file=sys.stderr)
         midi.write_midi(part.merged_midi if args.merge else part.drums_midi, args.output)
         changed = ""
         if keep:
-            bars_changed = np.nonzero((part.hvo != keep["keep"]).any(axis=-1).reshape(song.n_bars, -1).any(-1))[0]
+            step_changed = (part.hvo != keep["keep"]).any(axis=-1)
+            bars_changed = np.nonzero(np.add.reduceat(step_changed, song.bars.starts[:-1]) > 0)[0]
             changed = f"; new drums {in_bars(bars_changed)}" if len(bars_changed) else "; no bar changed"
-        print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars at {song.bpm:.1f} BPM "
-              f"({model.kind}){changed}")
+        print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars of {song.meter_label} "
+              f"at {song.bpm:.1f} BPM ({model.kind}){changed}")
         return 0
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

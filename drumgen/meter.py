@@ -2,8 +2,8 @@
 beats fall, for every meter drumgen plays.
 
 A bar of n/d is n * 16 / d sixteenths (3/4 and 6/8: 12, 12/8: 24, 7/8: 14, 5/4: 20). Its felt
-beats (`beat_groups`) follow the meter's usual grouping: quarters (or halves in n/2) in simple
-meters; dotted quarters in 6/8, 9/8, 12/8 (felt in 2, 3, 4); in odd eighths, twos then a three
+beats (`beat_groups`) follow the meter's usual grouping: quarters in simple meters (n/2 too: cut
+time is drummed as 4/4); dotted quarters in 6/8, 9/8, 12/8 (felt in 2, 3, 4); in odd eighths, twos then a three
 at the end (5/8 = 2+3, 7/8 = 2+2+3), the common reading in the absence of other hints (MIDI
 carries none). A song's `Bars` is the list of its bars' meters; 4/4 is the case where every bar
 is 16 steps, and every per-bar function of drumgen takes a `Bars` (None = all 4/4).
@@ -22,6 +22,7 @@ DENOMINATORS = (2, 4, 8)
 MIN_BAR_STEPS, MAX_BAR_STEPS = 4, 32  # 2/8 (or 1/4) to 8/4 (or 16/8)
 N_FEATURES = 10  # meter_features per step
 FOUR_FOUR = (4, 4)
+PLAYED_AS_FOUR_FOUR = {(4, 4), (2, 2)}  # cut time: 16 steps, its drums written as 4/4 drums (as before meters)
 
 
 def bar_steps(numerator: int, denominator: int) -> int:
@@ -56,7 +57,10 @@ def parse_meter(text) -> tuple[int, int]:
 
 
 def beat_groups(numerator: int, denominator: int) -> tuple[int, ...]:
-    """The felt beats of one bar, in sixteenths: 4/4 (4, 4, 4, 4), 6/8 (6, 6), 7/8 (4, 4, 6), 2/2 (8, 8)."""
+    """The felt beats of one bar, in sixteenths: 4/4 (4, 4, 4, 4), 6/8 (6, 6), 7/8 (4, 4, 6); n/2 as
+    2n/4 (cut time is drummed as 4/4: 2/2 plays as 4/4 did before meters)."""
+    if denominator == 2:
+        return (4,) * (2 * numerator)
     if denominator != 8:
         return (H.STEPS_PER_BAR // denominator,) * numerator
     if numerator % 3 == 0:                    # 3/8, 6/8, 9/8, 12/8: dotted quarters
@@ -133,7 +137,8 @@ class Bars:
 
     @property
     def is_four_four(self) -> bool:
-        return all(m == FOUR_FOUR for m in self.meters)
+        """Every bar 4/4 (or 2/2, played as 4/4): the case every model plays, as before meters."""
+        return all(m in PLAYED_AS_FOUR_FOUR for m in self.meters)
 
     def bar_of_step(self, n_steps: int | None = None) -> np.ndarray:
         """(T,) the bar of each step; steps past the last bar -1 (T defaults to the bars' own length)."""

@@ -121,7 +121,8 @@ def result_file(file: Any) -> str:
 
 
 def read_song(file: Any) -> tuple[midi.Song, str]:
-    """(Song, file name) with the meter checked, so a 3/4 file is refused as soon as it is loaded."""
+    """(Song, file name) with the meter map checked, so a meter drumgen cannot play (or a meter change
+    inside a bar) is said as soon as the file is loaded."""
     path = file_path(file)
     song = midi.read_song(path)
     if song.n_bars == 0:
@@ -191,7 +192,7 @@ def describe_song(song: midi.Song, name: str) -> str:
         tempo += f" ({len(tempos) - 1} tempo change{'s' if len(tempos) > 2 else ''}, {min(tempos):.0f}–{max(tempos):.0f} BPM)"
     elif not song.tempos:
         tempo += " (no tempo in the file: MIDI's default)"
-    meter = ", ".join(f"{n}/{d}" for _, n, d in song.time_signatures) or "4/4 (none given)"
+    meter = song.meter_label if song.time_signatures else "4/4 (none given)"
     tracks = [t for t in song.tracks if t.n_notes]
     lines = [f"**{name}**: {song.n_bars} bar{'s' if song.n_bars != 1 else ''} of {meter} at {tempo}, "
              f"{song.ticks_per_beat} ticks per beat",

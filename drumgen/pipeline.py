@@ -27,7 +27,7 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import midi
-from .control_input import Reading
+from .control_input import Reading, fills_in_four_four
 
 
 @dataclass
@@ -46,7 +46,12 @@ class DrumPart:
 
     @property
     def n_bars(self) -> int:
-        return self.groove.shape[0] // H.STEPS_PER_BAR
+        return self.song.n_bars
+
+    @property
+    def bars(self):
+        """The song's bars (meter.Bars): what every per-bar figure of the part counts."""
+        return self.song.bars
 
     @functools.cached_property
     def merged_midi(self) -> mido.MidiFile:
@@ -83,12 +88,14 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
     t0 = time.perf_counter()
     song = source if isinstance(source, midi.Song) else midi.read_song(source)
     groove = midi.song_to_groove(song, track, channel)
-    reading = read_controls(controls, groove.shape[0] // H.STEPS_PER_BAR)
+    reading = fills_in_four_four(read_controls(controls, song.n_bars), song.bars)
     t1 = time.perf_counter()
     if keep is not None or keep_mask is not None:
         if keep is None or keep_mask is None:
             raise ValueError("keep and keep_mask go together: the take, and which of its cells to keep")
         generate_kwargs.update(keep=np.asarray(keep)[None], keep_mask=np.asarray(keep_mask)[None])
+    if not song.bars.is_four_four:  # a 4/4 song goes as it always did (every model plays it)
+        generate_kwargs["bars"] = song.bars
     hvo = model.generate(groove[None], reading.controls, **generate_kwargs)[0]
     t2 = time.perf_counter()
     drums_midi = midi.hvo_to_midi(hvo, song, options=export)

@@ -26,25 +26,27 @@ import numpy as np
 
 from . import drum_maps, midi
 from . import hvo as H
+from . import meter as M
 from .control_input import in_bars, parse_bars, voice_names  # noqa: F401  (parse_bars: bars as musicians type them)
 
 TAKE_FORMAT = 1
 
 
 def keep_mask(n_steps: int, regenerate: Iterable[int] | None = None, lock: str | Iterable[str] | None = None,
-              lock_bars: Iterable[int] | None = None) -> np.ndarray:
+              lock_bars: Iterable[int] | None = None, bars: M.Bars | None = None) -> np.ndarray:
     """(n_steps, 9) bool, True = keep the cell. regenerate: 0-based bars that get new drums (None:
     every bar); lock: voices kept as they are (in `lock_bars`, 0-based, or everywhere), even in the
-    bars regenerated: "new hats for bars 5-8, keep the kick"."""
-    if n_steps % H.STEPS_PER_BAR:
+    bars regenerated: "new hats for bars 5-8, keep the kick". bars: the song's (None: 4/4)."""
+    if bars is None and n_steps % H.STEPS_PER_BAR:
         raise ValueError(f"a take is whole bars of {H.STEPS_PER_BAR} steps, got {n_steps} steps")
-    n_bars = n_steps // H.STEPS_PER_BAR
+    bars = M.bars_for(bars, n_steps)
+    n_bars, lengths = bars.n_bars, bars.lengths
     new_bars = np.ones(n_bars, bool) if regenerate is None else np.isin(np.arange(n_bars), list(regenerate))
-    mask = np.repeat(~new_bars, H.STEPS_PER_BAR)[:, None].repeat(H.N_VOICES, axis=1)
+    mask = np.repeat(~new_bars, lengths)[:n_steps, None].repeat(H.N_VOICES, axis=1)
     voices = [H.VOICES.index(v) for v in voice_names(lock)]
     if voices:
         locked_bars = np.ones(n_bars, bool) if lock_bars is None else np.isin(np.arange(n_bars), list(lock_bars))
-        mask[np.ix_(np.repeat(locked_bars, H.STEPS_PER_BAR), voices)] = True
+        mask[np.ix_(np.repeat(locked_bars, lengths)[:n_steps], voices)] = True
     return mask
 
 
@@ -72,12 +74,16 @@ def take_from_json(value: Any, n_steps: int | None = None) -> np.ndarray:
     if not isinstance(value, Mapping) or not isinstance(value.get("hits"), list):
         raise ValueError("take: expected {'steps': N, 'hits': [[step, voice, velocity, offset], ...]}")
     steps = value.get("steps")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0 or steps % H.STEPS_PER_BAR \
-            or steps > H.MAX_BARS * H.STEPS_PER_BAR:
-        raise ValueError(f"take: 'steps' must be a whole number of bars of {H.STEPS_PER_BAR} steps, got {steps!r}")
+    bars = take_bars(value)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0 \
+            or (bars is None and steps % H.STEPS_PER_BAR) or (bars is not None and steps != bars.n_steps) \
+            or steps > H.MAX_BARS * M.MAX_BAR_STEPS:
+        raise ValueError(f"take: 'steps' must be a whole number of bars of {H.STEPS_PER_BAR} steps in 4/4 (or "
+                         f"the steps of the bars its 'meters' give), got {steps!r}")
     if n_steps is not None and steps != n_steps:
-        raise ValueError(f"the take is {steps // H.STEPS_PER_BAR} bars long and the song "
-                         f"{n_steps // H.STEPS_PER_BAR}: a take belongs to the song it was made for")
+        size = (f"{steps // H.STEPS_PER_BAR} bars long and the song {n_steps // H.STEPS_PER_BAR}"
+                if bars is None and n_steps % H.STEPS_PER_BAR == 0 else f"{steps} steps long and the song {n_steps}")
+        raise ValueError(f"the take is {size}: a take belongs to the song it was made for")
     if len(value["hits"]) > steps * H.N_VOICES:
         raise ValueError(f"take: {len(value['hits'])} hits in {steps} steps of {H.N_VOICES} voices; "
                          "each cell holds one hit at most")
@@ -98,7 +104,20 @@ def take_from_json(value: Any, n_steps: int | None = None) -> np.ndarray:
     return take
 
 
-def describe_change(old: np.ndarray, new: np.ndarray) -> str:
+def take_bars(value: Mapping) -> M.Bars | None:
+    """The bars a take's JSON says it is in ('meters': [[numerator, denominator, bars], ...]), or None (4/4)."""
+    runs = value.get("meters")
+    if runs is None:
+        return None
+    if not isinstance(runs, list) or not runs:
+        raise ValueError("take: 'meters' must be [[numerator, denominator, bars], ...] as drumgen wrote it")
+    try:
+        return M.Bars.from_runs(runs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"take: 'meters': {exc}") from None
+
+
+def describe_change(old: np.ndarray, new: np.ndarray, bars: M.Bars | None = None) -> str:
     """What a hand edit changed, in words: '2 hits added, 1 removed, 1 velocity changed in bars 3–4'."""
     old_hits, new_hits = old[:, H.HITS] > 0.5, new[:, H.HITS] > 0.5
     if old.shape != new.shape:
@@ -111,7 +130,10 @@ def describe_change(old: np.ndarray, new: np.ndarray) -> str:
              f"{int(removed.sum())} removed" if removed.any() else "",
              f"{int(louder.sum())} velocit{'ies' if louder.sum() != 1 else 'y'} changed" if louder.any() else "",
              f"{int(moved.sum())} moved in time" if moved.any() else ""]
-    changed = (added | removed | louder | moved).reshape(-1, H.STEPS_PER_BAR, H.N_VOICES).any(axis=(1, 2))
+    bars = M.bars_for(bars, len(new)) if bars is not None or len(new) % H.STEPS_PER_BAR == 0 else None
+    any_change = (added | removed | louder | moved).any(axis=1)
+    changed = (np.add.reduceat(any_change, bars.starts[:-1]) > 0) if bars is not None and len(new) \
+        else any_change.reshape(-1, H.STEPS_PER_BAR).any(axis=1)
     words = ", ".join(p for p in parts if p)
     return f"{words} {in_bars(np.nonzero(changed)[0].tolist())}" if words else "no change"
 
@@ -128,9 +150,11 @@ def tempo_map(song: midi.Song) -> list[list[float]]:
 
 
 def song_take_json(take: np.ndarray, song: midi.Song, **about: Any) -> dict:
-    """take_to_json of a take of `song`, with the song's tempo map ('tempo_map'), so that a take sent
-    back later is checked against the song it is sent with (take_for_song)."""
-    return take_to_json(take, tempo_map=tempo_map(song), **about)
+    """take_to_json of a take of `song`, with the song's tempo map ('tempo_map') and, when not all 4/4,
+    its bars ('meters': [[numerator, denominator, bars], ...]), so that a take sent back later is
+    checked against the song it is sent with (take_for_song) and drawn in its bars."""
+    meters = {} if song.bars.is_four_four else {"meters": song.bars.to_runs()}
+    return take_to_json(take, tempo_map=tempo_map(song), **meters, **about)
 
 
 def take_for_song(value: Any, song: midi.Song) -> np.ndarray:
@@ -148,9 +172,14 @@ def take_for_song(value: Any, song: midi.Song) -> np.ndarray:
         if not same:
             raise ValueError("The take is at another tempo than the song: a take belongs to the song it was made for "
                              "(its tempo map is the song's).")
+    said_bars = take_bars(value)
+    if said_bars is not None and said_bars != song.bars:
+        raise ValueError(f"The take is in {said_bars.label()} and the song in {song.meter_label}: a take belongs to "
+                         "the song it was made for.")
     if len(take) != song.n_steps:
-        raise ValueError(f"The take is {len(take) // H.STEPS_PER_BAR} bars long and the song {song.n_bars}: "
-                         "a take belongs to the song it was made for.")
+        size = (f"{len(take) // H.STEPS_PER_BAR} bars long and the song {song.n_bars}" if said_bars is None
+                and song.bars.is_four_four else f"{len(take)} steps long and the song {song.n_steps} ({song.n_bars} bars)")
+        raise ValueError(f"The take is {size}: a take belongs to the song it was made for.")
     return take
 
 
@@ -182,8 +211,11 @@ def take_from_midi(source: str | bytes | midi.Song, song: midi.Song, drum_map=No
                              "this song (its tempo map is the song's).")
     hvo, _ = midi.song_to_hvo(take_song, drum_map=drum_map)
     if len(hvo) > song.n_steps and hvo[song.n_steps:, H.HITS].any():
-        raise midi.MidiError(f"The take is {len(hvo) // H.STEPS_PER_BAR} bars long and the song {song.n_bars}: "
+        raise midi.MidiError(f"The take is {take_song.n_bars} bars long and the song {song.n_bars}: "
                              "a take belongs to the song it was made for.")
+    if take_song.time_signatures and take_song.bars.meters != song.bars.meters[:take_song.n_bars]:
+        raise midi.MidiError(f"The take is in {take_song.meter_label} and the song in {song.meter_label}: use the "
+                             "drums MIDI drumgen made for this song.")
     take = H.empty_hvo(song.n_steps)
     take[: min(len(hvo), song.n_steps)] = hvo[: song.n_steps]
     return take

@@ -362,7 +362,8 @@ class DrumApp:
         lap("audio")
 
         hits = int(H.hit_count(hvo))
-        lines = [f"**{plural(hits, 'drum hit')}** over {plural(part.n_bars, 'bar')} at {song.bpm:.0f} BPM for **{name}** "
+        meter = "" if song.bars.is_four_four else f" of {song.meter_label}"
+        lines = [f"**{plural(hits, 'drum hit')}** over {plural(part.n_bars, 'bar')}{meter} at {song.bpm:.0f} BPM for **{name}** "
                  f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · {head}", *lines]
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")

@@ -164,14 +164,18 @@ def test_tempo_change_does_not_move_notes(tmp_path):
     assert midi.song_to_groove(song)[:, 0].sum() == 32
 
 
-@pytest.mark.parametrize("meter, ok", [((3, 4), False), ((6, 8), False), ((2, 2), True), ((4, 4), True)])
-def test_meter(tmp_path, meter, ok):
+@pytest.mark.parametrize("meter, steps", [((3, 4), 36), ((6, 8), 36), ((2, 2), 32), ((4, 4), 32), ((7, 8), 42)])
+def test_meter(tmp_path, meter, steps):
+    """rock_beat is 32 sixteenths of notes: whole bars of the file's meter cover them."""
     song = midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(), meters=((0, *meter),)))
-    if ok:
-        assert midi.song_to_groove(song).shape == (32, 3)
-    else:
-        with pytest.raises(midi.MidiError, match=f"{meter[0]}/{meter[1]}.*4/4 only"):
-            midi.song_to_groove(song)
+    assert midi.song_to_groove(song).shape == (steps, 3)
+    assert song.bars.meters == (meter,) * song.n_bars
+
+
+@pytest.mark.parametrize("meter, words", [((7, 16), "16ths"), ((1, 8), "2 sixteenths"), ((17, 8), "34 sixteenths")])
+def test_meter_drumgen_does_not_play_is_named(tmp_path, meter, words):
+    with pytest.raises(midi.MidiError, match=f"{meter[0]}/{meter[1]} \\(from bar 1\\).*{words}"):
+        midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(), meters=((0, *meter),)))
 
 
 def test_large_file_refused_before_parsing(tmp_path):
@@ -336,35 +340,29 @@ def test_tempo_tie_across_tracks_later_track_wins(tmp_path, first, later):
             assert _tempo_events(out) == [(0, round(later))]
 
 
-@pytest.mark.parametrize("meters, ok", [
-    (((0, 3, 4), (0, 4, 4)), True),    # 3/4 superseded at once: the file is in 4/4
-    (((0, 4, 4), (0, 3, 4)), False),   # 3/4 is in force
-    (((0, 4, 4), (1920, 6, 8), (1920, 2, 2)), True),
-    (((0, 4, 4), (1920, 4, 4), (1920, 6, 8)), False),
+@pytest.mark.parametrize("meters, expected", [
+    (((0, 3, 4), (0, 4, 4)), [(4, 4)] * 3),              # 3/4 superseded at once: the file is in 4/4
+    (((0, 4, 4), (0, 3, 4)), [(3, 4)] * 4),              # 3/4 is in force
+    (((0, 4, 4), (1920, 6, 8), (1920, 2, 2)), [(4, 4), (2, 2), (2, 2)]),
+    (((0, 4, 4), (1920, 4, 4), (1920, 6, 8)), [(4, 4), (6, 8), (6, 8), (6, 8)]),
 ])
-def test_meter_tie_last_in_file_is_in_force(tmp_path, meters, ok):
+def test_meter_tie_last_in_file_is_in_force(tmp_path, meters, expected):
+    """Two meter events at one tick: the last in the file is in force, in the bars and in the output."""
     song = midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(3), meters=meters))
     assert len(song.time_signatures) == len({t for t, _, _ in meters})
-    if ok:
-        assert midi.song_to_groove(song).shape == (48, 3)
-        out = midi.hvo_to_midi(midi.song_to_hvo(song)[0], song)
-        assert [(m.numerator, m.denominator) for m in out.tracks[0] if m.type == "time_signature"] == \
-            [(n, d) for _, n, d in song.time_signatures]
-    else:
-        with pytest.raises(midi.MidiError, match="/.*4/4 only"):
-            midi.song_to_groove(song)
+    assert list(song.bars.meters) == expected
+    assert midi.song_to_groove(song).shape == (song.bars.n_steps, 3)
+    out = midi.hvo_to_midi(midi.song_to_hvo(song)[0], song)
+    assert [(m.numerator, m.denominator) for m in out.tracks[0] if m.type == "time_signature"] == \
+        [(n, d) for _, n, d in song.time_signatures]
 
 
-@pytest.mark.parametrize("first, later, ok", [((3, 4), (4, 4), True), ((4, 4), (3, 4), False)])
-def test_meter_tie_across_tracks_later_track_wins(tmp_path, first, later, ok):
+@pytest.mark.parametrize("first, later", [((3, 4), (4, 4)), ((4, 4), (3, 4))])
+def test_meter_tie_across_tracks_later_track_wins(tmp_path, first, later):
     other = [(0, mido.MetaMessage("time_signature", numerator=later[0], denominator=later[1]))]
     song = midi.read_song(make_midi(tmp_path / "m.mid", rock_beat(), meters=((0, *first),), extra_tracks=[other]))
     assert [(n, d) for _, n, d in song.time_signatures] == [later]
-    if ok:
-        midi.check_meter(song)
-    else:
-        with pytest.raises(midi.MidiError, match="3/4"):
-            midi.check_meter(song)
+    assert set(song.bars.meters) == {later}
 
 
 # --- negative offsets at grid lines ------------------------------------------------------------
