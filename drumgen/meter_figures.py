@@ -1,0 +1,494 @@
+"""Does a model play the meter it is given? The figures of issue 14, for any checkpoint.
+
+    python -m drumgen.meter_figures CKPT --data groove-v1.0.0-midionly.zip [--split validation] [--seeds 0,1,2] [--limit N]
+
+Every model is called through `generate(groove, controls=..., seed=..., bars=...)`; "in its meter"
+gives the bars (`meter.Bars`), "read as 4/4" is the old behaviour forced through (bars=None: the same
+groove as bars of 16 steps). A checkpoint that does not hear the meter (`plays_meters` False) refuses
+other bars: then only the 4/4 reading runs, and the report says so.
+
+1. GMD: the split's windows not in 4/4 (8 x 16 = 128 steps from a bar line of the file's meter: in
+   the validation split a 3/4 and a 6/8 performance), per meter: hit F1 with every control free and
+   with the true controls (density, intensity, instrument shares measured from the true drums in
+   their own bars, the window's style; the fill lane free, as in `fidelity`), and the share of bars
+   (with hits) that have a kick or crash on beat 1, beside the true drums' share. A 4/4 reading of a
+   3/4 window puts its bar lines (and its per-bar controls) in the wrong places.
+2. Grooves made in each meter (METERS), deterministic from the seed, of three kinds: a bass line
+   (a one-bar riff, varied, always on beat 1, elsewhere on felt beats and off-beat eighths, velocity
+   and timing humanised), taps on every felt beat with an accent on beat 1, and a song whose meter
+   changes (4 bars of 4/4, a bar of 2/4, 4 bars of the meter, 4 bars of 4/4; a bass line). For the
+   drums made for them (every control free):
+   (a) bar-level periodicity: the autocorrelation of the drums' hits (all voices summed per step,
+       the mean removed) at a lag of one bar against a lag of 16 steps (a 4/4 bar), beside the same
+       for the kick and snare alone (the hats' steady eighths repeat at both lags) and for the
+       groove's onsets; a model that plays the meter repeats itself every bar, not every 16 steps
+       (2/4 is left out: 16 steps are two of its bars);
+   (b) the share of playing bars (with any drum hit) with a kick or crash on beat 1; for the songs,
+       also of the bars where a new meter starts;
+   (c) compound meters (6/8, 9/8, 12/8): kick, snare and hats (velocity x hit, summed) on the
+       dotted-quarter beats (steps 0, 6, 12, 18 of the bar) against the other eighths, and the mean
+       velocity of the hits there: the accents belong on the dotted quarters.
+   All over the seeds (each seed: its own grooves and its own sampling), pooled.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import controls as C
+from . import hvo as H
+from . import meter as M
+from .fidelity import spread
+from .metrics import score
+
+METERS = ("3/4", "6/8", "12/8", "2/4", "5/4", "7/8", "5/8", "9/8")
+KINDS = ("bass", "taps", "song")
+READINGS = ("meter", "4/4")  # bars given; the old behaviour forced through (bars=None)
+READING_LABELS = {"meter": "in its meter", "4/4": "read as 4/4"}
+N_BARS = 8                   # bars of a bass line or taps groove (8 bars of any meter here are whole 4/4 bars too)
+N_GROOVES = 16               # grooves per meter, kind and seed
+LANDING = [H.VOICES.index(v) for v in ("kick", "crash")]
+BACKBONE = [H.VOICES.index(v) for v in ("kick", "snare")]  # what places a bar, without the hats' steady pulse
+ACCENT_VOICES = [H.VOICES.index(v) for v in ("kick", "snare", "closed_hat", "open_hat")]
+FOUR_FOUR_LAG = H.STEPS_PER_BAR
+
+
+# ---------------------------------------------------------------------------------------- grooves
+
+def song_bars(meter) -> M.Bars:
+    """A song whose meter changes: 4 bars of 4/4, a bar of 2/4, 4 bars of `meter`, 4 bars of 4/4."""
+    return M.Bars.from_runs([(4, 4, 4), (2, 4, 1), (*M.parse_meter(meter), 4), (4, 4, 4)])
+
+
+def _eighths(meter: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """A bar's felt-beat starts and its other eighths (steps from the bar line), and its length."""
+    length = M.bar_steps(*meter)
+    beats = np.cumsum((0,) + M.beat_groups(*meter)[:-1])
+    eighths = np.arange(0, length, 2)
+    return beats, eighths[~np.isin(eighths, beats)], length
+
+
+def bass_line(bars: M.Bars, rng: np.random.Generator) -> np.ndarray:
+    """(T, 3) a bass line: a one-bar riff per meter (beat 1 always; the other felt beats with chance
+    0.6, the other eighths 0.35), each bar the riff with a few notes changed (beat 1 kept); velocity
+    loudest on beat 1, then the felt beats, then the off-beats; timing within a few hundredths of a step."""
+    groove = np.zeros((bars.n_steps, H.GROOVE_DIM), np.float32)
+    riffs: dict = {}
+    for meter, start in zip(bars.meters, bars.starts[:-1]):
+        beats, offbeats, length = _eighths(meter)
+        if meter not in riffs:
+            riff = np.zeros(length, bool)
+            riff[beats] = rng.random(len(beats)) < 0.6
+            riff[offbeats] = rng.random(len(offbeats)) < 0.35
+            riffs[meter] = riff
+        bar = riffs[meter].copy()
+        places = np.concatenate([beats[1:], offbeats])
+        flip = places[rng.random(len(places)) < 0.1]
+        bar[flip] = ~bar[flip]
+        bar[0] = True
+        level = np.full(length, 0.52)
+        level[beats] = 0.7
+        level[0] = 0.85
+        steps = np.nonzero(bar)[0]
+        groove[start + steps, 0] = 1.0
+        groove[start + steps, 1] = np.clip(level[steps] + rng.normal(0, 0.06, len(steps)), 0.1, 1.0)
+        groove[start + steps, 2] = np.clip(rng.normal(0, 0.05, len(steps)), -0.3, 0.3)
+    return groove
+
+
+def taps(bars: M.Bars, rng: np.random.Generator) -> np.ndarray:
+    """(T, 3) a tap on every felt beat of every bar, beat 1 accented, slightly humanised."""
+    groove = np.zeros((bars.n_steps, H.GROOVE_DIM), np.float32)
+    on = np.flatnonzero(bars.beat_starts)
+    downbeat = np.isin(on, bars.starts[:-1])
+    groove[on, 0] = 1.0
+    groove[on, 1] = np.clip(np.where(downbeat, 0.9, 0.6) + rng.normal(0, 0.03, len(on)), 0.1, 1.0)
+    groove[on, 2] = np.clip(rng.normal(0, 0.02, len(on)), -0.3, 0.3)
+    return groove
+
+
+def make_grooves(kind: str, meter, n: int, seed: int, n_bars: int = N_BARS) -> tuple[np.ndarray, M.Bars]:
+    """n grooves (n, T, 3) of one kind in one meter, and their bars; the same for the same arguments."""
+    meter = M.parse_meter(meter)
+    if kind == "song":
+        bars = song_bars(meter)
+    elif kind in ("bass", "taps"):
+        bars = M.Bars.uniform(meter, n_bars)
+    else:
+        raise ValueError(f"kind: one of {KINDS}, got {kind!r}")
+    rng = np.random.default_rng([seed, KINDS.index(kind), meter[0], meter[1]])
+    make = taps if kind == "taps" else bass_line
+    grooves = np.stack([make(bars, rng) for _ in range(n)]) if n else np.zeros((0, bars.n_steps, 3), np.float32)
+    return grooves, bars
+
+
+# ---------------------------------------------------------------------------------------- figures
+
+def periodicity(x: np.ndarray, lag: int) -> float:
+    """Mean over items of the autocorrelation of per-step values x (N, T) (or (T,)) at `lag`: each
+    item's mean removed, the correlation of x[t] with x[t + lag] over the T - lag pairs (their
+    products over the root of both sides' sums of squares: in [-1, 1], and no lag favoured for having
+    more pairs). Items with nothing varying on either side are left out; NaN if none is left."""
+    x = np.atleast_2d(np.asarray(x, np.float64))
+    if not 0 < lag < x.shape[1]:
+        return float("nan")
+    x = x - x.mean(axis=1, keepdims=True)
+    a, b = x[:, :-lag], x[:, lag:]
+    power = np.sqrt((a ** 2).sum(axis=1) * (b ** 2).sum(axis=1))
+    use = power > 1e-12
+    if not use.any():
+        return float("nan")
+    return float(((a[use] * b[use]).sum(axis=1) / power[use]).mean())
+
+
+def step_hits(hvo: np.ndarray, voices: Sequence[int] | None = None) -> np.ndarray:
+    """(N, T): the drums' hits per step, all voices (or those `voices`) summed."""
+    hits = hvo[..., H.HITS] > 0.5
+    return (hits if voices is None else hits[..., list(voices)]).sum(-1).astype(np.float64)
+
+
+def bar_mask(bars: M.Bars, meter=None) -> np.ndarray:
+    """(B,) the bars in `meter` (all with None)."""
+    if meter is None:
+        return np.ones(bars.n_bars, bool)
+    meter = M.parse_meter(meter)
+    return np.array([m == meter for m in bars.meters], bool)
+
+
+def downbeats(hvo: np.ndarray, bars: M.Bars, which: np.ndarray | None = None) -> dict:
+    """Of the playing bars (any hit) among `which` (B,) bool (default all): how many have a kick or a
+    crash on their first step, the share, and the bars."""
+    which = np.ones(bars.n_bars, bool) if which is None else np.asarray(which, bool)
+    n, length, _ = hvo.shape
+    starts = bars.starts[:-1][which]
+    starts = starts[starts < length]
+    index, _ = M.step_bars(bars, n, length)
+    playing = M.bar_sums((hvo[..., H.HITS] > 0.5).any(-1), index, bars.n_bars) > 0          # (N, B)
+    playing = playing[:, np.nonzero(which)[0][:len(starts)]]
+    landed = (hvo[:, starts][..., LANDING] > 0.5).any(-1) & playing
+    count = int(playing.sum())
+    return {"share": float(landed.sum() / count) if count else float("nan"), "bars": count}
+
+
+def accents(hvo: np.ndarray, bars: M.Bars, which: np.ndarray | None = None) -> dict:
+    """Kick, snare and hats on the felt-beat starts of the bars in `which` against their other
+    eighths: the mean per step of velocity x hit (summed over those voices), on the beats, on the
+    beats but beat 1, and off them; the mean velocity of the hits there; and on / off."""
+    which = np.ones(bars.n_bars, bool) if which is None else np.asarray(which, bool)
+    played = (hvo[..., H.HITS] > 0.5)[..., ACCENT_VOICES]
+    energy = (hvo[..., H.VELOCITIES][..., ACCENT_VOICES] * played).sum(-1)               # (N, T)
+    count = played.sum(-1)
+    on, off, later = [], [], []
+    for b in np.nonzero(which)[0]:
+        beats, offbeats, _ = _eighths(bars.meters[b])
+        start = int(bars.starts[b])
+        on += (start + beats).tolist()
+        later += (start + beats[1:]).tolist()
+        off += (start + offbeats).tolist()
+
+    def per_step(steps) -> float:
+        steps = [s for s in steps if s < hvo.shape[1]]
+        return float(energy[:, steps].mean()) if steps and len(hvo) else float("nan")
+
+    def velocity(steps) -> float:
+        steps = [s for s in steps if s < hvo.shape[1]]
+        hits = count[:, steps].sum() if steps else 0
+        return float(energy[:, steps].sum() / hits) if hits else float("nan")
+
+    out = {"on_beats": per_step(on), "on_later_beats": per_step(later), "off_beats": per_step(off),
+           "velocity_on_beats": velocity(on), "velocity_off_beats": velocity(off)}
+    out["ratio"] = out["on_beats"] / out["off_beats"] if out["off_beats"] > 0 else float("nan")
+    return out
+
+
+def segment(bars: M.Bars, meter) -> slice:
+    """The steps of the first run of bars in `meter` (all of a groove in one meter)."""
+    mask = bar_mask(bars, meter)
+    first = int(np.argmax(mask))
+    last = first
+    while last + 1 < bars.n_bars and mask[last + 1]:
+        last += 1
+    return slice(int(bars.starts[first]), int(bars.starts[last + 1]))
+
+
+def groove_figures(hvo: np.ndarray, groove: np.ndarray, bars: M.Bars, meter) -> dict:
+    """Figures (a) to (c) of drums (N, T, 27) made for grooves (N, T, 3) laid out in `bars`, on the bars in `meter`."""
+    meter = M.parse_meter(meter)
+    length = M.bar_steps(*meter)
+    steps = segment(bars, meter)
+    drums, onsets = step_hits(hvo)[:, steps], (groove[..., 0] > 0.5).astype(np.float64)[:, steps]
+    backbone = step_hits(hvo, BACKBONE)[:, steps]
+    which = bar_mask(bars, meter)
+    out = {"items": int(len(hvo)), "bar_steps": length,
+           "periodicity": {"drums_bar": periodicity(drums, length), "drums_16": periodicity(drums, FOUR_FOUR_LAG),
+                           "kick_snare_bar": periodicity(backbone, length),
+                           "kick_snare_16": periodicity(backbone, FOUR_FOUR_LAG),
+                           "groove_bar": periodicity(onsets, length), "groove_16": periodicity(onsets, FOUR_FOUR_LAG)},
+           "downbeat": downbeats(hvo, bars, which),
+           "hits_per_bar": float((hvo[..., H.HITS] > 0.5)[:, steps].sum() / max(len(hvo) * int(which.sum()), 1))}
+    if not bars.is_four_four and len(set(bars.meters)) > 1:  # a song: the bars where a new meter starts
+        changes = np.zeros(bars.n_bars, bool)
+        changes[1:] = [a != b for a, b in zip(bars.meters[1:], bars.meters[:-1])]
+        out["downbeat_at_changes"] = downbeats(hvo, bars, changes)
+        out["downbeat_all_bars"] = downbeats(hvo, bars)
+    if meter[1] == 8 and meter[0] % 3 == 0:
+        out["accents"] = accents(hvo, bars, which)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- models
+
+def plays_meters(model) -> bool:
+    """Whether a model (or a loader's Runtime around one) hears the meter and takes bars other than 4/4."""
+    for candidate in (model, getattr(model, "model", None)):
+        flag = getattr(candidate, "plays_meters", None)
+        if flag is not None:
+            return bool(flag)
+    return False
+
+
+def generate(model, groove: np.ndarray, controls: C.Controls | None, seed: int, bars: M.Bars | None,
+             temperature: float = 1.0, batch: int = 64) -> np.ndarray:
+    """model.generate in chunks of `batch` items (one seed for all; bars None = read as 4/4)."""
+    out = []
+    for start in range(0, len(groove), batch):
+        part = slice(start, start + batch)
+        c = None if controls is None else C.Controls(*(getattr(controls, k)[part] for k in C.CONTROL_KEYS))
+        out.append(model.generate(groove[part], controls=c, seed=seed, temperature=temperature, bars=bars))
+    return np.concatenate(out) if out else np.zeros(groove.shape[:2] + (H.HVO_DIM,), np.float32)
+
+
+def true_controls(hvo: np.ndarray, styles, bars: M.Bars | None) -> C.Controls:
+    """Density, intensity and instrument shares measured from the true drums in `bars` (None: bars of
+    16 steps), the window's style; the fill lane free (as fidelity's true controls)."""
+    measured = C.controls_from_measure(C.measure_controls(hvo, bars), list(styles))
+    return C.Controls(measured.density, measured.intensity, measured.instruments, measured.style)
+
+
+def gmd_figures(model, windows, seeds: Sequence[int] = (0,), limit: int = 0, temperature: float = 1.0,
+                batch: int = 64) -> dict:
+    """Figure 1 on a WindowSet's windows not in 4/4, per meter (at most `limit` of each, spread evenly)."""
+    meters = sorted({str(m) for m in windows.meter if m != "4/4"}, key=lambda m: (M.bar_steps(*M.parse_meter(m)), m))
+    readings = READINGS if plays_meters(model) else ("4/4",)
+    out: dict[str, Any] = {}
+    for meter in meters:
+        index = np.nonzero(windows.meter == meter)[0]
+        index = index[spread(len(index), limit)]
+        truth = windows.hvo[index]
+        styles = windows.style[index]
+        length = truth.shape[1]
+        bars = M.Bars.covering(meter, length)
+        groove = H.hvo_to_groove(truth)
+        row: dict[str, Any] = {"windows": int(len(index)), "performances": int(len(np.unique(windows.file_index[index]))),
+                               "true_downbeat": downbeats(truth, bars)["share"]}
+        for reading in readings:
+            layout = bars if reading == "meter" else None
+            if layout is None and length % H.STEPS_PER_BAR:
+                continue  # not whole 4/4 bars: no 4/4 reading
+            ctrl = true_controls(truth, styles, layout)
+            figures: dict[str, list] = {"f1_free": [], "f1_true_controls": [], "downbeat_free": []}
+            for seed in seeds:
+                free = generate(model, groove, None, seed, layout, temperature, batch)
+                given = generate(model, groove, ctrl, seed, layout, temperature, batch)
+                figures["f1_free"].append(score(free, truth)["f1"])
+                figures["f1_true_controls"].append(score(given, truth)["f1"])
+                figures["downbeat_free"].append(downbeats(free, bars)["share"])  # beat 1 where the meter has it
+            row[reading] = {k: float(np.mean(v)) for k, v in figures.items()}
+            row[reading]["by_seed"] = figures
+        out[meter] = row
+    return out
+
+
+def synthetic_figures(model, meters: Sequence[str] = METERS, kinds: Sequence[str] = KINDS, seeds: Sequence[int] = (0,),
+                      n_grooves: int = N_GROOVES, n_bars: int = N_BARS, temperature: float = 1.0, batch: int = 64) -> dict:
+    """Figure 2: per meter and kind, per reading, the figures of `groove_figures` over every seed's grooves."""
+    aware = plays_meters(model)
+    out: dict[str, Any] = {}
+    for meter in meters:
+        out[meter] = {}
+        for kind in kinds:
+            made = [make_grooves(kind, meter, n_grooves, seed, n_bars) for seed in seeds]
+            grooves, bars = np.concatenate([g for g, _ in made]), made[0][1]
+            row: dict[str, Any] = {}
+            for reading in READINGS:
+                if reading == "meter" and not aware:
+                    continue
+                if reading == "4/4" and (bars.n_steps % H.STEPS_PER_BAR or kind == "song"):
+                    continue  # a song that changes meter is no 4/4 song; nor is a groove of part-bars
+                layout = bars if reading == "meter" else None
+                drums = np.concatenate([generate(model, g, None, seed, layout, temperature, batch)
+                                        for (g, _), seed in zip(made, seeds)])
+                row[reading] = groove_figures(drums, grooves, bars, meter)
+            if row:
+                out[meter][kind] = row
+    return out
+
+
+def meter_figures(model, windows=None, seeds: Sequence[int] = (0, 1, 2), limit: int = 0, n_grooves: int = N_GROOVES,
+                  meters: Sequence[str] = METERS, kinds: Sequence[str] = KINDS, n_bars: int = N_BARS,
+                  temperature: float = 1.0, batch: int = 64) -> dict:
+    """Every figure of one model (anything with `generate(groove, controls=, seed=, temperature=, bars=)`);
+    windows: a data.WindowSet (its windows not in 4/4 are used) or None (the synthetic figures only).
+    limit: at most this many GMD windows per meter and grooves per meter, kind and seed (0: all, n_grooves)."""
+    seeds = [int(s) for s in seeds]
+    n = min(n_grooves, limit) if limit else n_grooves
+    result: dict[str, Any] = {"plays_meters": plays_meters(model), "seeds": seeds, "grooves_per_seed": n,
+                              "temperature": temperature}
+    if windows is not None:
+        result["gmd"] = gmd_figures(model, windows, seeds, limit, temperature, batch)
+    result["synthetic"] = synthetic_figures(model, meters, kinds, seeds, n, n_bars, temperature, batch)
+    return result
+
+
+# ------------------------------------------------------------------------------------------ report
+
+def _num(value, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _seeds(values: list[float]) -> str:
+    """Mean over seeds, with the spread (sd) when there are several."""
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return "n/a"
+    return f"{np.mean(values):.3f}" + (f" ± {np.std(values):.3f}" if len(values) > 1 else "")
+
+
+def format_gmd(gmd: dict) -> str:
+    lines = ["| meter | windows (performances) | reading | hit F1, all free | hit F1, true controls | "
+             "beat 1 kick or crash (free; true drums) |", "|---|---|---|---|---|---|"]
+    for meter, row in gmd.items():
+        for reading in READINGS:
+            if reading not in row:
+                continue
+            r = row[reading]
+            lines.append(f"| {meter} | {row['windows']} ({row['performances']}) | {READING_LABELS[reading]} | "
+                         f"{_seeds(r['by_seed']['f1_free'])} | {_seeds(r['by_seed']['f1_true_controls'])} | "
+                         f"{_num(r['downbeat_free'])} ({_num(row['true_downbeat'])}) |")
+    return "\n".join(lines)
+
+
+def format_periodicity(synthetic: dict) -> str:
+    lines = ["| meter (bar) | kind | reading | drums: r(bar) | drums: r(16) | kick + snare: r(bar) | kick + snare: r(16) | "
+             "groove: r(bar) | groove: r(16) |", "|---|---|---|---|---|---|---|---|---|"]
+    for meter, kinds in synthetic.items():
+        length = M.bar_steps(*M.parse_meter(meter))
+        if FOUR_FOUR_LAG % length == 0 or length % FOUR_FOUR_LAG == 0:
+            continue  # 2/4: 16 steps are two of its bars
+        for kind, row in kinds.items():
+            for reading, r in row.items():
+                p = r["periodicity"]
+                lines.append(f"| {meter} ({length}) | {kind} | {READING_LABELS[reading]} | {_num(p['drums_bar'])} | "
+                             f"{_num(p['drums_16'])} | {_num(p['kick_snare_bar'])} | {_num(p['kick_snare_16'])} | "
+                             f"{_num(p['groove_bar'])} | {_num(p['groove_16'])} |")
+    return "\n".join(lines)
+
+
+def format_downbeats(synthetic: dict) -> str:
+    columns = [(kind, reading) for kind in KINDS for reading in READINGS
+               if any(reading in kinds.get(kind, {}) for kinds in synthetic.values())]
+    head = [f"{kind}, {READING_LABELS[reading]}" for kind, reading in columns]
+    has_song = any("song" in kinds and "meter" in kinds["song"] for kinds in synthetic.values())
+    if has_song:
+        head.append("song: bars where a meter starts")
+    lines = ["| meter | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for meter, kinds in synthetic.items():
+        cells = [_num(kinds.get(kind, {}).get(reading, {}).get("downbeat", {}).get("share")) for kind, reading in columns]
+        if has_song:
+            cells.append(_num(kinds.get("song", {}).get("meter", {}).get("downbeat_at_changes", {}).get("share")))
+        lines.append(f"| {meter} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_accents(synthetic: dict) -> str:
+    lines = ["| meter | kind | reading | on dotted quarters | on dotted quarters but beat 1 | other eighths | on / off | "
+             "velocity of hits: on / off |", "|---|---|---|---|---|---|---|---|"]
+    for meter, kinds in synthetic.items():
+        for kind, row in kinds.items():
+            for reading, r in row.items():
+                if "accents" not in r:
+                    continue
+                a = r["accents"]
+                lines.append(f"| {meter} | {kind} | {READING_LABELS[reading]} | {_num(a['on_beats'])} | "
+                             f"{_num(a['on_later_beats'])} | {_num(a['off_beats'])} | {_num(a['ratio'], 2)} | "
+                             f"{_num(a['velocity_on_beats'])} / {_num(a['velocity_off_beats'])} |")
+    return "\n".join(lines)
+
+
+def format_report(result: dict, name: str = "model") -> str:
+    """The tables of one model's figures, with a line on what each is."""
+    seeds = ", ".join(map(str, result["seeds"]))
+    parts = []
+    if not result["plays_meters"]:
+        parts.append(f"{name} does not hear the meter (plays_meters False: it refuses bars other than 4/4): only the "
+                     "4/4 reading runs, and no song that changes meter")
+    if "gmd" in result:
+        parts += [f"1. GMD windows not in 4/4 (seeds {seeds}; mean ± sd over seeds): hit F1 against the true drums; "
+                  "beat 1 counted in the bars of the window's meter, over the bars with hits", format_gmd(result["gmd"])]
+    parts += [f"2. grooves made in each meter ({result['grooves_per_seed']} per meter, kind and seed; seeds {seeds}), "
+              "every control free",
+              "(a) autocorrelation of the hits per step at a lag of one bar and of 16 steps (one bar should win; "
+              "the groove's own beside it)", format_periodicity(result["synthetic"]),
+              "(b) playing bars with a kick or crash on beat 1 (songs: the bars in the meter; and the bars where a "
+              "new meter starts)", format_downbeats(result["synthetic"]),
+              "(c) compound meters: kick, snare and hats, velocity x hit summed, per step on the dotted-quarter beats "
+              "against the other eighths (on / off above 1: accents on the dotted quarters)",
+              format_accents(result["synthetic"])]
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import data
+    from .models.checkpoint import load_model
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("--data", default=None, help="GMD zip (default: download the official one once)")
+    parser.add_argument("--split", default="validation", choices=data.SPLITS)
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (each: its grooves and its sampling)")
+    parser.add_argument("--limit", type=int, default=0,
+                        help=f"at most N GMD windows per meter and N grooves per meter, kind and seed "
+                             f"(0: every window, {N_GROOVES} grooves)")
+    parser.add_argument("--grooves", type=int, default=N_GROOVES, help="grooves per meter, kind and seed")
+    parser.add_argument("--meters", default=",".join(METERS), help="meters of the made grooves (comma-separated)")
+    parser.add_argument("--no-gmd", action="store_true", help="the made grooves only")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--batch", type=int, default=64, help="items per generate call")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--json", default=None, help="also write every figure to this file")
+    args = parser.parse_args(argv)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        meters = [M.meter_name(M.parse_meter(m)) for m in args.meters.split(",") if m.strip()]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not seeds:
+        parser.error("--seeds: at least one seed")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    model = load_model(args.checkpoint)
+    windows = None if args.no_gmd else data.load_split(args.split, args.data, n_bars=8, meters="other")
+    start = time.perf_counter()
+    result = meter_figures(model, windows, seeds, args.limit, args.grooves, meters, KINDS, N_BARS, args.temperature,
+                           args.batch)
+    seconds = time.perf_counter() - start
+    print(f"{Path(args.checkpoint).name} ({model.kind}, hears the meter: {'yes' if result['plays_meters'] else 'no'}); "
+          + ("" if windows is None else f"GMD {args.split}; ") + f"temperature {args.temperature}; {seconds:.0f} s")
+    print(format_report(result, Path(args.checkpoint).stem))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"checkpoint": str(args.checkpoint), "split": args.split, **result},
+                                              indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
