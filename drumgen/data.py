@@ -337,6 +337,42 @@ def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, s
     return out
 
 
+# 4/4 bars re-cut into bars of other meters (a bar of 4/4 with its last eighth left out is a bar of
+# 7/8, as drummers often count it; with its last beat left out, one of 3/4; with its last beat
+# played again, one of 5/4): the GMD has no 7/8 or 2/4 and little 5/4 or 5/8
+METER_RECUTS = {"7/8": 14, "3/4": 12, "2/4": 8, "5/8": 10, "5/4": 20}
+
+
+def recut_bars(hvo: np.ndarray, steps: int) -> np.ndarray:
+    """A 4/4 window (T, 27) as bars of `steps` sixteenths: each bar's first `steps` (fewer than 16),
+    or the bar and its last steps - 16 again (more), joined and cut or padded with silence to T."""
+    length = len(hvo)
+    bars = hvo[: length // H.STEPS_PER_BAR * H.STEPS_PER_BAR].reshape(-1, H.STEPS_PER_BAR, H.HVO_DIM)
+    if steps <= H.STEPS_PER_BAR:
+        pieces = bars[:, :steps]
+    else:
+        pieces = np.concatenate([bars, bars[:, 2 * H.STEPS_PER_BAR - steps:]], axis=1)
+    out = H.empty_hvo(length)
+    joined = pieces.reshape(-1, H.HVO_DIM)[:length]
+    out[: len(joined)] = joined
+    return out
+
+
+def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, share: float,
+                 where: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """A `share` of the 4/4 windows (`where`) re-cut into bars of a meter of METER_RECUTS (each as
+    likely), and 6/8 windows read as 12/8 (two bars of 6/8 in one) as often: (drums, meter of each)."""
+    out, meters = hvo.copy(), list(meters)
+    names = list(METER_RECUTS)
+    for i in np.nonzero(rng.random(len(hvo)) < share)[0]:
+        if where[i]:
+            name = names[rng.integers(len(names))]
+            out[i], meters[i] = recut_bars(hvo[i], METER_RECUTS[name]), name
+        elif meters[i] == "6/8":
+            meters[i] = "12/8"
+    return out, meters
+
+
 def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6) -> np.ndarray:
     """(n, n_steps, 9) bool keep masks for training a model to edit takes, True = known: for a `share`
     of the windows, one of (in equal parts) a span of 1-4 bars to make new with the rest known, a few

@@ -18,6 +18,7 @@ from gradio_client.exceptions import AppError
 from drumgen import audio, midi, webapp
 from drumgen import hvo as H
 from drumgen import lanes as L
+from drumgen import takes as T
 from tests.conftest import ROOT, make_midi
 from tests.test_webapp import bad_files, groove_notes
 
@@ -57,7 +58,7 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     torch.manual_seed(0)
     tiny = tmp / "tiny_controlled.pth"
-    RhythmDrivenDrumGen(tiny_config()).save(str(tiny))
+    RhythmDrivenDrumGen(tiny_config(meter_aware=True)).save(str(tiny))  # plays every meter
     demo, url = launch_app(tmp, {"mgvae": SHIPPED, "tiny": tiny})
     try:
         yield url, Client(url, verbose=False)
@@ -168,6 +169,30 @@ def test_the_controllable_model_path(served, groove):
     *_, drums_mid, merged_mid, summary = generate(client, groove, {"density": [0.5] * BARS}, style="funk", model="tiny")
     assert "RhythmDrivenDrumGen" in summary and "**style** funk" in summary and "ignored" not in summary
     assert midi.read_song(drums_mid).bpm == pytest.approx(BPM, abs=0.01)
+
+
+@pytest.mark.parametrize("meter", [(3, 4), (6, 8)])
+def test_a_song_in_another_meter_through_the_api(served, tmp_path, meter):
+    """A waltz and a 6/8 ballad: drums in their meter, the meter said, its events in the MIDI; the
+    MonotonicGrooveVAE says it plays 4/4 only, naming the meter; a take regenerated in its bars."""
+    url, client = served
+    bar = 480 * 4 * meter[0] // meter[1]
+    path = make_midi(tmp_path / "odd.mid", [(t, 40, 90, 0) for t in range(0, 8 * bar, 240)], meters=((0, *meter),))
+    name = f"{meter[0]}/{meter[1]}"
+    assert f"8 bars of {name}" in client.predict(handle_file(str(path)), api_name="/analyze")[0]
+    take, *_, drums_mid, merged_mid, summary = generate(client, path, {"density": [0.6] * 8}, model="tiny")
+    assert f"over 8 bars of {name}" in summary
+    assert take["take"]["meters"] == [[meter[0], meter[1], 8]] and take["take"]["steps"] == 8 * bar // 120
+    written = mido.MidiFile(drums_mid)
+    assert [(m.numerator, m.denominator) for m in written.tracks[0] if m.type == "time_signature"] == [meter]
+    new = client.predict(handle_file(str(path)), "all", take, "5-8", "", {}, "any", "tiny", 1.0, 4,
+                         api_name="/regenerate")
+    steps = take["take"]["steps"]
+    before = T.take_from_json(take["take"], steps)
+    after = T.take_from_json(new[1]["take"], steps)
+    assert np.array_equal(before[:4 * bar // 120], after[:4 * bar // 120])
+    with pytest.raises(AppError, match=f"plays 4/4 only.*{name}"):
+        generate(client, path, model="mgvae")
 
 
 def test_new_variation_and_a_track(served):

@@ -32,7 +32,8 @@ from .. import controls as C
 from .. import fills, sampling
 from .. import hvo as H
 from .. import meter as M
-from ..data import augment_drums, augmented_grooves, random_keep_masks, remove_voices, shift_loudness, splice_fills
+from ..data import (augment_drums, augmented_grooves, random_keep_masks, recut_meters, remove_voices, shift_loudness,
+                    splice_fills)
 from ..metrics import score
 from ..takes import keep_mask
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
@@ -153,6 +154,7 @@ class ControlledConfig(ModelConfig):
     # (zero weights at first, so a model fine-tuned from a 4/4 one starts as it; in 4/4 the bars and
     # beats are as before, so such a model plays 4/4 as it did)
     meter_aware: bool = False
+    meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
 
     def __post_init__(self) -> None:
         # each next window must add at least one bar, or a song longer than a window never finishes
@@ -368,6 +370,10 @@ class RhythmDrivenDrumGen(DrumModel):
         thin = shift = np.zeros(n, bool)
         if rng is not None and augment is not None:
             drums = augment_drums(drums, augment, rng)
+            if self.config.meter_recut > 0:  # bars of meters the GMD has little or none of, cut from its 4/4 bars
+                drums, meters = recut_meters(drums, list(windows.meter[index]), rng, self.config.meter_recut, four_four)
+                layouts = [M.Bars.covering(m, drums.shape[1]) for m in meters]
+                four_four = np.array([b.is_four_four for b in layouts])
             groove_from = drums
             if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
                 drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills,  # the drummer's fill

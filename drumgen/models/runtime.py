@@ -40,6 +40,10 @@ class Runtime:
         return self.model.learns_controls
 
     @property
+    def plays_meters(self) -> bool:
+        return bool(getattr(self.model, "plays_meters", False))
+
+    @property
     def follows_fills(self) -> bool:
         """True for a model trained with the fill control; others ignore where fills are asked for."""
         return self.model.follows_fills
