@@ -1,6 +1,7 @@
 """A piano-roll picture of a drum part and its groove (matplotlib, Agg backend, no display needed)::
 
     fig = piano_roll(drums_hvo, groove, title="funk_bass.mid")   # matplotlib Figure
+    fig = piano_roll(drums_hvo, groove, bars=song.bars)           # in the song's bars (3/4, 7/8, changes)
     png = figure_to_png(fig)                                      # PNG bytes; the figure is closed
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import hvo as H
+from . import meter as M
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -20,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # Rows from the bottom up: kick, snare and toms low, then hats and cymbals on top.
 ROLL_ORDER = ("kick", "snare", "low_tom", "mid_tom", "high_tom", "closed_hat", "open_hat", "ride", "crash")
 GROOVE_LABEL = "Groove (input)"
+METER_GID = "meter"   # the gid of the meter labels drawn where the meter is (or changes), songs not all in 4/4
 BARS_PER_SYSTEM = 8   # a long song wraps into systems (lines) of this many bars, like a score
 MAX_SYSTEMS = 8       # ... and at most this many lines: longer songs put more bars on each line
 _DRUM_CMAP = "Blues"
@@ -46,15 +49,29 @@ def _label_every(bars_per_system: int) -> int:
     return every
 
 
+def _song_bars(bars: M.Bars | None, n_steps: int) -> M.Bars:
+    """The bars drawn: the song's (bars of 16 steps past them, when the part is longer), or 4/4."""
+    if bars is None:
+        return M.Bars.four_four(math.ceil(n_steps / H.STEPS_PER_BAR))
+    if n_steps > bars.n_steps:
+        bars = bars + M.Bars.four_four(math.ceil((n_steps - bars.n_steps) / H.STEPS_PER_BAR))
+    return bars
+
+
 def piano_roll(drums_hvo: np.ndarray, groove: np.ndarray | None = None, title: str | None = None,
-               bars_per_system: int = BARS_PER_SYSTEM, max_systems: int = MAX_SYSTEMS) -> Figure:
+               bars_per_system: int = BARS_PER_SYSTEM, max_systems: int = MAX_SYSTEMS,
+               bars: M.Bars | None = None) -> Figure:
     """A piano roll of a drum part (T, 27), with the groove (T, 3) as its own lane at the bottom.
 
     One row per voice (kick at the bottom, cymbals on top), one mark per hit: it starts at
     step + micro-timing offset (so a hit ahead of or behind the beat sits off the 16th grid line)
     and its colour shows the velocity (darker = louder). Bar lines carry 1-based bar numbers;
     beats and 16ths are gridlines. Songs longer than `bars_per_system` bars wrap onto several
-    lines (at most `max_systems`, then each line holds more bars).
+    lines (at most `max_systems`, then each line holds more bars), each line a whole number of bars.
+
+    bars: the song's bars (meter.Bars; None: 4/4, 16 steps a bar): bar lines at the bars' starts,
+    beat lines at their felt beats (meter.beat_groups), and, for a song not all in 4/4, the meter
+    over the first bar and where it changes.
 
     The figure is a plain matplotlib Figure on the Agg canvas (not registered with pyplot, so
     nothing accumulates); `figure_to_png` turns it into PNG bytes.
@@ -74,10 +91,15 @@ def piano_roll(drums_hvo: np.ndarray, groove: np.ndarray | None = None, title: s
         if groove.ndim != 2 or groove.shape[1] != H.GROOVE_DIM:
             raise ValueError(f"groove must have shape (T, {H.GROOVE_DIM}), got {groove.shape}")
     n_steps = max(len(drums), len(groove) if groove is not None else 0, 1)
-    n_bars = math.ceil(n_steps / H.STEPS_PER_BAR)
+    bars = _song_bars(bars, n_steps)
+    n_bars = bars.n_bars
+    starts = [int(x) for x in bars.starts]
     per, n_systems = _layout(n_bars, bars_per_system, max_systems)
-    steps_per_system = per * H.STEPS_PER_BAR
+    system_starts = [starts[min(s * per, n_bars)] for s in range(n_systems + 1)]  # each line a run of whole bars
+    steps_per_system = max(b - a for a, b in zip(system_starts, system_starts[1:]))  # the widest line sets the scale
     every = _label_every(per)
+    beat_set = set(np.flatnonzero(bars.beat_starts).tolist())
+    changes = [] if bars.is_four_four else [b for b in range(n_bars) if b == 0 or bars.meters[b] != bars.meters[b - 1]]
 
     # rows: drums 0..8 from the bottom up, the groove lane below them (with a gap)
     voice_rows = {H.VOICES.index(v): r for r, v in enumerate(ROLL_ORDER)}
@@ -103,9 +125,9 @@ def piano_roll(drums_hvo: np.ndarray, groove: np.ndarray | None = None, title: s
 
     # size: about 1.35 inches a bar, 8 to 22 inches wide; 0.27 inch a row. Margins are fixed in
     # inches (no layout engine: constrained layout is slow on a figure of many bars).
-    width = float(np.clip(2.2 + 1.35 * per, 8.0, 22.0))
+    width = float(np.clip(2.2 + 1.35 * steps_per_system / H.STEPS_PER_BAR, 8.0, 22.0))
     rows_height = 0.27 * (H.N_VOICES + (2 if groove is not None else 0)) + 0.55
-    top, bottom, gap = (0.45 if title else 0.12), 0.42, 0.3
+    top, bottom, gap = (0.45 if title else 0.25 if changes else 0.12), 0.42, 0.3  # room for a meter over bar 1
     height = rows_height * n_systems + top + bottom
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
@@ -130,9 +152,8 @@ def piano_roll(drums_hvo: np.ndarray, groove: np.ndarray | None = None, title: s
             ax.plot(np.repeat(xs, 3), np.tile([y0, y1, np.nan], len(xs)), scalex=False, scaley=False, **style)
 
     for s, ax in enumerate(axes):
-        start = s * steps_per_system
+        start, last = system_starts[s], system_starts[s + 1]  # the line's first step and its end
         end = start + steps_per_system
-        last = min(end, n_bars * H.STEPS_PER_BAR)
         x_lim = (start - 0.6, end + 0.2)
         y_lim = (y_low, H.N_VOICES - 0.4)
         ax.set_xlim(*x_lim)
@@ -145,15 +166,17 @@ def piano_roll(drums_hvo: np.ndarray, groove: np.ndarray | None = None, title: s
             ax.add_patch(Rectangle((x_lim[0], groove_y - 0.5), x_end - x_lim[0], 1.0, color="#fff4e8", lw=0, zorder=0))
             ax.plot([x_lim[0], x_end], [-0.5, -0.5], color="#9ca3af", lw=0.8, zorder=1, scalex=False, scaley=False)
         # grid: 16ths (only where they are wide enough), beats, bars
-        if per <= 8:
-            vlines(ax, (x for x in range(start, last) if x % H.STEPS_PER_BEAT), *y_lim, color="#e5e7eb", lw=0.5, zorder=1)
-        vlines(ax, (x for x in range(start, last, H.STEPS_PER_BEAT) if x % H.STEPS_PER_BAR), *y_lim,
+        line_bars = range(min(s * per, n_bars), min((s + 1) * per, n_bars))
+        bar_lines = {starts[b] for b in line_bars} | {last}
+        if steps_per_system <= 8 * H.STEPS_PER_BAR:
+            vlines(ax, (x for x in range(start, last) if x not in beat_set), *y_lim, color="#e5e7eb", lw=0.5, zorder=1)
+        vlines(ax, (x for x in range(start, last) if x in beat_set and x not in bar_lines), *y_lim,
                color="#c7cbd1", lw=0.8, zorder=1)
-        vlines(ax, range(start, last + 1, H.STEPS_PER_BAR), *y_lim, color="#4b5563", lw=1.2, zorder=1)
+        vlines(ax, sorted(bar_lines), *y_lim, color="#4b5563", lw=1.2, zorder=1)
         # the marks of this system (a hit pushed across the line stays on its own line)
         for x, y, v, cmap in ((d_x, d_y, d_v, drum_cmap),
                               (g_x, np.full(len(g_x), groove_y, np.float32), g_v, groove_cmap)):
-            keep = (x >= start - 0.5) & (x < end - 0.5) if s < n_systems - 1 else (x >= start - 0.5)
+            keep = (x >= start - 0.5) & (x < last - 0.5) if s < n_systems - 1 else (x >= start - 0.5)
             if s == 0:
                 keep |= x < start
             if not keep.any():
@@ -165,9 +188,11 @@ def piano_roll(drums_hvo: np.ndarray, groove: np.ndarray | None = None, title: s
                               autolim=False)
         # axes: voice names left, bar numbers at the bar lines
         ax.set_yticks(ticks, labels, fontsize=8)
-        bar_ticks = [b * H.STEPS_PER_BAR for b in range(start // H.STEPS_PER_BAR, last // H.STEPS_PER_BAR)
-                     if b % every == 0]
-        ax.set_xticks(bar_ticks, [str(b // H.STEPS_PER_BAR + 1) for b in bar_ticks], fontsize=8)
+        numbered = [b for b in line_bars if b % every == 0]
+        ax.set_xticks([starts[b] for b in numbered], [str(b + 1) for b in numbered], fontsize=8)
+        for b in (b for b in changes if b in line_bars):  # the meter, over the bar where it starts
+            ax.text(starts[b] + 0.15, 1.0, M.meter_name(bars.meters[b]), transform=ax.get_xaxis_transform(),
+                    fontsize=7, fontweight="bold", color="#4b5563", ha="left", va="bottom", gid=METER_GID)
         ax.tick_params(axis="both", length=0, pad=3)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)

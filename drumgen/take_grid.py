@@ -1,8 +1,10 @@
 """drumgen's take grid: the current take drawn in the browser as a drum editor, clickable.
 
 `TakeGrid` (a `gr.HTML` subclass like `widgets.BarLanes`: `html_template`, `css_template`,
-`js_on_load`, nothing loaded from elsewhere) shows one row per voice (drumgen.hvo.VOICE_LABELS) and
-16 steps a bar, the bar numbers above and the groove in a row of its own:
+`js_on_load`, nothing loaded from elsewhere) shows one row per voice (drumgen.hvo.VOICE_LABELS), one
+column a 16th, in the song's bars (its meters: bar lines at the bars' starts, beat lines at the felt
+beats as drumgen.meter.beat_groups has them, the meter above the first bar of each run when the song
+is not all 4/4), the bar numbers above and the groove in a row of its own:
 
 - a click on an empty cell adds a hit (MIDI velocity 100), a click on a hit removes it; pressing on a
   cell and moving along the row adds hits (or, from a hit, removes them) on the steps passed;
@@ -15,10 +17,16 @@
 Its value is one JSON-able dict:
 
     {"take": {"format": 1, "steps": T, "hits": [[step, voice, velocity, offset], ...],   # takes.take_to_json
-              "tempo_map": [[beat, BPM], ...], "seed": 3, "model": "...", "made": "Generate"},
+              "tempo_map": [[beat, BPM], ...], "seed": 3, "model": "...", "made": "Generate",
+              "meters": [[3, 4, 8], [4, 4, 2]]},  # its bars, meter.Bars.to_runs (absent: 4/4)
      "groove": [[step, velocity], ...],      # drawn only (ignored as input)
      "bars": [5, 6],                         # the bars selected, as musicians count (1-based)
      "locked": ["kick"]}                     # the voices locked
+
+(and, with no take, "steps": T and "meters" for the groove's bars). The template lays the bars out from
+the meters (16 steps a bar past them, or when they are absent or not meters drumgen plays) and writes
+each bar's first step (then T) and each beat's first step into the grid's data-starts and data-beats,
+which the readout and the bar selection read.
 
 A hand edit (hits added, removed, a velocity changed) assigns a new value and triggers the
 component's `input` event (Python renders the new take); selecting bars or locking a voice only
@@ -36,6 +44,7 @@ import gradio as gr
 import numpy as np
 
 from . import hvo as H
+from . import meter as M
 from . import midi, takes
 from .control_input import in_bars, voice_names
 from .page_input import result_file
@@ -54,7 +63,51 @@ HTML_TEMPLATE = r"""
         cell to add or remove a hit, drag a hit up or down for its velocity, select bars on the bar numbers and
         Regenerate them.</div>`;
     }
-    const cw = cell_width, n = Math.ceil(t.steps / 16), width = t.steps * cw;
+    const cw = cell_width, width = t.steps * cw;
+    // the bars: the take's meters, runs [[numerator, denominator, bars], ...] (none: 4/4, 16 steps a bar)
+    const runs = Array.isArray(t.meters) ? t.meters : (Array.isArray(v.meters) ? v.meters : []);
+    const plays = r => Array.isArray(r) && r.length === 3 && r.every(Number.isInteger) && r[0] >= 1 && r[2] >= 1
+      && [2, 4, 8].includes(r[1]) && r[0] * 16 / r[1] >= 4 && r[0] * 16 / r[1] <= 32;
+    const starts = [], meters = [];  // each bar's first step and its meter [n, d]
+    let at = 0;
+    for (const r of (runs.every(plays) ? runs : [])) {
+      for (let i = 0; i < r[2] && at < t.steps; i++) { starts.push(at); meters.push([r[0], r[1]]); at += r[0] * 16 / r[1]; }
+    }
+    while (at < t.steps) { starts.push(at); meters.push([4, 4]); at += 16; }
+    const n = starts.length, ends = starts.slice(1).concat([t.steps]);
+    // the felt beats, as drumgen.meter.beat_groups: quarters (halves in n/2); in eighths dotted quarters
+    // when three divides n, quarters when two does, else quarters and a dotted quarter last (7/8: 2+2+3)
+    const groups = (a, d) => d !== 8 ? Array(a).fill(16 / d) : (a % 3 === 0 ? Array(a / 3).fill(6)
+      : (a % 2 === 0 ? Array(a / 2).fill(4) : Array((a - 3) / 2).fill(4).concat([6])));
+    const beats = [], shade = [];  // beat starts (downbeats too); every other beat of a bar shaded, from its first
+    starts.forEach((b, i) => {
+      let x = b;
+      groups(meters[i][0], meters[i][1]).forEach((g, j) => {
+        if (x < ends[i]) beats.push(x);
+        if (x < ends[i] && j % 2 === 0) shade.push([x, Math.min(x + g, ends[i])]);
+        x += g;
+      });
+    });
+    const px = x => `${x * cw}px`;
+    const bands = (ab, c) => ab.length ? 'linear-gradient(to right, '  // colour c from a to b px, for each [a, b]
+      + ab.map(([a, b]) => `transparent ${a}px, ${c} ${a}px ${b}px, transparent ${b}px`).join(', ') + ')' : 'none';
+    const spans = (ab, c) => bands(ab.map(([a, b]) => [a * cw, b * cw]), c);  // from step a to step b
+    const lines = (xs, c) => bands(xs.map(x => [x * cw, x * cw + 1]), c);    // 1px at the start of each step x
+    const edge = c => `linear-gradient(to right, ${c} 1px, transparent 1px)`;
+    const C_BAR = 'rgba(71, 85, 105, 0.75)', C_BEAT = 'var(--border-color-primary)', C_SHADE = 'rgba(127, 127, 127, 0.07)';
+    let layers;  // [image, tile width] of the bar lines, the beat lines and the shading under the 16th lines
+    if (meters.every(m => m[0] === meters[0][0] && m[1] === meters[0][1])) {  // one meter: tiles of a bar (or a beat)
+      const g = groups(meters[0][0], meters[0][1]), bar = meters[0][0] * 16 / meters[0][1];
+      const offsets = g.map((_, j) => g.slice(0, j).reduce((x, y) => x + y, 0));
+      const even = g.every(x => x === g[0]);
+      layers = [[edge(C_BAR), px(bar)], even ? [edge(C_BEAT), px(g[0])] : [lines(offsets, C_BEAT), px(bar)],
+        even && g.length % 2 === 0 ? [`linear-gradient(to right, ${C_SHADE} 50%, transparent 50%)`, px(2 * g[0])]
+          : [spans(offsets.filter((_, j) => j % 2 === 0).map((x, j) => [x, x + g[2 * j]]), C_SHADE), px(bar)]];
+    } else {  // the meter changes: the lines of the whole take
+      layers = [[lines(starts, C_BAR), '100%'], [lines(beats, C_BEAT), '100%'], [spans(shade, C_SHADE), '100%']];
+    }
+    const backdrop = ['bar', 'beat', 'shade'].map((name, i) => `--tg-${name}:${layers[i][0]};--tg-${name}-size:${layers[i][1]}`)
+      .join(';');
     const waiting = v.take ? '' : `<div class="tg-wait">Generate: the drums appear in these rows.</div>`;
     const bars = new Set(Array.isArray(v.bars) ? v.bars : []);
     const locked = new Set(Array.isArray(v.locked) ? v.locked : []);
@@ -63,12 +116,17 @@ HTML_TEMPLATE = r"""
     for (let b = 1; b <= n; b++) {
       if (bars.has(b) && !bars.has(b - 1)) {
         let e = b;
-        while (bars.has(e + 1)) e++;
-        sel += `<div class="tg-sel" style="left:${(b - 1) * 16 * cw}px;width:${(e - b + 1) * 16 * cw}px"></div>`;
+        while (bars.has(e + 1) && e < n) e++;
+        sel += `<div class="tg-sel" style="left:${px(starts[b - 1])};width:${px(ends[e - 1] - starts[b - 1])}"></div>`;
       }
     }
-    const ruler = Array.from({length: n}, (_, b) => `<div class="tg-bar${bars.has(b + 1) ? ' on' : ''}" data-bar="${b + 1}"`
-      + ` style="left:${b * 16 * cw}px;width:${16 * cw}px">${b + 1}</div>`).join('');
+    const ruler = starts.map((b, i) => `<div class="tg-bar${bars.has(i + 1) ? ' on' : ''}" data-bar="${i + 1}"`
+      + ` style="left:${px(b)};width:${px(ends[i] - b)}">${i + 1}</div>`).join('');
+    const changes = meters.every(m => m[0] === 4 && m[1] === 4) ? '' : meters.map((m, i) =>
+      (i && m[0] === meters[i - 1][0] && m[1] === meters[i - 1][1]) ? ''
+        : `<div class="tg-meter" data-bar="${i + 1}" style="left:${px(starts[i])}">${m[0]}/${m[1]}</div>`).join('');
+    const meterRow = changes ? `<div class="tg-row tg-meter-row"><div class="tg-name"><span>meter</span></div>`
+      + `<div class="tg-meters" style="width:${width}px">${changes}</div></div>` : '';
     const level = x => Math.max(0, Math.min(1, Number(x) || 0));
     const groove = (Array.isArray(v.groove) ? v.groove : []).filter(g => Array.isArray(g) && g[0] >= 0 && g[0] < t.steps)
       .map(g => `<i style="left:${g[0] * cw + 2}px;height:${Math.round(20 + 70 * level(g[1]))}%"></i>`).join('');
@@ -87,7 +145,8 @@ HTML_TEMPLATE = r"""
         + (on ? lock_closed : lock_open) + `</button><span>${x.label}</span></div>`
         + `<div class="tg-lane" data-voice="${x.key}" style="width:${width}px">${sel}${hits}${k ? '' : waiting}</div></div>`;
     }).join('');
-    return `<div class="tg-scroll"><div class="tg-grid" style="--cw:${cw}px">`
+    return `<div class="tg-scroll"><div class="tg-grid" style="--cw:${cw}px;${backdrop}"`
+      + ` data-starts="${starts.concat([t.steps]).join(' ')}" data-beats="${beats.join(' ')}">${meterRow}`
       + `<div class="tg-row tg-ruler-row"><div class="tg-name tg-clear" title="Clear the bar selection">bars</div>`
       + `<div class="tg-ruler" style="width:${width}px">${ruler}</div></div>`
       + `<div class="tg-row tg-groove-row"><div class="tg-name"><span>Groove</span></div>`
@@ -119,15 +178,17 @@ CSS_TEMPLATE = r"""
 .tg-ruler { position: relative; cursor: pointer; touch-action: none; }
 .tg-bar { position: absolute; top: 0; bottom: 0; font-size: 11px; padding-left: 3px; line-height: ${row_height}px;
           border-left: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); box-sizing: border-box; }
+.tg-meter-row { height: 14px; }
+.tg-meters { position: relative; }
+.tg-meter { position: absolute; top: 0; font-size: 10px; line-height: 14px; padding-left: 3px; white-space: nowrap;
+            font-weight: 600; color: var(--body-text-color-subdued); border-left: 1px solid var(--border-color-primary); }
 .tg-bar:hover { background: rgba(245, 158, 11, 0.12); }
 .tg-bar.on { background: rgba(245, 158, 11, 0.35); color: var(--body-text-color); font-weight: 600; }
 .tg-lane { position: relative; cursor: pointer; touch-action: none; box-sizing: border-box;
            background-color: var(--background-fill-secondary);
-           background-image: linear-gradient(to right, rgba(71, 85, 105, 0.75) 1px, transparent 1px),
-                             linear-gradient(to right, var(--border-color-primary) 1px, transparent 1px),
-                             linear-gradient(to right, rgba(127, 127, 127, 0.16) 1px, transparent 1px),
-                             linear-gradient(to right, rgba(127, 127, 127, 0.07) 50%, transparent 50%);
-           background-size: calc(16 * var(--cw)) 100%, calc(4 * var(--cw)) 100%, var(--cw) 100%, calc(8 * var(--cw)) 100%; }
+           background-image: var(--tg-bar), var(--tg-beat),
+                             linear-gradient(to right, rgba(127, 127, 127, 0.16) 1px, transparent 1px), var(--tg-shade);
+           background-size: var(--tg-bar-size) 100%, var(--tg-beat-size) 100%, var(--cw) 100%, var(--tg-shade-size) 100%; }
 .tg-groove { cursor: default; }
 .tg-groove-row { margin-bottom: 3px; }
 .tg-groove i { position: absolute; bottom: 1px; width: calc(var(--cw) - 4px); background: #ea580c; border-radius: 1px; }
@@ -151,7 +212,32 @@ const cw = () => Number(props.cell_width) || 12;
 const keys = () => props.voices.map(x => x.key);
 const labelOf = key => (props.voices.find(x => x.key === key) || {label: key}).label;
 const voiceOf = h => typeof h[1] === 'number' ? keys()[h[1]] : h[1];
-const where = s => `bar ${Math.floor(s / 16) + 1}, beat ${Math.floor((s % 16) / 4) + 1}${SUB[s % 4]}`;
+let shape = {key: null, starts: [], beats: []};
+function layout() {  // the bars and beats the template drew: each bar's first step then the take's length; beat starts
+  const g = element.querySelector('.tg-grid');
+  const key = g ? `${g.dataset.starts}|${g.dataset.beats}` : '';
+  if (key !== shape.key) {
+    const nums = text => (text || '').split(' ').filter(Boolean).map(Number);
+    shape = {key, starts: g ? nums(g.dataset.starts) : [], beats: g ? nums(g.dataset.beats) : []};
+  }
+  return shape;
+}
+const lastAtMost = (xs, s) => {  // the index of the last of the sorted xs <= s (0 when none is)
+  let lo = 0, hi = xs.length - 1;
+  while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (xs[mid] <= s) lo = mid; else hi = mid - 1; }
+  return lo;
+};
+function where(s) {  // 'bar 3, beat 2 &' (a beat of 4 steps: e & a), 'bar 3, beat 2 + 5/16' (a longer one)
+  const {starts, beats} = layout();
+  if (starts.length < 2 || !beats.length) {  // no grid drawn: 4/4
+    return `bar ${Math.floor(s / 16) + 1}, beat ${Math.floor((s % 16) / 4) + 1}${SUB[s % 4]}`;
+  }
+  const bar = Math.min(lastAtMost(starts, s), starts.length - 2), k = lastAtMost(beats, s);
+  const first = lastAtMost(beats, starts[bar]), p = s - beats[k];
+  const next = Math.min(k + 1 < beats.length ? beats[k + 1] : Infinity, starts[bar + 1]);
+  const sub = next - beats[k] <= 4 ? (SUB[p] || '') : (p ? ` + ${p}/16` : '');
+  return `bar ${bar + 1}, beat ${k - first + 1}${sub}`;
+}
 const say = text => { const r = element.querySelector('.tg-readout'); if (r) r.textContent = text; };
 let drag = null;
 
@@ -199,10 +285,11 @@ function commitHits(voice, changes) {
   commit({take: Object.assign({}, t, {hits: kept, made: 'hand edit'})}, true);
 }
 
-function barAt(ruler, e) {
-  const r = ruler.getBoundingClientRect();
-  const n = Math.ceil(takeOf().steps / 16);
-  return Math.max(1, Math.min(n, Math.floor((e.clientX - r.left) / (16 * cw())) + 1));
+function barAt(ruler, e) {  // the bar under the pointer (the first or the last when it is past either end)
+  const r = ruler.getBoundingClientRect(), steps = takeOf().steps, {starts} = layout();
+  const step = Math.max(0, Math.min(steps - 1, Math.floor((e.clientX - r.left) / cw())));
+  if (starts.length < 2) return Math.floor(step / 16) + 1;
+  return Math.min(lastAtMost(starts, step), starts.length - 2) + 1;
 }
 
 function showBars(d, bar) {
@@ -346,15 +433,18 @@ def groove_marks(groove: np.ndarray | None) -> list[list[float]]:
 
 
 def grid_value(take: Mapping[str, Any] | None, groove: np.ndarray | list | None = None,
-               bars: Iterable[int] = (), locked: Iterable[str] = ()) -> dict:
+               bars: Iterable[int] = (), locked: Iterable[str] = (), meters: M.Bars | None = None) -> dict:
     """The grid's value: a take's JSON (takes.take_to_json), the groove (a (T, 3) array or its marks),
     the bars selected (1-based) and the voices locked. With no take, a groove array alone draws the
-    groove over empty rows ('steps' says how long)."""
+    groove over empty rows ('steps' says how long) in the song's bars, `meters` (None: 4/4; a take
+    says its own bars, its 'meters')."""
     marks = groove if isinstance(groove, list) else groove_marks(groove)
     value = {"take": None if take is None else dict(take), "groove": marks,
              "bars": sorted({int(b) for b in bars}), "locked": [v for v in H.VOICES if v in set(locked)]}
     if take is None and groove is not None and not isinstance(groove, list):
         value["steps"] = int(len(groove))
+    if meters is not None and not meters.is_four_four:
+        value["meters"] = meters.to_runs()
     return value
 
 
@@ -471,7 +561,10 @@ class TakeGrid(gr.HTML):
         take = {"type": "object", "description": "takes.take_to_json: steps, hits, and what is said of it (tempo_map, "
                                                  "seed, model, made)",
                 "properties": {"format": {"type": "integer"}, "steps": {"type": "integer"},
-                               "hits": {"type": "array", "items": HIT}}}
+                               "hits": {"type": "array", "items": HIT},
+                               "meters": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}},
+                                          "description": "the take's bars: [[numerator, denominator, bars], ...] "
+                                                         "(absent: 4/4)"}}}
         return {"type": "object", "title": "A take on the grid",
                 "description": "{take: {steps, hits: [[step, voice, velocity, offset], ...], tempo_map, ...}, "
                                "groove: [[step, velocity], ...] (shown only), bars: [selected bars, 1-based], "

@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 
+from . import meter as M
 from . import midi, takes
 from .page_input import read_song, user_errors
 from .take_grid import grid_value, groove_marks, read_grid
@@ -96,7 +97,7 @@ class PageTakes:
             except ValueError:
                 pass
         history = self.new_history()
-        return grid_value(None, midi.song_to_groove(song)), history, *self.view(history)
+        return grid_value(None, midi.song_to_groove(song), meters=song.bars), history, *self.view(history)
 
     @user_errors
     def record(self, value: Any, mix: Any, alone: Any, drums_midi: Any, merged_midi: Any, summary: Any,
@@ -154,7 +155,7 @@ class PageTakes:
         take, _, locked = read_grid(value)
         if take is None:
             raise ValueError("Generate first: bars are selected on the take.")
-        n_bars = int(take.get("steps", 0)) // 16
+        n_bars = _n_bars(take)
         bars = [b + 1 for b in takes.parse_bars(text, n_bars)]
         return {**value, "bars": bars} if isinstance(value, dict) and "take" in value else grid_value(take, [], bars)
 
@@ -185,7 +186,8 @@ class PageTakes:
     @staticmethod
     def _shown(value, mix, alone, drums_midi, merged_midi, summary) -> Shown:
         take = value["take"] if isinstance(value, dict) and isinstance(value.get("take"), dict) else value
-        about = {k: take[k] for k in ("seed", "model", "made", "tempo_map") if isinstance(take, dict) and k in take}
+        about = {k: take[k] for k in ("seed", "model", "made", "tempo_map", "meters")
+                 if isinstance(take, dict) and k in take}
         groove = value.get("groove", []) if isinstance(value, dict) else []
         return Shown(about, groove if isinstance(groove, list) else [], _path(mix), _path(alone), _path(drums_midi),
                      _path(merged_midi), str(summary or ""))
@@ -194,6 +196,19 @@ class PageTakes:
     def _numbered(history: TakeHistory, number: int) -> str:
         entry = history.entry(number)
         return f"**Take {number}** · {entry.label}\n\n{entry.shown.summary}"
+
+
+def _n_bars(take: Any) -> int:
+    """The bars of a take's JSON: its 'meters' runs ([[numerator, denominator, bars], ...]) when it has
+    them, else bars of 16 steps (4/4)."""
+    runs = take.get("meters")
+    if runs is None:
+        return int(take.get("steps", 0)) // 16
+    try:
+        return M.Bars.from_runs(runs).n_bars
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"take: 'meters' must be [[numerator, denominator, bars], ...] as drumgen wrote it ({exc})") \
+            from None
 
 
 def _same_groove(marks: Any, song: midi.Song) -> bool:

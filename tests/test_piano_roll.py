@@ -1,11 +1,14 @@
-"""The piano-roll picture of a drum part (drumgen.piano_roll), without any UI."""
+"""The piano-roll picture of a drum part (drumgen.piano_roll), without any UI, in 4/4 and in the song's bars."""
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from drumgen import hvo as H
+from drumgen import meter as M
 from drumgen import midi
 from drumgen import piano_roll as P
+
+BAR, BEAT = "#4b5563", "#c7cbd1"  # the colours of the bar lines and the beat lines
 
 
 def test_piano_roll_rows_bars_and_png(rock_midi):
@@ -76,3 +79,57 @@ def test_no_figure_leak(rock_midi):
     fig = plt.figure()  # a pyplot figure is closed too
     P.figure_to_png(fig, dpi=20)
     assert len(plt.get_fignums()) == before
+
+
+def lines_at(ax, color):
+    """The x of the vertical lines of one colour (bar lines #4b5563, beat lines #c7cbd1, 16ths #e5e7eb)."""
+    xs = [x for line in ax.lines if line.get_color() == color for x in line.get_xdata() if x == x]
+    return sorted({int(x) for x in xs})
+
+
+def systems(fig):
+    return [a for a in fig.axes if a.get_label() != "<colorbar>"]
+
+
+def meter_labels(ax):
+    return [(t.get_text(), t.get_position()[0]) for t in ax.texts if t.get_gid() == P.METER_GID]
+
+
+def test_piano_roll_in_three_four_wraps_on_bar_lines():
+    bars = M.Bars.uniform("3/4", 10)
+    fig = P.piano_roll(H.empty_hvo(bars.n_steps), bars=bars)
+    first, second = systems(fig)  # 8 bars a line: bars 1-8, then 9-10
+    assert lines_at(first, BAR) == list(range(0, 97, 12))
+    assert lines_at(first, BEAT) == [x for x in range(0, 96, 4) if x % 12]
+    assert [t.get_text() for t in first.get_xticklabels()] == [str(b) for b in range(1, 9)]
+    assert list(second.get_xticks()) == [96, 108] and lines_at(second, BAR) == [96, 108, 120]
+    assert first.get_xlim()[1] - first.get_xlim()[0] == pytest.approx(second.get_xlim()[1] - second.get_xlim()[0])
+    assert meter_labels(first) == [("3/4", pytest.approx(0.15))] and meter_labels(second) == []
+    P.close_figure(fig)
+
+
+def test_piano_roll_in_seven_eight_and_across_meter_changes():
+    seven = M.Bars.uniform("7/8", 2)
+    (ax,) = systems(fig := P.piano_roll(H.empty_hvo(seven.n_steps), bars=seven))
+    assert lines_at(ax, BAR) == [0, 14, 28] and lines_at(ax, BEAT) == [4, 8, 18, 22]  # 2+2+3 eighths
+    P.close_figure(fig)
+    mixed = M.Bars.from_runs([[4, 4, 1], [2, 4, 1], [3, 4, 2]])
+    hvo = H.empty_hvo(mixed.n_steps)
+    (ax,) = systems(fig := P.piano_roll(hvo, hvo[:, :3], bars=mixed))
+    assert lines_at(ax, BAR) == [0, 16, 24, 36, 48]
+    assert lines_at(ax, BEAT) == [4, 8, 12, 20, 28, 32, 40, 44]
+    assert list(ax.get_xticks()) == [0, 16, 24, 36] and [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4"]
+    assert [text for text, _ in meter_labels(ax)] == ["4/4", "2/4", "3/4"]
+    P.close_figure(fig)
+
+
+def test_piano_roll_in_four_four_bars_is_the_picture_as_it_was(rock_midi):
+    song = midi.read_song(rock_midi)
+    hvo, _ = midi.song_to_hvo(song)
+    groove = midi.song_to_groove(song)
+    bars = M.Bars.four_four(2)
+    fig = P.piano_roll(hvo, groove, bars=bars)
+    (ax,) = systems(fig)
+    assert lines_at(ax, BAR) == [0, 16, 32] and lines_at(ax, BEAT) == [4, 8, 12, 20, 24, 28]
+    assert meter_labels(ax) == []
+    assert P.figure_to_png(fig, dpi=30) == P.figure_to_png(P.piano_roll(hvo, groove), dpi=30)

@@ -13,6 +13,7 @@ import pytest
 from gradio_client.utils import json_schema_to_python_type
 
 from drumgen import hvo as H
+from drumgen import meter as M
 from drumgen import midi, takes, webapp
 from drumgen.take_grid import TakeGrid, grid_value, read_edit, read_grid
 from drumgen.take_session import PageTakes
@@ -245,3 +246,134 @@ def test_the_takes_of_one_song_keep_one_groove(drums, first):
     _, history, *_ = pages.record(*first.outputs, history)
     grooves = [history.entry(n).shown.groove for n in history.entries]
     assert len(grooves) == 2 and grooves[0] is grooves[1] and grooves[0]
+
+
+def test_the_grid_templates_keep_clear_of_handlebars():
+    """Gradio runs the templates through Handlebars before JavaScript: a '{{' or '}}' would be eaten."""
+    from drumgen import take_grid as G
+
+    for template in (G.HTML_TEMPLATE, G.CSS_TEMPLATE):
+        assert "{{" not in template and "}}" not in template
+
+
+def test_the_grid_value_and_bars_typed_follow_the_meters():
+    three_four = M.Bars.uniform("3/4", 4)
+    groove = np.zeros((48, 3), np.float32)
+    assert grid_value(None, groove, meters=three_four)["meters"] == [[3, 4, 4]]  # the groove's bars, before a take
+    assert "meters" not in grid_value(None, groove, meters=M.Bars.four_four(3))  # 4/4: as before
+    take = {"format": 1, "steps": 48, "hits": [], "meters": [[3, 4, 4]], "seed": 1}
+    pages = PageTakes(None)
+    assert pages.select_bars(grid_value(take), "3-4")["bars"] == [3, 4]  # 4 bars of 12 steps, not 3 of 16
+    with pytest.raises(gr.Error, match="bar 5 is outside the song"):
+        pages.select_bars(grid_value(take), "5")
+    with pytest.raises(gr.Error, match="meters"):
+        pages.select_bars(grid_value(dict(take, meters=[[3, 5, 4]])), "1")
+    shown = PageTakes._shown(grid_value(take), None, None, None, None, "")
+    assert shown.about["meters"] == [[3, 4, 4]]  # what Undo and Redo make the take's JSON from keeps its bars
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGE_COLOURS = """:root { --border-color-primary: #e5e7eb; --block-background-fill: #fff; --background-fill-secondary: #f9fafb;
+  --body-text-color: #1f2937; --body-text-color-subdued: #6b7280; --radius-lg: 8px; }"""
+OLD_LANE = ("--cw: 12px; background-color: var(--background-fill-secondary); background-image: "  # the lanes before meters
+            "linear-gradient(to right, rgba(71, 85, 105, 0.75) 1px, transparent 1px), "
+            "linear-gradient(to right, var(--border-color-primary) 1px, transparent 1px), "
+            "linear-gradient(to right, rgba(127, 127, 127, 0.16) 1px, transparent 1px), "
+            "linear-gradient(to right, rgba(127, 127, 127, 0.07) 50%, transparent 50%); background-size: "
+            "calc(16 * var(--cw)) 100%, calc(4 * var(--cw)) 100%, var(--cw) 100%, calc(8 * var(--cw)) 100%;")
+
+
+def grid_page(grid: TakeGrid, value: dict) -> str:
+    """A page with the grid alone, its templates filled as Gradio fills them (a JS template string over
+    the props; setting props.value draws it again) and its js_on_load run."""
+    from drumgen import take_grid as G
+
+    props = dict(grid.props, label=grid.label, value=value)
+    return f"""<!doctype html><html><head><style>{PAGE_COLOURS}</style><style id="css"></style></head><body>
+<div id="root"></div><script>{{
+const fill = (text, p) => {{ const k = Object.keys(p); return Function(...k, 'return `' + text + '`;')(...k.map(x => p[x])); }};
+const html = {json.dumps(G.HTML_TEMPLATE)}, element = document.getElementById('root'), state = {json.dumps(props)};
+window.props = new Proxy(state, {{set(o, k, v) {{ o[k] = v; element.innerHTML = fill(html, o); return true; }}}});
+document.getElementById('css').textContent = fill({json.dumps(G.CSS_TEMPLATE)}, state);
+element.innerHTML = fill(html, state);
+Function('element', 'trigger', 'props', {json.dumps(G.JS_ON_LOAD)})(element, () => {{}}, window.props);
+}}</script></body></html>"""
+
+
+def test_the_grid_draws_and_reads_the_bars_of_its_meters_in_a_browser():
+    """Bar lines, bar numbers, the meter where it changes, the readout and the bar selection in 4/4,
+    2/4 and 3/4 (one take), 7/8 and 3/4; the lanes of a 4/4 take drawn as before meters."""
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+
+    def take(steps, meters=None):
+        return {"format": 1, "steps": steps, "hits": [[0, "kick", 0.8, 0.0]], **({"meters": meters} if meters else {})}
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 500})
+            page.set_default_timeout(30_000)
+            page.set_content(grid_page(TakeGrid(render=False), grid_value(take(48, [[4, 4, 1], [2, 4, 1], [3, 4, 2]]))))
+
+            def show(value):
+                page.evaluate("v => { props.value = v; }", value)
+
+            def layout():
+                return page.eval_on_selector(".tg-grid", "g => [g.dataset.starts, g.dataset.beats]")
+
+            def ruler():
+                return page.eval_on_selector_all(".tg-bar", "els => els.map(e => [e.textContent, e.style.left, e.style.width])")
+
+            def meters():
+                return page.eval_on_selector_all(".tg-meter", "els => els.map(e => [e.textContent, e.style.left])")
+
+            def at(selector, step):
+                box = page.locator(selector).first.bounding_box()
+                return box["x"] + (step + 0.5) * 12, box["y"] + box["height"] / 2
+
+            def where(step):
+                page.mouse.move(*at('.tg-lane[data-voice="snare"]', step))
+                return page.locator(".tg-readout").inner_text().split(" · ")[1]
+
+            def select(first, last):
+                page.mouse.move(*at(".tg-ruler", first))
+                page.mouse.down()
+                page.mouse.move(*at(".tg-ruler", last), steps=4)
+                page.mouse.up()
+                return page.evaluate("() => props.value.bars")
+
+            assert layout() == ["0 16 24 36 48", "0 4 8 12 16 20 24 28 32 36 40 44"]
+            assert ruler() == [["1", "0px", "192px"], ["2", "192px", "96px"], ["3", "288px", "144px"],
+                               ["4", "432px", "144px"]]
+            assert meters() == [["4/4", "0px"], ["2/4", "192px"], ["3/4", "288px"]]
+            assert [where(s) for s in (17, 28, 47)] == ["bar 2, beat 1 e", "bar 3, beat 2", "bar 4, beat 3 a"]
+            assert select(30, 30) == [3] and select(17, 40) == [2, 3, 4]
+            assert page.eval_on_selector_all(".tg-groove .tg-sel", "els => els.map(e => [e.style.left, e.style.width])") \
+                == [["192px", "384px"]]
+
+            show(grid_value(take(28, [[7, 8, 2]])))
+            assert layout() == ["0 14 28", "0 4 8 14 18 22"] and meters() == [["7/8", "0px"]]
+            assert [where(s) for s in (9, 22)] == ["bar 1, beat 3 + 1/16", "bar 2, beat 3"]
+            assert select(27, 27) == [2]
+
+            show(grid_value(take(48, [[3, 4, 4]])))
+            assert layout()[0] == "0 12 24 36 48" and ruler()[1] == ["2", "144px", "144px"]
+            assert meters() == [["3/4", "0px"]]
+
+            show(grid_value(take(32), bars=[2]))  # 4/4: no meter row, the lanes as they were
+            assert meters() == [] and page.locator(".tg-meter-row").count() == 0
+            assert ruler() == [["1", "0px", "192px"], ["2", "192px", "192px"]]
+            assert [where(s) for s in (5, 26)] == ["bar 1, beat 2 e", "bar 2, beat 3 &"]
+            drawn = page.eval_on_selector('.tg-lane[data-voice="kick"]', """(lane, old) => {
+                const probe = document.createElement('div');
+                probe.style.cssText = old;
+                document.body.appendChild(probe);
+                const style = el => [getComputedStyle(el).backgroundImage, getComputedStyle(el).backgroundSize,
+                                     getComputedStyle(el).backgroundRepeat];
+                return [style(lane), style(probe)];
+            }""", OLD_LANE)
+            assert drawn[0] == drawn[1]
+        finally:
+            browser.close()
