@@ -120,7 +120,7 @@ def _demo(args: argparse.Namespace) -> int:
     shown = min(song.n_bars, 4)
     print(f"{args.input}: {song.n_bars} bars of {song.meter_label} at {song.bpm:.1f} BPM -> {args.output} ({model.kind})")
     print(f"first {shown} bars (KD kick ... RD ride; 'in' is your groove; X loud, x medium, . soft):\n")
-    print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown))
+    print(hvo_to_text(hvo, midi.song_to_groove(song), max_bars=shown, bars=song.bars))
     return 0
 
 

@@ -343,30 +343,6 @@ class Reading:
     lanes: dict[str, list[float | None]] | None = None
 
 
-def fills_in_four_four(reading: Reading, bars) -> Reading:
-    """The reading with fills asked in bars that are not 4/4 left to the model, and a note saying so:
-    the fill clips drumgen learns fills from (and its fill judge) are bars of 4/4."""
-    controls = reading.controls
-    fill = None if controls is None else (controls.fill if isinstance(controls, C.Controls) else controls.get("fill"))
-    if fill is None or bars is None or bars.is_four_four:
-        return reading
-    values = np.array(fill, np.float64, copy=True)
-    odd = np.broadcast_to(bars.lengths != H.STEPS_PER_BAR, values.shape) & np.isfinite(values)
-    if not odd.any():
-        return reading
-    values[odd] = np.nan
-    where = np.nonzero(odd.reshape(-1, bars.n_bars).any(axis=0))[0]
-    note = (f"fills are played in bars of 4/4 only (the fills drumgen learnt from are 4/4 bars): "
-            f"{in_bars(where)} ({', '.join(sorted({f'{n}/{d}' for n, d in (bars.meters[b] for b in where)}))}) "
-            "were left to the model")
-    if isinstance(controls, C.Controls):
-        controls = C.Controls(controls.density, controls.intensity, controls.instruments, controls.style,
-                              values.astype(np.float32))
-    else:
-        controls = {**controls, "fill": values}
-    return Reading(controls, [*reading.notes, note], reading.lanes)
-
-
 @dataclass
 class ControlSpec:
     """What a user asks for, before the song's length is known (see build_controls for the forms);

@@ -23,6 +23,18 @@ from . import controls as C
 from . import hvo as H
 from . import meter as M
 from . import midi
+from .augment import (  # noqa: F401  (named here by callers from before augment.py)
+    METER_RECUTS,
+    AugmentConfig,
+    augment_drums,
+    augmented_grooves,
+    random_keep_masks,
+    recut_bars,
+    recut_meters,
+    remove_voices,
+    shift_loudness,
+    splice_fills,
+)
 from .fills import is_fill_file
 
 log = logging.getLogger(__name__)
@@ -231,172 +243,6 @@ def load_split(split: str, zip_path: str | os.PathLike | None = None, n_bars: in
         if name == split:
             result = ws
     return result
-
-
-@dataclass
-class AugmentConfig:
-    """How training grooves are made from drums: a musician's groove is rarely the whole kit."""
-
-    p_full: float = 0.5          # groove of all voices (the evaluation's case)
-    p_keep_voice: float = 0.5    # otherwise each voice joins the groove with this chance
-    velocity_jitter: float = 0.1  # std of a per-window gain and of per-hit noise on groove velocities
-    offset_jitter: float = 0.02   # std (steps) of noise on groove offsets
-    drum_gain: float = 0.0        # drums and groove together: velocities x U(1 - g, 1 + g) per window
-
-
-def augment_drums(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """Label-preserving changes to the target drums themselves: the same part played softer or harder."""
-    if cfg.drum_gain <= 0:
-        return hvo
-    hvo = hvo.copy()
-    gain = rng.uniform(1 - cfg.drum_gain, 1 + cfg.drum_gain, (len(hvo), 1, 1)).astype(np.float32)
-    scaled = np.clip(hvo[..., H.VELOCITIES] * gain, 1 / 127, 1.0)
-    hvo[..., H.VELOCITIES] = np.where(hvo[..., H.HITS] > 0, scaled, 0.0)
-    return hvo
-
-
-def augmented_grooves(hvo: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """Grooves (N, T, 3) for a batch of drums (N, T, 27): full, or from a random voice subset, jittered."""
-    n = len(hvo)
-    keep = rng.random((n, H.N_VOICES)) < cfg.p_keep_voice
-    keep[rng.random(n) < cfg.p_full] = True
-    hits = hvo[..., H.HITS]
-    present = hits.max(axis=1) > 0  # (N, 9) voices that play in the window
-    empty = ~(keep & present).any(axis=1)
-    if empty.any():  # keep at least one playing voice
-        idx = np.nonzero(empty)[0]
-        choice = [rng.choice(np.nonzero(present[i])[0]) if present[i].any() else 0 for i in idx]
-        keep[idx, choice] = True
-    mask = np.concatenate([keep, keep, keep], axis=1).astype(np.float32)[:, None, :]
-    groove = H.hvo_to_groove(hvo * mask)
-    hit = groove[..., 0]
-    gain = 1.0 + cfg.velocity_jitter * rng.standard_normal((n, 1))
-    velocity = groove[..., 1] * gain + cfg.velocity_jitter * 0.5 * rng.standard_normal(hit.shape)
-    offset = groove[..., 2] + cfg.offset_jitter * rng.standard_normal(hit.shape)
-    groove[..., 1] = np.clip(velocity, 0.02, 1.0) * hit
-    groove[..., 2] = np.clip(offset, -0.5, 0.4999) * hit
-    return groove
-
-
-def remove_voices(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A plausible sparser part for the same groove: each window (N, T, 27) loses each of its
-    playing voices with chance 1/2 (keeping at least one), in the whole window for half of the
-    windows and bar by bar for the others, so a model learns to follow a change from one bar to
-    the next (a drummer dropping the hats in bar 3)."""
-    n, length, _ = hvo.shape
-    bars = length // H.STEPS_PER_BAR
-    hits = hvo[..., H.HITS].reshape(n, bars, H.STEPS_PER_BAR, H.N_VOICES)
-    playing = hits.max(axis=2) > 0                                             # (N, bars, 9)
-    per_window = rng.random((n, 1, H.N_VOICES)) < 0.5
-    per_bar = rng.random((n, bars, H.N_VOICES)) < 0.5
-    drop = playing & np.where((rng.random(n) < 0.5)[:, None, None], per_bar, per_window)
-    for i, b in zip(*np.nonzero(playing.any(-1) & ~(playing & ~drop).any(-1))):  # never empty a bar
-        drop[i, b, rng.choice(np.nonzero(playing[i, b])[0])] = False
-    keep = np.repeat(~drop, H.STEPS_PER_BAR, axis=1)                            # (N, T, 9)
-    return hvo * np.tile(keep, 3).astype(np.float32)
-
-
-def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The same part louder or softer than its groove: one gain in [0.55, 1.45] for the window or,
-    for half of the windows, one per bar."""
-    n, length, _ = hvo.shape
-    bars = length // H.STEPS_PER_BAR
-    gain = np.where((rng.random(n) < 0.5)[:, None], rng.uniform(0.55, 1.45, (n, bars)), rng.uniform(0.55, 1.45, (n, 1)))
-    gain = np.repeat(gain, H.STEPS_PER_BAR, axis=1)[..., None].astype(np.float32)  # (N, T, 1)
-    out = hvo.copy()
-    out[..., H.VELOCITIES] = np.clip(hvo[..., H.VELOCITIES] * gain, 1 / 127, 1.0) * hvo[..., H.HITS]
-    return out
-
-
-def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, share: float,
-                 where: np.ndarray | None = None) -> np.ndarray:
-    """A `share` of the windows (N, T, 27) get one bar replaced by a fill clip (clips (M, 17, 27),
-    `WindowSet.fill_clip_bars`): at the end of a 4-bar phrase for half of them, anywhere for the
-    others; the hits the clip lands with on the next downbeat are laid over that step. A model so
-    learns fills inside a song's flow, not only as the lone clips the GMD records them as. `where`
-    (N,) bool: the windows that may get one (4/4 ones: a clip is a bar of 4/4)."""
-    n, length, _ = hvo.shape
-    n_bars = length // H.STEPS_PER_BAR
-    drawn = rng.random(n) < share
-    if where is not None:
-        drawn &= np.asarray(where, bool)
-    chosen = np.nonzero(drawn)[0] if len(clips) else np.zeros(0, int)
-    if not len(chosen):
-        return hvo
-    out = hvo.copy()
-    phrase_ends = np.arange(3, n_bars, 4) if n_bars >= 4 else np.array([n_bars - 1])
-    for i in chosen:
-        bar = int(rng.choice(phrase_ends)) if rng.random() < 0.5 else int(rng.integers(0, n_bars))
-        clip = clips[rng.integers(len(clips))]
-        start = bar * H.STEPS_PER_BAR
-        out[i, start:start + H.STEPS_PER_BAR] = clip[:H.STEPS_PER_BAR]
-        landing = start + H.STEPS_PER_BAR
-        if landing < length:
-            lands = np.tile(clip[H.STEPS_PER_BAR, H.HITS] > 0, 3)
-            out[i, landing] = np.where(lands, clip[H.STEPS_PER_BAR], out[i, landing])
-    return out
-
-
-# 4/4 bars re-cut into bars of other meters (a bar of 4/4 with its last eighth left out is a bar of
-# 7/8, as drummers often count it; with its last beat left out, one of 3/4; with its last beat
-# played again, one of 5/4): the GMD has no 7/8 or 2/4 and little 5/4 or 5/8
-METER_RECUTS = {"7/8": 14, "3/4": 12, "2/4": 8, "5/8": 10, "5/4": 20}
-
-
-def recut_bars(hvo: np.ndarray, steps: int) -> np.ndarray:
-    """A 4/4 window (T, 27) as bars of `steps` sixteenths: each bar's first `steps` (fewer than 16),
-    or the bar and its last steps - 16 again (more), joined and cut or padded with silence to T."""
-    length = len(hvo)
-    bars = hvo[: length // H.STEPS_PER_BAR * H.STEPS_PER_BAR].reshape(-1, H.STEPS_PER_BAR, H.HVO_DIM)
-    if steps <= H.STEPS_PER_BAR:
-        pieces = bars[:, :steps]
-    else:
-        pieces = np.concatenate([bars, bars[:, 2 * H.STEPS_PER_BAR - steps:]], axis=1)
-    out = H.empty_hvo(length)
-    joined = pieces.reshape(-1, H.HVO_DIM)[:length]
-    out[: len(joined)] = joined
-    return out
-
-
-def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, share: float,
-                 where: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """A `share` of the 4/4 windows (`where`) re-cut into bars of a meter of METER_RECUTS (each as
-    likely), and 6/8 windows read as 12/8 (two bars of 6/8 in one) as often: (drums, meter of each)."""
-    out, meters = hvo.copy(), list(meters)
-    names = list(METER_RECUTS)
-    for i in np.nonzero(rng.random(len(hvo)) < share)[0]:
-        if where[i]:
-            name = names[rng.integers(len(names))]
-            out[i], meters[i] = recut_bars(hvo[i], METER_RECUTS[name]), name
-        elif meters[i] == "6/8":
-            meters[i] = "12/8"
-    return out, meters
-
-
-def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6) -> np.ndarray:
-    """(n, n_steps, 9) bool keep masks for training a model to edit takes, True = known: for a `share`
-    of the windows, one of (in equal parts) a span of 1-4 bars to make new with the rest known, a few
-    voices known everywhere (1-4 of them), both (a span new but for a few locked voices), or single
-    cells known at random; the other windows know nothing (free generation stays as it was)."""
-    n_bars = n_steps // H.STEPS_PER_BAR
-    mask = np.zeros((n, n_bars, H.N_VOICES), bool)
-    kind = np.where(rng.random(n) < share, rng.integers(0, 4, n), -1)
-    for i in np.nonzero(kind >= 0)[0]:
-        length = int(rng.integers(1, min(4, n_bars) + 1))
-        first = int(rng.integers(0, n_bars - length + 1))
-        span = np.ones(n_bars, bool)
-        span[first:first + length] = False
-        voices = np.zeros(H.N_VOICES, bool)
-        voices[rng.choice(H.N_VOICES, int(rng.integers(1, 5)), replace=False)] = True
-        if kind[i] == 0:
-            mask[i] = span[:, None]
-        elif kind[i] == 1:
-            mask[i] = voices[None, :]
-        elif kind[i] == 2:
-            mask[i] = span[:, None] | voices[None, :]
-    steps = np.repeat(mask, H.STEPS_PER_BAR, axis=1)
-    cells = (kind == 3)[:, None, None] & (rng.random((n, n_steps, H.N_VOICES)) < rng.uniform(0.2, 0.8, (n, 1, 1)))
-    return steps | cells
 
 
 def control_tables(items: list[dict]) -> tuple[tuple[str, ...], np.ndarray, int]:

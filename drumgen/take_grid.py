@@ -522,7 +522,7 @@ def read_edit(song: midi.Song, take: Any, bars: Any, lock: Any) -> Edit:
         raise ValueError("Choose the bars to make new, e.g. 5-8, 12.")
     said = (f"new drums {in_bars(new_bars)}" if new_bars else "new drums in every bar") \
         + (f", {', '.join(locked)} kept as {'it was' if len(locked) == 1 else 'they were'}" if locked else "")
-    return Edit(kept, takes.keep_mask(song.n_steps, regenerate=new_bars, lock=locked), said,
+    return Edit(kept, takes.keep_mask(song.n_steps, regenerate=new_bars, lock=locked, bars=song.bars), said,
                 [b + 1 for b in new_bars or []], locked)
 
 

@@ -125,7 +125,7 @@ class PageTakes:
         if old is not None and old.shape == new.shape and (old == new).all():
             shown = history.entry().shown
             return *shown.files, self._numbered(history, history.current), history, *self.view(history)
-        change = "hand edit" if old is None else f"hand edit: {takes.describe_change(old, new)}"
+        change = "hand edit" if old is None else f"hand edit: {takes.describe_change(old, new, bars=takes.take_bars(take))}"
         result = self.drums.render_take(file, track, value, progress, made=change)
         shown = _share_groove(self._shown(result.take, result.mix, result.drums_audio, result.drums_midi,
                                           result.merged_midi, result.summary), history)

@@ -177,7 +177,7 @@ class DrumApp:
         title = f"{name}: the groove from {source} ({plural(int(groove[:, 0].sum()), 'onset')})"
         path = self.folders.new() / f"{file_stem(name)}_groove.png"
         with _FIGURE_LOCK:
-            path.write_bytes(figure_to_png(piano_roll(H.empty_hvo(len(groove)), groove, title=title),
+            path.write_bytes(figure_to_png(piano_roll(H.empty_hvo(len(groove)), groove, title=title, bars=song.bars),
                                                   dpi=FIGURE_DPI))
         return str(path)
 

@@ -11,15 +11,15 @@ from tests.conftest import ROOT
 
 # Bottom to top: a module may import from its own layer or any below it, never from one above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("representation", ("drumgen.hvo",)),
+    ("representation", ("drumgen.hvo", "drumgen.meter")),
     ("formats and meanings", ("drumgen.drum_maps", "drumgen.midi", "drumgen.fills", "drumgen.controls", "drumgen.metrics")),
     ("reading, data, sampling, showing", ("drumgen.bars", "drumgen.control_input", "drumgen.lanes", "drumgen.takes",
-                                          "drumgen.data",
+                                          "drumgen.data", "drumgen.augment",
                                           "drumgen.sampling", "drumgen.thresholds", "drumgen.judges",
                                           "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio")),
     ("models", ("drumgen.models", "drumgen.models.")),
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity",
-                                     "drumgen.edit_figures")),
+                                     "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.meter_probes")),
     ("interfaces", ("drumgen.cli", "drumgen.__main__", "drumgen.widgets", "drumgen.take_grid", "drumgen.request_files",
                     "drumgen.webapp", "drumgen.take_session", "drumgen.page_input", "drumgen.page_limits",
                     "drumgen.previews", "drumgen.bench", "drumgen.export_page")),

@@ -91,7 +91,7 @@ MIXED = M.Bars(((4, 4), (2, 4), (3, 4), (7, 8), (12, 8)))  # 16, 8, 12, 14, 24 s
 
 def test_controls_are_measured_in_the_songs_bars():
     hvo = H.empty_hvo(MIXED.n_steps)
-    for b, (start, length) in enumerate(zip(MIXED.starts[:-1], MIXED.lengths)):
+    for start, length in zip(MIXED.starts[:-1], MIXED.lengths):
         hvo[start:start + length:2, 0] = 1.0          # a kick on every 8th
         hvo[start:start + length:2, H.N_VOICES] = 0.5
     measured = C.measure_controls(hvo[None], MIXED)

@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         model.thresholds = list(start.get("sampling", {}).get("thresholds") or model.thresholds)
         logging.info("weights from %s; new parameters: %s", init, missing or "none")
     meter_note = "every meter (4/4, 3/4, 6/8, 5/4, 5/8)" if data_spec.get("meters") == "all" else "4/4"
-    meta = {"data": f"Groove MIDI Dataset v1.0.0 (CC BY 4.0), {meter_note}, published splits", "data_windows": spec.get("data", {}),
+    meta = {"data": f"Groove MIDI Dataset v1.0.0 (CC BY 4.0), {meter_note}, published splits",
+            "data_windows": spec.get("data", {}),
             "config_file": args.config, "command": " ".join(["python"] + sys.argv), **({"init": str(init)} if init else {})}
     best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta,
                  score_fn=lambda m, ws: m.selection_score(ws))

@@ -130,7 +130,8 @@ class DrumModel(nn.Module):
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
                 thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
                 steer: bool = False, kept: sampling.Kept | None = None, bars: M.Bars | None = None) -> Prediction:
-        """`bars`: the song's bars (None: 16 steps each). `rest` (N, T) bool: steps the output will leave empty whatever the model plays (silent bars);
+        """`bars`: the song's bars (None: 16 steps each). `rest` (N, T) bool: steps the output will
+        leave empty whatever the model plays (silent bars);
         a model that hears its own drums must hear silence there too. `steer`: the output's hits will
         be steered to the controls (`sampling.steer_hits`), so such a model must hear those. `kept`:
         cells of a take that come out as they are (`to_hvo` puts them back last), so such a model

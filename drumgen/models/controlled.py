@@ -32,8 +32,15 @@ from .. import controls as C
 from .. import fills, sampling
 from .. import hvo as H
 from .. import meter as M
-from ..data import (augment_drums, augmented_grooves, random_keep_masks, recut_meters, remove_voices, shift_loudness,
-                    splice_fills)
+from ..augment import (
+    augment_drums,
+    augmented_grooves,
+    random_keep_masks,
+    recut_meters,
+    remove_voices,
+    shift_loudness,
+    splice_fills,
+)
 from ..metrics import score
 from ..takes import keep_mask
 from .base import DrumModel, ModelConfig, Prediction, elbo_loss, sample_latent
