@@ -95,7 +95,7 @@ def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, s
     (N,) bool: the windows that may get one (4/4 ones: a clip is a bar of 4/4)."""
     n, length, _ = hvo.shape
     n_bars = length // H.STEPS_PER_BAR
-    drawn = rng.random(n) < share
+    drawn = rng.random(n) < share if len(clips) else np.zeros(n, bool)
     if where is not None:
         drawn &= np.asarray(where, bool)
     chosen = np.nonzero(drawn)[0] if len(clips) else np.zeros(0, int)

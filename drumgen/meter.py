@@ -103,8 +103,14 @@ class Bars:
         """[(numerator, denominator, n_bars), ...] (to_runs' form, as JSON keeps it) -> Bars."""
         meters: list[tuple[int, int]] = []
         for run in runs:
-            if len(run) != 3 or any(isinstance(x, bool) or int(x) != x for x in run) or run[2] < 1:
-                raise ValueError(f"meter runs are [numerator, denominator, bars], got {list(run)!r}")
+            try:
+                ok = len(run) == 3 and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in run)
+            except TypeError:
+                ok = False
+            if not ok or run[2] < 1:
+                raise ValueError(f"meter runs are [numerator, denominator, bars] (whole numbers), got {run!r}")
+            if len(meters) + run[2] > H.MAX_BARS:
+                raise ValueError(f"meter runs of more than {H.MAX_BARS} bars: drumgen takes at most {H.MAX_BARS} bars")
             meters += [check_meter(int(run[0]), int(run[1]))] * int(run[2])
         return cls(tuple(meters))
 

@@ -210,7 +210,8 @@ def song_bars(song: Song) -> M.Bars:
     step = 0
     for k, (tick, num, den) in enumerate(events):
         position = tick * H.STEPS_PER_BEAT / tpb
-        if k and (abs(position - step) > 1e-6):  # the bars so far end at `step`: this one is inside the last
+        if k and abs(position - step) >= 0.5:  # the bars so far end at `step`: this one is inside the last
+            # (within half a sixteenth of the bar line it is on it, as a note there is on its step)
             raise MidiError(f"The meter changes to {num}/{den} in the middle of bar {len(meters)} (at beat "
                             f"{1 + (position - (step - M.bar_steps(*meters[-1]))) / H.STEPS_PER_BEAT:g} of it); "
                             "drumgen needs meter changes on bar lines. Move the time signature to a bar line.")
@@ -219,7 +220,7 @@ def song_bars(song: Song) -> M.Bars:
         except ValueError as exc:
             raise MidiError(f"This file is in {exc}.") from None
         stop = events[k + 1][0] * H.STEPS_PER_BEAT / tpb if k + 1 < len(events) else last_step + 1
-        while step < stop - 1e-6:
+        while step < stop - 0.5:
             if len(meters) >= MAX_BARS:
                 raise MidiError(f"This file is over {MAX_BARS} bars long; drumgen takes at most {MAX_BARS} bars. "
                                 "Cut it shorter.")

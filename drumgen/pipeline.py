@@ -73,27 +73,24 @@ def read_controls(controls: Any, n_bars: int) -> Reading:
 
 
 def fills_in_four_four(reading: Reading, bars) -> Reading:
-    """The reading with fills asked in bars that are not 4/4 left to the model, and a note saying so:
-    the fill clips drumgen learns fills from (and its fill judge) are bars of 4/4."""
-    controls = reading.controls
-    fill = None if controls is None else (controls.fill if isinstance(controls, C.Controls) else controls.get("fill"))
-    if fill is None or bars is None or bars.is_four_four:
+    """The reading with the fill lane left to the model in bars that are not 4/4, and a note naming
+    those where a fill was asked: the fill clips drumgen learns fills from (and its fill judge) are
+    bars of 4/4, so in other bars the model was only ever trained with the fill free."""
+    if reading.controls is None or bars is None or bars.is_four_four:
         return reading
-    values = np.array(fill, np.float64, copy=True)
-    odd = np.broadcast_to(bars.lengths != H.STEPS_PER_BAR, values.shape) & np.isfinite(values)
-    if not odd.any():
+    controls = C.validate_controls(reading.controls, 1, bars.n_bars)  # every accepted form, checked
+    odd = (bars.lengths != H.STEPS_PER_BAR)[None, :]
+    if not (np.isfinite(controls.fill) & odd).any():
         return reading
-    values[odd] = np.nan
-    where = np.nonzero(odd.reshape(-1, bars.n_bars).any(axis=0))[0]
-    note = (f"fills are played in bars of 4/4 only (the fills drumgen learnt from are 4/4 bars): "
-            f"{in_bars(where)} ({', '.join(sorted({f'{n}/{d}' for n, d in (bars.meters[b] for b in where)}))}) "
-            "were left to the model")
-    if isinstance(controls, C.Controls):
-        controls = C.Controls(controls.density, controls.intensity, controls.instruments, controls.style,
-                              values.astype(np.float32))
-    else:
-        controls = {**controls, "fill": values}
-    return Reading(controls, [*reading.notes, note], reading.lanes)
+    asked = np.nonzero(((controls.fill > 0.5) & odd).any(axis=0))[0]
+    notes = list(reading.notes)
+    if len(asked):
+        meters = sorted({f"{n}/{d}" for n, d in (bars.meters[b] for b in asked)})
+        notes.append(f"fills are played in bars of 4/4 only (the fills drumgen learnt from are 4/4 bars): "
+                     f"{in_bars(asked)} ({', '.join(meters)}) were left to the model")
+    fill = np.where(odd, np.nan, controls.fill).astype(np.float32)
+    return Reading(C.Controls(controls.density, controls.intensity, controls.instruments, controls.style, fill),
+                   notes, reading.lanes)
 
 
 def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track: int | None = None,

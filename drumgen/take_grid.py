@@ -75,9 +75,11 @@ HTML_TEMPLATE = r"""
     }
     while (at < t.steps) { starts.push(at); meters.push([4, 4]); at += 16; }
     const n = starts.length, ends = starts.slice(1).concat([t.steps]);
-    // the felt beats, as drumgen.meter.beat_groups: quarters (halves in n/2); in eighths dotted quarters
-    // when three divides n, quarters when two does, else quarters and a dotted quarter last (7/8: 2+2+3)
-    const groups = (a, d) => d !== 8 ? Array(a).fill(16 / d) : (a % 3 === 0 ? Array(a / 3).fill(6)
+    // the felt beats, as drumgen.meter.beat_groups: quarters (n/2 too: cut time is drummed as 4/4); in
+    // eighths dotted quarters when three divides n, quarters when two does, else quarters and a dotted
+    // quarter last (7/8: 2+2+3)
+    const groups = (a, d) => d === 2 ? Array(2 * a).fill(4) : d !== 8 ? Array(a).fill(16 / d)
+      : (a % 3 === 0 ? Array(a / 3).fill(6)
       : (a % 2 === 0 ? Array(a / 2).fill(4) : Array((a - 3) / 2).fill(4).concat([6])));
     const beats = [], shade = [];  // beat starts (downbeats too); every other beat of a bar shaded, from its first
     starts.forEach((b, i) => {

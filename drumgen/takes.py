@@ -173,6 +173,9 @@ def take_for_song(value: Any, song: midi.Song) -> np.ndarray:
             raise ValueError("The take is at another tempo than the song: a take belongs to the song it was made for "
                              "(its tempo map is the song's).")
     said_bars = take_bars(value)
+    if said_bars is None and not song.bars.is_four_four:  # drumgen writes 'meters' for every take not in 4/4
+        raise ValueError(f"The take is in 4/4 and the song in {song.meter_label}: a take belongs to the song it was "
+                         "made for.")
     if said_bars is not None and said_bars != song.bars:
         raise ValueError(f"The take is in {said_bars.label()} and the song in {song.meter_label}: a take belongs to "
                          "the song it was made for.")

@@ -212,3 +212,56 @@ def test_cli_refuses_a_meter_with_the_meter_and_bar(tmp_path, meter_checkpoint, 
     src = song_with(((0, 4, 4), (4 * TPB, 11, 16)), end_tick=10 * TPB, tmp_path=tmp_path)
     assert cli.main(["generate", str(src), "-o", str(tmp_path / "o.mid"), "--checkpoint", meter_checkpoint]) == 2
     assert "11/16 (from bar 2)" in capsys.readouterr().err
+
+
+# --- from the review: edges of bars, and values API callers send ----------------------------------
+
+@pytest.mark.parametrize("runs, words", [([[4, 4, 3_000_000]], "at most 2048 bars"), ([[4, 4, float("inf")]], "whole"),
+                                         ([[4, 4]], "numerator, denominator, bars"), ([[7, 16, 2]], "16ths")])
+def test_a_takes_meters_from_a_caller_are_checked_cheaply(runs, words):
+    with pytest.raises(ValueError, match=words):
+        takes.take_bars({"meters": runs})
+
+
+def test_a_window_edge_inside_a_bar_is_steered_for_the_steps_it_has():
+    bars = M.Bars.uniform("7/8", 14)
+    probs = np.full((1, 30, H.N_VOICES), 0.9, np.float32)  # steps 140..169: bars 11 and 12, 2 steps of bar 13
+    ctrl = C.validate_controls({"density": 0.5}, 1, 3)
+    hits = RhythmDrivenDrumGen.steer_window(probs, np.full(9, 0.5), ctrl, bars, 140, 10)
+    per_step = C.counts_from_density(0.5) / 16
+    assert hits[0, 28:].sum() == np.floor(per_step * 2 + 0.5)        # the 2 steps of bar 12 get their share only
+    assert hits[0, :14].sum() == np.floor(per_step * 14 + 0.5)
+
+
+def test_bars_cut_short_work_and_a_loop_needs_whole_bars(meter_model):
+    groove = meter_groove(M.Bars.covering("7/8", 37))[:, :37]
+    assert meter_model.generate(groove, bars=M.Bars.uniform("7/8", 3)).shape == (1, 37, 27)
+    assert meter_model.generate(meter_groove(M.Bars.four_four(2))[:, :24], bars=M.Bars.four_four(2)).shape == (1, 24, 27)
+    with pytest.raises(ValueError, match="a loop is whole bars"):
+        meter_model.generate(groove, bars=M.Bars.uniform("7/8", 3), loop=True)
+
+
+def test_fills_asked_in_other_meters_are_left_to_the_model_in_any_form(tmp_path, meter_model):
+    from drumgen import pipeline
+
+    src = song_with(((0, 4, 4), (8 * TPB, 3, 4)), end_tick=14 * TPB, tmp_path=tmp_path)  # 2 bars 4/4, 2 of 3/4
+    part = pipeline.make_drums(meter_model, src, controls={"fill": 1.0})
+    assert "bars 3–4 (3/4) were left to the model" in part.reading.notes[-1]
+    assert part.reading.controls.fill.tolist() == [[1.0, 1.0, None, None]] or \
+        np.isnan(part.reading.controls.fill[0, 2:]).all() and (part.reading.controls.fill[0, :2] == 1).all()
+    quiet = pipeline.make_drums(meter_model, src, controls={"fill": [0, 0, 0, 0]})
+    assert not quiet.reading.notes  # no fill asked: nothing to say
+
+
+def test_a_take_without_meters_is_refused_for_a_song_in_another_meter(tmp_path):
+    src = song_with(((0, 3, 4),), end_tick=12 * TPB, tmp_path=tmp_path)  # 16 bars of 3/4 = 192 steps = 12 of 4/4
+    song = midi.read_song(src)
+    value = takes.take_to_json(H.empty_hvo(song.n_steps), tempo_map=takes.tempo_map(song))
+    with pytest.raises(ValueError, match="in 4/4 and the song in 3/4"):
+        takes.take_for_song(value, song)
+    assert takes.take_for_song(takes.song_take_json(H.empty_hvo(song.n_steps), song), song).shape == (song.n_steps, 27)
+
+
+def test_a_meter_event_a_tick_off_the_bar_line_is_on_it(tmp_path):
+    path = song_with(((0, 4, 4), (4 * TPB + 1, 3, 4)), end_tick=10 * TPB, tmp_path=tmp_path)
+    assert midi.read_song(path).bars.meters[:2] == ((4, 4), (3, 4))

@@ -169,10 +169,12 @@ class DrumModel(nn.Module):
         """
         groove = H.validate_groove(groove, whole_bars=bars is None)
         bars = M.bars_for(bars, groove.shape[1])
+        if bars.n_bars > H.MAX_BARS:
+            raise ValueError(f"the song is {bars.n_bars} bars long; drumgen takes at most {H.MAX_BARS} bars")
         if not bars.is_four_four and not self.plays_meters:
-            odd = next(m for m in bars.meters if m != M.FOUR_FOUR)
-            raise ValueError(f"the {self.kind} plays 4/4 only (its windows are bars of 16 steps), and this song is in "
-                             f"{bars.label()}; the controllable model plays {M.meter_name(odd)}")
+            odd = next(m for m in bars.meters if m not in M.PLAYED_AS_FOUR_FOUR)
+            raise ValueError(f"this {self.kind} checkpoint plays 4/4 only (its bars are 16 steps), and this song is in "
+                             f"{bars.label()}; the shipped controllable model plays {M.meter_name(odd)}")
         if not isinstance(loop, (bool, np.bool_)):
             raise ValueError(f"loop must be True or False, got {loop!r}")
         n, length, _ = groove.shape
@@ -189,7 +191,7 @@ class DrumModel(nn.Module):
             return np.zeros((0, length, H.HVO_DIM), np.float32)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
             self.eval()
-        layout = None if bars.is_four_four else bars  # None: the 4/4 paths, as before meters
+        layout = None if bars.is_four_four and bars.n_steps == length else bars  # None: the 4/4 paths, as before
         rest = sampling.silent_bars(groove, layout)[..., 0] if rest_in_silent_bars else None
         extra = {} if layout is None else {"bars": layout}
         out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set(), kept,
@@ -214,6 +216,8 @@ class DrumModel(nn.Module):
         is its first)."""
         n, length, _ = groove.shape
         bars = M.bars_for(bars, length)
+        if bars.n_steps != length:
+            raise ValueError(f"a loop is whole bars: the groove ends {bars.n_steps - length} steps before its last bar does")
         n_bars, starts = bars.n_bars, bars.starts
         if n_bars < 2:
             return take

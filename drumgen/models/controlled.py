@@ -599,8 +599,8 @@ class RhythmDrivenDrumGen(DrumModel):
             groove = np.pad(groove, ((0, 0), (0, pad), (0, 0)))
             rest = None if rest is None else np.pad(rest, ((0, 0), (0, pad)), constant_values=True)
             kept = None if kept is None else kept.steps(0, length + pad)
-            out = self.predict(groove, controls, seeds, temperature, thresholds, engine, rest, steer, kept,
-                               bars + M.Bars.covering(bars.meters[-1], pad))
+            padded_bars = bars if bars.n_steps >= length + pad else bars + M.Bars.covering(bars.meters[-1], pad)
+            out = self.predict(groove, controls, seeds, temperature, thresholds, engine, rest, steer, kept, padded_bars)
             return Prediction(*(None if a is None else a[:, :length] for a in (out.probs, out.velocities, out.offsets,
                                                                                 out.hits)))
         W, context = self.window, self.config.context_bars * H.STEPS_PER_BAR
@@ -611,10 +611,12 @@ class RhythmDrivenDrumGen(DrumModel):
         start, done = 0, 0
 
         def next_start(done: int) -> int:
-            """Where the window after `done` begins: `context` steps back, or the latest bar line before that
-            on a token (the prefix must be whole tokens), when one is less than a window back."""
+            """Where the window after `done` begins: `context` steps back (in 4/4 a bar line), else the
+            latest bar line on a token (the prefix must be whole tokens) up to half that far back, so
+            every window adds at least W - context steps; none there: `context` back, inside a bar
+            (the model hears where its bar lines are)."""
             at = done - context
-            for line in range(at, max(done - W + BEAT, 0) - 1, -BEAT):
+            for line in range(at, max(done - context // 2, 0), BEAT):
                 if line in bar_lines:
                     return line
             return at
@@ -663,14 +665,15 @@ class RhythmDrivenDrumGen(DrumModel):
     @staticmethod
     def steer_window(probs: np.ndarray, thresholds: np.ndarray, ctrl: C.Controls, laid_out: M.Bars, start: int,
                      first_bar: int) -> np.ndarray:
-        """sampling.steer_hits on one window's steps start..start+w-1, in whole bars: padded with
-        impossible cells (probability 0) to the bar lines around it, then cut back."""
+        """sampling.steer_hits on one window's steps start..start+w-1 in their bars: padded on the
+        left with impossible cells (probability 0) to the first bar line, the last bar cut short
+        where the window ends (steer_hits then asks it for the hits of the steps it has)."""
         w = probs.shape[1]
         last_bar = int(laid_out.bar_of_step()[start + w - 1])
         left, right = start - int(laid_out.starts[first_bar]), int(laid_out.starts[last_bar + 1]) - start - w
         if not left and not right and laid_out.slice(first_bar, last_bar + 1).is_four_four:
             return sampling.steer_hits(probs, thresholds, ctrl.bars(0, last_bar + 1 - first_bar))
-        padded = np.pad(probs, ((0, 0), (left, right), (0, 0)))
+        padded = np.pad(probs, ((0, 0), (left, 0), (0, 0)))
         hits = sampling.steer_hits(padded, thresholds, ctrl.bars(0, last_bar + 1 - first_bar),
                                    laid_out.slice(first_bar, last_bar + 1))
         return hits[:, left:left + w]
