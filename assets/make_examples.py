@@ -13,13 +13,17 @@ SIXTEENTH = TPB // 4
 
 
 def write(name: str, bpm: float, notes: list[tuple[float, int, int, int]], program: int = 0,
-          more: tuple[tuple[str, list, int, int], ...] = (), channel: int = 0, track_name: str | None = None) -> None:
+          more: tuple[tuple[str, list, int, int], ...] = (), channel: int = 0, track_name: str | None = None,
+          meters: tuple[tuple[int, int, int], ...] = ((0, 4, 4),)) -> None:
     """notes: (position in 16ths, pitch, velocity, length in 16ths) on MIDI channel `channel` (0-based)
     in a track named `track_name` (default: after the file); `more`: further (name, notes, program,
-    channel) tracks."""
+    channel) tracks; meters: (position in 16ths, numerator, denominator) time signatures."""
     mid = mido.MidiFile(type=1, ticks_per_beat=TPB)
-    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
-                           mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))])
+    now = 0
+    for pos, n, d in meters:
+        meta.append(mido.MetaMessage("time_signature", numerator=n, denominator=d, time=pos * SIXTEENTH - now))
+        now = pos * SIXTEENTH
     mid.tracks.append(meta)
     first = (track_name or name.replace("_", " "), notes, program, channel)
     for name_, notes_, program_, channel_ in (first, *more):
@@ -86,6 +90,34 @@ def main() -> None:
     # A 4-bar son clave (3-2) on the claves of the General MIDI drum kit (channel 10), straight.
     clave = [(bar * 32 + s, 75, 100 if s in (0, 16) else 88, 1) for bar in range(2) for s in (0, 6, 12, 20, 24)]
     write("son_clave", 105, clave, channel=9)
+
+    rng = np.random.default_rng(13)  # the meters' examples, each from its own generator
+    # A waltz bass line in 3/4 (acoustic bass, program 32): root on 1, fifth on 2 and 3, 16 bars.
+    waltz = []
+    for bar in range(16):
+        root = (43, 48, 50, 43)[bar // 4 % 4]
+        for beat, interval in ((0, 0), (4, 7), (8, 12)):
+            waltz.append((bar * 12 + beat + rng.normal(0, 0.05), root + interval,
+                          (108 if beat == 0 else 80) + int(rng.integers(-8, 8)), 3))
+    write("waltz_bass", 132, waltz, program=32, meters=((0, 3, 4),))
+    # A 6/8 ballad's piano left hand: eighths in two groups of three, the first of each louder, 8 bars.
+    ballad = []
+    for bar in range(8):
+        root = (45, 41, 48, 43)[bar % 4]
+        for i, interval in enumerate((0, 7, 12, 16, 12, 7)):
+            ballad.append((bar * 12 + 2 * i + rng.normal(0, 0.06), root + interval,
+                           (100 if i in (0, 3) else 70) + int(rng.integers(-6, 6)), 2))
+    write("ballad_6_8", 66, ballad, meters=((0, 6, 8),))
+    # A riff whose meter changes: 4 bars of 4/4, a bar of 2/4, 4 bars of 7/8 (2+2+3), 4 of 4/4.
+    riff, at = [], 0
+    for meter, count in (((4, 4), 4), ((2, 4), 1), ((7, 8), 4), ((4, 4), 4)):
+        steps = meter[0] * 16 // meter[1]
+        hits = {16: (0, 3, 6, 8, 10, 14), 8: (0, 3, 6), 14: (0, 3, 4, 8, 11)}[steps]
+        for _ in range(count):
+            riff += [(at + s + rng.normal(0, 0.04), 40 + (12 if s == 8 else 0), (110 if s == 0 else 88)
+                      + int(rng.integers(-8, 8)), 1) for s in hits]
+            at += steps
+    write("changing_meters", 120, riff, program=33, meters=((0, 4, 4), (64, 2, 4), (72, 7, 8), (128, 4, 4)))
 
 
 if __name__ == "__main__":

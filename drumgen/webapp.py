@@ -376,6 +376,7 @@ class DrumApp:
 
 def examples() -> list[str]:
     """The example grooves in assets/, the one with several tracks first."""
-    order = ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid"]
+    order = ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid", "waltz_bass.mid",
+             "ballad_6_8.mid", "changing_meters.mid"]
     found = sorted(ASSETS.glob("*.mid"), key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
     return [str(p) for p in found]

@@ -69,6 +69,23 @@ def test_example_grooves(shipped, name):
     assert again.bpm == pytest.approx(song.bpm, abs=0.01)
 
 
+@pytest.mark.parametrize("name, meter", [("waltz_bass.mid", (3, 4)), ("ballad_6_8.mid", (6, 8))])
+def test_the_shipped_controllable_model_plays_the_meter_examples(name, meter):
+    """In its meter: a kick or crash on beat 1 of every bar with drums, and the file's meter kept."""
+    from drumgen.models.checkpoint import load_model
+
+    model = load_model(SHIPPED["controlled"])
+    part = pipeline.make_drums(model, ROOT / "assets" / name, seed=0)
+    bars = part.song.bars
+    assert bars.meters[0] == meter and model.plays_meters
+    downbeats = part.hvo[bars.starts[:-1]]
+    playing = [part.hvo[s:e, H.HITS].any() for s, e in zip(bars.starts[:-1], bars.starts[1:])]
+    landing = downbeats[:, [H.VOICES.index("kick"), H.VOICES.index("crash")]].any(axis=1)
+    assert landing[playing].mean() >= 0.9
+    again = midi.read_song(midi.midi_to_bytes(part.drums_midi))
+    assert again.time_signatures == part.song.time_signatures
+
+
 def test_demo_runs(tmp_path):
     out = tmp_path / "drums.mid"
     demo = [sys.executable, "-m", "drumgen", "demo"]
