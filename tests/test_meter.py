@@ -265,3 +265,18 @@ def test_a_take_without_meters_is_refused_for_a_song_in_another_meter(tmp_path):
 def test_a_meter_event_a_tick_off_the_bar_line_is_on_it(tmp_path):
     path = song_with(((0, 4, 4), (4 * TPB + 1, 3, 4)), end_tick=10 * TPB, tmp_path=tmp_path)
     assert midi.read_song(path).bars.meters[:2] == ((4, 4), (3, 4))
+
+
+def test_lanes_paint_bars_of_mixed_lengths(tmp_path, meter_model):
+    """One lane column per bar, whatever its length: a bar of 2/4 painted silent is silent, and only it."""
+    from drumgen import pipeline
+    from drumgen.lanes import LaneSpec
+
+    src = song_with(((0, 4, 4), (4 * TPB, 2, 4), (6 * TPB, 3, 4)), end_tick=12 * TPB, tmp_path=tmp_path)
+    song = midi.read_song(src)
+    assert [m for m in song.bars.meters] == [(4, 4), (2, 4), (3, 4), (3, 4)]
+    lanes = {"density": [0.8, 0.0, 0.8, 0.8]}
+    part = pipeline.make_drums(meter_model, song, controls=LaneSpec(lanes, "any"), seed=0)
+    starts = song.bars.starts
+    counts = [int(part.hvo[s:e, H.HITS].sum()) for s, e in zip(starts[:-1], starts[1:])]
+    assert counts[1] == 0 and all(c > 0 for c in counts[:1] + counts[2:])
