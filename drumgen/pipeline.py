@@ -86,8 +86,10 @@ def fills_in_four_four(reading: Reading, bars) -> Reading:
     notes = list(reading.notes)
     if len(asked):
         meters = sorted({f"{n}/{d}" for n, d in (bars.meters[b] for b in asked)})
+        which = "the fill asked" if len(asked) == 1 else "the fills asked"
         notes.append(f"fills are played in bars of 4/4 only (the fills drumgen learnt from are 4/4 bars): "
-                     f"{in_bars(asked)} ({', '.join(meters)}) were left to the model")
+                     f"{which} {in_bars(asked)} ({', '.join(meters)}) {'is' if len(asked) == 1 else 'are'} "
+                     "left to the model")
     fill = np.where(odd, np.nan, controls.fill).astype(np.float32)
     return Reading(C.Controls(controls.density, controls.intensity, controls.instruments, controls.style, fill),
                    notes, reading.lanes)

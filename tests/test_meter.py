@@ -246,7 +246,7 @@ def test_fills_asked_in_other_meters_are_left_to_the_model_in_any_form(tmp_path,
 
     src = song_with(((0, 4, 4), (8 * TPB, 3, 4)), end_tick=14 * TPB, tmp_path=tmp_path)  # 2 bars 4/4, 2 of 3/4
     part = pipeline.make_drums(meter_model, src, controls={"fill": 1.0})
-    assert "bars 3–4 (3/4) were left to the model" in part.reading.notes[-1]
+    assert "the fills asked in bars 3–4 (3/4) are left to the model" in part.reading.notes[-1]
     assert part.reading.controls.fill.tolist() == [[1.0, 1.0, None, None]] or \
         np.isnan(part.reading.controls.fill[0, 2:]).all() and (part.reading.controls.fill[0, :2] == 1).all()
     quiet = pipeline.make_drums(meter_model, src, controls={"fill": [0, 0, 0, 0]})
