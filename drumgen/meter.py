@@ -146,11 +146,19 @@ class Bars:
         """Every bar 4/4 (or 2/2, played as 4/4): the case every model plays, as before meters."""
         return all(m in PLAYED_AS_FOUR_FOUR for m in self.meters)
 
+    @cached_property
+    def step_bar(self) -> np.ndarray:
+        """(T,) the bar of each of the bars' own steps (read-only: shared)."""
+        index = np.repeat(np.arange(self.n_bars), self.lengths).astype(np.int64)
+        index.flags.writeable = False
+        return index
+
     def bar_of_step(self, n_steps: int | None = None) -> np.ndarray:
         """(T,) the bar of each step; steps past the last bar -1 (T defaults to the bars' own length)."""
-        n_steps = self.n_steps if n_steps is None else n_steps
+        if n_steps is None:
+            return self.step_bar
         out = np.full(n_steps, -1, np.int64)
-        index = np.repeat(np.arange(self.n_bars), self.lengths)[:n_steps]
+        index = self.step_bar[:n_steps]
         out[:len(index)] = index
         return out
 
@@ -196,8 +204,15 @@ class Bars:
         """(T,) bool: the steps where a felt beat starts (downbeats included)."""
         return self.features[:, 1] > 0.5
 
+    @cached_property
+    def step_position(self) -> np.ndarray:
+        """(T,) each step's place in its bar, 0 = the downbeat (read-only: shared)."""
+        position = np.arange(self.n_steps) - self.starts[self.step_bar]
+        position.flags.writeable = False
+        return position
+
     def position_in_bar(self) -> np.ndarray:
-        return np.arange(self.n_steps) - self.starts[self.bar_of_step()]
+        return self.step_position
 
 
 def bars_for(bars: Bars | str | tuple | None, n_steps: int) -> Bars:

@@ -153,11 +153,7 @@ def read_song(source: str | os.PathLike | bytes) -> Song:
     array = np.array(notes, dtype=np.int64).reshape(-1, 5)
     array = array[np.argsort(array[:, 4], kind="stable")]
     song = Song(tpb, array, _in_force(tempos), _in_force(meters), tracks, mid)
-    if len(array) and H.tick_to_step(array[:, 4].max(), tpb)[0] > MAX_BARS * M.MAX_BAR_STEPS:  # before bars are laid out
-        raise MidiError(f"This file is over {MAX_BARS} bars long; drumgen takes at most {MAX_BARS} bars. Cut it shorter.")
-    song.bars  # noqa: B018  (the meter map is checked here: a meter drumgen cannot play is said at once)
-    if song.n_bars > MAX_BARS:
-        raise MidiError(f"This file is {song.n_bars} bars long; drumgen takes at most {MAX_BARS} bars. Cut it shorter.")
+    song.bars  # noqa: B018  (laid out now: a meter drumgen cannot play, or over MAX_BARS bars, is said at once)
     return song
 
 

@@ -193,9 +193,8 @@ class DrumModel(nn.Module):
             self.eval()
         layout = None if bars.is_four_four and bars.n_steps == length else bars  # None: the 4/4 paths, as before
         rest = sampling.silent_bars(groove, layout)[..., 0] if rest_in_silent_bars else None
-        extra = {} if layout is None else {"bars": layout}
         out = self.predict(groove, ctrl, seeds, temperature, thresholds, engine, rest, steer and ctrl.any_set(), kept,
-                           **extra)
+                           layout)
         hvo = sampling.to_hvo(groove, out.probs, out.velocities, out.offsets, thresholds, caps, keep_groove_timing,
                               rest_in_silent_bars, ctrl, out.hits, steer, kept, layout)
         if loop:

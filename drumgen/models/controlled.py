@@ -64,8 +64,8 @@ class WindowBars:
     @classmethod
     def of(cls, bars: M.Bars, start: int, width: int, n_items: int = 1) -> WindowBars:
         """Steps start..start+width-1 of a song laid out in `bars` (which must cover them), for n_items."""
-        index = bars.bar_of_step()[start:start + width]
-        position = bars.position_in_bar()[start:start + width]
+        index = bars.step_bar[start:start + width]
+        position = bars.step_position[start:start + width]
         beat = np.minimum(position[::BEAT] // BEAT, BEATS_PER_BAR - 1)
         return cls(bars.features[None, start:start + width], (index - index[0])[None], beat[None]).repeat(n_items)
 

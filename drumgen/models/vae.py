@@ -177,12 +177,12 @@ class MonotonicGrooveVAE(DrumModel):
 
     def predict(self, groove: np.ndarray, controls: C.Controls, seeds: np.ndarray, temperature: float,
                 thresholds: np.ndarray, engine: Any = None, rest: np.ndarray | None = None,
-                steer: bool = False, kept: sampling.Kept | None = None) -> Prediction:
+                steer: bool = False, kept: sampling.Kept | None = None, bars=None) -> Prediction:
         """2-bar windows on every bar line, each with the latent noise of (its groove's seed, its
         start), joined by `sampling.stitch_windows`. Controls act at sampling time only (the
         shared `to_hvo` steers hits and velocities to them); style is ignored: this model was not
         trained with styles. `rest` and `kept` need nothing here: the model does not hear its own
-        drums (kept cells are put back by `to_hvo`)."""
+        drums (kept cells are put back by `to_hvo`); `bars` are 4/4 (`generate` refuses others for it)."""
         def window_fn(windows: np.ndarray, items: np.ndarray, starts: np.ndarray):
             noise = None if temperature == 0 else sampling.window_noise(seeds[items], starts, (self.config.latent_dim,))
             return self.predict_windows(windows, noise, temperature, engine)
