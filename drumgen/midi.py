@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import mido
 import numpy as np
@@ -63,6 +64,7 @@ class Song:
     time_signatures: list[tuple[int, int, int]] = field(default_factory=list)  # (tick, num, den)
     tracks: list[Track] = field(default_factory=list)
     source: mido.MidiFile | None = None
+    recording: Any = None  # a recording.Hearing when the song was heard in audio (the preview mixes it in)
 
     @property
     def bpm(self) -> float:
@@ -184,8 +186,9 @@ def _read_bytes(source: str | os.PathLike | bytes) -> bytes:
         raise MidiError("The file is empty.")
     if len(data) > MAX_FILE_BYTES:
         raise MidiError(f"This file is {len(data) / 1e6:.1f} MB; drumgen takes MIDI files up to {MAX_FILE_BYTES // 2**20} MB.")
-    if data[:4] == b"RIFF":
-        raise MidiError("This looks like a WAV (audio) file, not MIDI. drumgen needs a MIDI file (.mid).")
+    if data[:4] in (b"RIFF", b"fLaC", b"OggS") or data[:3] == b"ID3":
+        raise MidiError("This looks like an audio file, not MIDI: read it with drumgen.recording.hear "
+                        "(the page and the command line take recordings as they are).")
     if data[:4] != b"MThd":
         raise MidiError("This is not a MIDI file (it does not start with the MIDI header 'MThd').")
     return data

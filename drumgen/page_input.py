@@ -22,6 +22,7 @@ import numpy as np
 from . import controls as C
 from . import midi
 from .control_input import shown
+from .recording import read_source
 
 ALL_NOTES = "all"
 ANY_STYLE = "any"
@@ -120,11 +121,12 @@ def result_file(file: Any) -> str:
     return path
 
 
-def read_song(file: Any) -> tuple[midi.Song, str]:
+def read_song(file: Any, hearing: Any = None) -> tuple[midi.Song, str]:
     """(Song, file name) with the meter map checked, so a meter drumgen cannot play (or a meter change
-    inside a bar) is said as soon as the file is loaded."""
+    inside a bar) is said as soon as the file is loaded. A recording is heard (`hearing`: the musician's
+    corrections of tempo, bar 1, sensitivity and meter, see recording.parse_hearing)."""
     path = file_path(file)
-    song = midi.read_song(path)
+    song = read_source(path, hearing)
     if song.n_bars == 0:
         raise midi.MidiError("The file has no notes to make a groove from.")
     midi.check_meter(song)

@@ -28,6 +28,7 @@ from . import controls as C
 from . import hvo as H
 from . import midi
 from .control_input import Reading, in_bars
+from .recording import read_source
 
 
 @dataclass
@@ -109,7 +110,7 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
     if export is not None and not isinstance(export, midi.ExportOptions):
         raise ValueError(f"export must be midi.ExportOptions or None, got {type(export).__name__}")
     t0 = time.perf_counter()
-    song = source if isinstance(source, midi.Song) else midi.read_song(source)
+    song = read_source(source)
     groove = midi.song_to_groove(song, track, channel)
     reading = fills_in_four_four(read_controls(controls, song.n_bars), song.bars)
     t1 = time.perf_counter()
@@ -134,7 +135,7 @@ def take_part(source: str | os.PathLike | bytes | midi.Song, take: np.ndarray, t
     if export is not None and not isinstance(export, midi.ExportOptions):
         raise ValueError(f"export must be midi.ExportOptions or None, got {type(export).__name__}")
     t0 = time.perf_counter()
-    song = source if isinstance(source, midi.Song) else midi.read_song(source)
+    song = read_source(source)
     groove = midi.song_to_groove(song, track, channel)
     take = np.asarray(take, np.float32)
     if take.shape != (groove.shape[0], H.HVO_DIM):
