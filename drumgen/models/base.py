@@ -69,19 +69,22 @@ def sample_latent(mu: torch.Tensor, logvar: torch.Tensor, temperature: float = 1
 
 
 def elbo_loss(c: Any, hit_logits: torch.Tensor, velocities: torch.Tensor, offsets: torch.Tensor, mu: torch.Tensor,
-              logvar: torch.Tensor, target: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+              logvar: torch.Tensor, target: torch.Tensor, step: int,
+              cell_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Losses by name of outputs (B, T, 9) each and latents (B, L) against drums HVO (B, T, 27); `c`
     holds the loss weights, beta and its annealing steps.
 
     Each term is summed over a window's cells and averaged over the batch, so the KL term weighs
     against the whole window as in the ELBO (per-cell means make the KL win and the latent
     collapse). Velocity and offset errors count on the true hits only: elsewhere they are never
-    heard. The KL weight grows linearly to beta over the first beta_anneal_steps."""
+    heard. The KL weight grows linearly to beta over the first beta_anneal_steps. `cell_weight`
+    (B, T, 9), if given, weighs each cell's terms (a take's kept cells can count less than new ones)."""
     hits, true_v, true_o = target.split(H.N_VOICES, dim=-1)
     B = target.shape[0]
-    hit_loss = F.binary_cross_entropy_with_logits(hit_logits, hits, reduction="sum") / B
-    velocity_loss = ((velocities - true_v) ** 2 * hits).sum() / B
-    offset_loss = ((offsets - true_o) ** 2 * hits).sum() / B
+    w = 1.0 if cell_weight is None else cell_weight
+    hit_loss = (F.binary_cross_entropy_with_logits(hit_logits, hits, reduction="none") * w).sum() / B
+    velocity_loss = ((velocities - true_v) ** 2 * hits * w).sum() / B
+    offset_loss = ((offsets - true_o) ** 2 * hits * w).sum() / B
     kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / B
     beta = c.beta * min(1.0, step / max(c.beta_anneal_steps, 1))
     recon = c.hit_loss_weight * hit_loss + c.velocity_loss_weight * velocity_loss + c.offset_loss_weight * offset_loss

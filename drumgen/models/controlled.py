@@ -145,6 +145,8 @@ class ControlledConfig(ModelConfig):
     # new bars fit the kept bars after them as well as before; trained with random keep masks
     known_drums: bool = False
     known_share: float = 0.6     # share of training windows with some drums known (the rest: nothing known)
+    known_cell_weight: float = 1.0  # loss weight of the known cells: kept cells are copied at sampling time
+    # anyway, so what the model must learn there is the new cells around them
     # fills: a per-bar fill flag among the conditions (controls.FILL, as the fill judge hears each bar);
     # GMD's one-bar fill clips are spliced into the drums of beat windows, their groove left as it was:
     # the groove of a drummer's own fill already plays the fill, and a model trained on those alone
@@ -453,7 +455,12 @@ class RhythmDrivenDrumGen(DrumModel):
         history = self.history_with_own_beats(batch) if self.training and c.own_history > 0 else target
         outputs = self(batch["groove"], history, batch["cond"], batch["style"], known=batch.get("known"),
                        **layout_args(batch))
-        return elbo_loss(c, *(x.float() for x in outputs), target, step)  # float32 sums under bf16 autocast
+        known = batch.get("known")
+        weight = None
+        if known is not None and c.known_cell_weight != 1.0:
+            kept = known[..., -H.N_VOICES:]
+            weight = 1.0 + (c.known_cell_weight - 1.0) * kept
+        return elbo_loss(c, *(x.float() for x in outputs), target, step, weight)  # float32 sums under bf16 autocast
 
     def selection_score(self, windows) -> float:
         """Mean hit F1 on (up to) 256 validation windows with the true controls and with all free:
