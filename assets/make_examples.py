@@ -120,5 +120,30 @@ def main() -> None:
     write("changing_meters", 120, riff, program=33, meters=((0, 4, 4), (64, 2, 4), (72, 7, 8), (128, 4, 4)))
 
 
+def recording() -> None:
+    """bass_take.ogg: a recording for the page's example (the bass riff below played through drumgen's
+    SoundFont, mono, half a second of silence before bar 1, as a take starts), 4 bars at 100 BPM."""
+    import sys
+
+    sys.path.insert(0, str(HERE.parent))
+    from drumgen import audio
+
+    rng = np.random.default_rng(15)
+    riff = []
+    for bar in range(4):
+        root = (40, 40, 45, 43)[bar]
+        for step, interval, velocity in ((0, 0, 118), (3, 0, 84), (6, 12, 96), (8, 0, 112), (10, 7, 86), (12, 0, 104),
+                                         (14, 10, 80)):
+            riff.append((bar * 16 + step + rng.normal(0, 0.04), root + interval, velocity + int(rng.integers(-6, 6)), 2))
+    write("bass_take_source", 100, riff, program=33)
+    source = HERE / "bass_take_source.mid"
+    samples = audio.render_audio(source, sample_rate=22050).mean(axis=1)
+    source.unlink()
+    lead = np.zeros(int(0.5 * 22050), np.float32)
+    audio.write_audio(audio.normalized(np.concatenate([lead, samples]) * 0.7) * 0.7, HERE / "bass_take.ogg", 22050,
+                      "OGG")
+
+
 if __name__ == "__main__":
     main()
+    recording()

@@ -197,19 +197,20 @@ class DawExport:
     def __init__(self, app: DrumApp):
         self.app = app
 
-    def _read(self, file, take, options_args) -> tuple[midi.Song, np.ndarray, drum_maps.ExportOptions]:
+    def _read(self, file, take, options_args, hearing=None) -> tuple[midi.Song, np.ndarray, drum_maps.ExportOptions]:
         options = read_options(*options_args)
-        song, _ = read_song(file)
+        song, _ = read_song(file, hearing)
         return song, read_take(take, song), options
 
     @user_errors
     def export(self, file: Any, take: Any, drum_map: Any = "gm", tracks: Any = ONE_TRACK, humanize: Any = 1.0,
                swing: Any = 0.0, swing_grid: Any = "16th", velocity_low: Any = None, velocity_high: Any = None,
-               map_file: Any = None) -> str:
+               map_file: Any = None, hearing: Any = None) -> str:
         """(the song, the take (its drums MIDI), drum map, tracks, humanize, swing, swing grid, velocity
-        low and high, the map file for the map 'file') -> the path of the exported drums MIDI."""
+        low and high, the map file for the map 'file', a recording's corrections (see DrumApp.analyze))
+        -> the path of the exported drums MIDI."""
         song, take_hvo, options = self._read(file, take, (drum_map, tracks, humanize, swing, swing_grid,
-                                                          velocity_low, velocity_high, map_file))
+                                                          velocity_low, velocity_high, map_file), hearing)
         with self.app.gate.slot(song.n_bars):
             path = self.app.folders.new() / export_name(take, options)
             midi.write_midi(exported_midi(take_hvo, song, options), path)
@@ -218,12 +219,12 @@ class DawExport:
     @user_errors
     def preview(self, file: Any, take: Any, drum_map: Any = "gm", tracks: Any = ONE_TRACK, humanize: Any = 1.0,
                 swing: Any = 0.0, swing_grid: Any = "16th", velocity_low: Any = None, velocity_high: Any = None,
-                map_file: Any = None) -> tuple[str | None, str | None]:
+                map_file: Any = None, hearing: Any = None) -> tuple[str | None, str | None]:
         """The same arguments as `export` -> the page's two previews (the drums with the song, the drums
-        alone) as the export plays: its timing and dynamics, with the General MIDI kit; (None, None)
-        where there is no audio (the summary says why)."""
+        alone) as the export plays: its timing and dynamics, with the General MIDI kit (with a recording:
+        the recording itself); (None, None) where there is no audio (the summary says why)."""
         song, take_hvo, options = self._read(file, take, (drum_map, tracks, humanize, swing, swing_grid,
-                                                          velocity_low, velocity_high, map_file))
+                                                          velocity_low, velocity_high, map_file), hearing)
         if audio.audio_unavailable_reason() is not None:
             return None, None
         heard = options.with_(drum_map=drum_maps.GM, per_voice_tracks=False)
@@ -233,7 +234,7 @@ class DawExport:
         with self.app.gate.slot(song.n_bars, song_seconds(song)):
             try:
                 return previews.write_previews(song.source, drums, self.app.folders.new(), stem, end,
-                                               self.app.audio_rate)
+                                               self.app.audio_rate, recording=getattr(song, "recording", None))
             except audio.AudioUnavailable:  # the SoundFont would not load: Generate's summary says so
                 return None, None
 

@@ -187,7 +187,18 @@ def track_choices(song: midi.Song) -> list[tuple[str, str]]:
 
 
 def describe_song(song: midi.Song, name: str) -> str:
-    """Markdown: what drumgen understood of a file."""
+    """Markdown: what drumgen understood of a file; for a recording, what it heard (the tempo, bar 1,
+    the onsets, and its notes: a pickup left out, clipping)."""
+    heard = getattr(song, "recording", None)
+    if heard is not None:
+        bars = f"{song.n_bars} bar{'s' if song.n_bars != 1 else ''} of {song.meter_label}"
+        lines = [f"**{name}** (a recording): {bars} from bar 1 at {heard.bpm:.1f} BPM",
+                 heard.describe()[0].upper() + heard.describe()[1:]]
+        if heard.notes:
+            lines.append("**Note:** " + "; ".join(heard.notes) + ".")
+        lines.append("Not right? Correct the tempo, bar 1, the sensitivity or the meter under *What drumgen heard*, "
+                     "then Hear again.")
+        return "\n\n".join(lines)
     tempos = [bpm for _, bpm in song.tempos] or [midi.DEFAULT_BPM]
     tempo = f"{tempos[0]:.1f} BPM".replace(".0 ", " ")
     if len(tempos) > 1:

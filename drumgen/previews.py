@@ -9,6 +9,10 @@ mono: half the encoding of stereo) at PREVIEW_RATE, rendered in one FluidSynth p
 the mix, the drums part is the drums alone) and encoded side by side (the encoder releases the
 GIL). Lossless audio (stereo FLAC at 44.1 kHz) is made only when asked for, from the MIDI file of
 the song with the drums.
+
+A song heard in a recording (`recording=` its `recording.Hearing`) is not synthesised: the drums alone
+are rendered and mixed with the recording itself (`audio.mix_with_recording`: delayed to bar 1, levels
+balanced), for the previews and for the lossless audio alike.
 """
 from __future__ import annotations
 
@@ -28,19 +32,25 @@ _RENDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drumgen-render")
 _ENCODER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drumgen-encode")  # its second encoding
 
 
-def start_previews(*args: Any) -> Future:
-    """write_previews(*args) in a thread of its own (it runs beside the figure): a Future of its paths."""
-    return _RENDER.submit(write_previews, *args)
+def start_previews(*args: Any, **kwargs: Any) -> Future:
+    """write_previews(*args, **kwargs) in a thread of its own (it runs beside the figure): a Future of its paths."""
+    return _RENDER.submit(write_previews, *args, **kwargs)
 
 
 def write_previews(song_midi: Any, drums_midi: Any, folder: Path, stem: str, end_seconds: float | None = None,
-                   sample_rate: int = PREVIEW_RATE, mono: bool = PREVIEW_MONO) -> tuple[str, str]:
-    """(the drums with the song, the drums alone) as Ogg files in `folder` (mono by default).
+                   sample_rate: int = PREVIEW_RATE, mono: bool = PREVIEW_MONO, recording: Any = None) -> tuple[str, str]:
+    """(the drums with the song, the drums alone) as Ogg files in `folder` (mono by default); with a
+    `recording` (the song's recording.Hearing) the first is the drums mixed with the recording itself.
     AudioUnavailable or ValueError (too long, ...) as `audio.render_parts` raises them."""
-    song_part, drums = audio.render_parts([song_midi, drums_midi], sample_rate, until_seconds=end_seconds, mono=mono)
-    song_part += drums
-    mix = audio.normalized(song_part)
-    del song_part
+    if recording is not None:
+        drums = audio.render_parts([drums_midi], sample_rate, until_seconds=end_seconds, mono=mono)[0]
+        mix = audio.mix_with_recording(drums, recording, sample_rate)
+    else:
+        song_part, drums = audio.render_parts([song_midi, drums_midi], sample_rate, until_seconds=end_seconds,
+                                              mono=mono)
+        song_part += drums
+        mix = audio.normalized(song_part)
+        del song_part
     drums = audio.normalized(drums)
     paths = folder / f"{stem}_with_drums.ogg", folder / f"{stem}_drums.ogg"
     later = _ENCODER.submit(audio.write_audio, drums, paths[1], sample_rate, PREVIEW_FORMAT)
@@ -49,10 +59,34 @@ def write_previews(song_midi: Any, drums_midi: Any, folder: Path, stem: str, end
     return str(paths[0]), str(paths[1])
 
 
-def write_lossless(merged: Any, name: str | os.PathLike, folder: Path, sample_rate: int = LOSSLESS_RATE) -> str:
+def write_lossless(merged: Any, name: str | os.PathLike, folder: Path, sample_rate: int = LOSSLESS_RATE,
+                   recording: Any = None) -> str:
     """The song with its drums (a mido.MidiFile the page made, or its path) as FLAC in `folder`,
-    named after the MIDI file `name`."""
-    samples = audio.render_audio(merged, sample_rate=sample_rate)
+    named after the MIDI file `name`. With a `recording` (the song's recording.Hearing), the drums of
+    `merged` (its channel 10) mixed with the recording itself."""
+    if recording is not None:
+        drums = audio.render_parts([drums_only(merged)], sample_rate)[0]
+        samples = audio.mix_with_recording(drums, recording, sample_rate)
+    else:
+        samples = audio.render_audio(merged, sample_rate=sample_rate)
     path = folder / (Path(name).stem + ".flac")
     audio.write_audio(samples, path, sample_rate, LOSSLESS_FORMAT)
     return str(path)
+
+
+def drums_only(merged: Any) -> Any:
+    """A MIDI file (mido.MidiFile or a path) with only its drums (channel 10) and its meta events: the
+    song with its drums, less the song (for a recording, whose own sound is mixed in instead)."""
+    import mido
+
+    source = merged if isinstance(merged, mido.MidiFile) else mido.MidiFile(os.fspath(merged))
+    out = mido.MidiFile(type=source.type if source.type != 2 else 1, ticks_per_beat=source.ticks_per_beat)
+    for track in source.tracks:
+        kept, carry = mido.MidiTrack(), 0
+        for msg in track:
+            carry += msg.time
+            if msg.is_meta or getattr(msg, "channel", audio.DRUM_CHANNEL) == audio.DRUM_CHANNEL:
+                kept.append(msg.copy(time=carry))
+                carry = 0
+        out.tracks.append(kept)
+    return out

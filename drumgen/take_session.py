@@ -80,14 +80,14 @@ class PageTakes:
                 gr.Dropdown(choices=history.choices(), value=history.current, interactive=len(history) > 1))
 
     @user_errors
-    def new_song(self, file: Any, value: Any, history: Any) -> tuple:
+    def new_song(self, file: Any, value: Any, history: Any, hearing: Any = None) -> tuple:
         """A new file: its groove on the grid and no take, a new history -> (grid value, history, *view).
         A take that fits the file (its length and tempo map, and the grid's groove one of the file's:
         the same song loaded again, or a Generate that came first) stays, with its history."""
         if file is None:
             history = self.new_history()
             return {}, history, *self.view(history)
-        song, _ = read_song(file)
+        song, _ = read_song(file, hearing)
         take, _, _ = read_grid(value) if isinstance(value, dict) else (None, None, None)
         if isinstance(history, TakeHistory) and history.current is not None and take is not None \
                 and _same_groove(value.get("groove"), song):
@@ -113,7 +113,8 @@ class PageTakes:
         return self._numbered(history, number), history, *self.view(history)
 
     @user_errors
-    def hand_edit(self, file: Any, track: Any, value: Any, history: Any, progress: Any = PROGRESS) -> tuple:
+    def hand_edit(self, file: Any, track: Any, value: Any, history: Any, hearing: Any = None,
+                  progress: Any = PROGRESS) -> tuple:
         """The grid's hits changed by hand: render the new take, keep it -> (mix, drums alone, drums
         MIDI, song + drums MIDI, summary, history, *view)."""
         history = history if isinstance(history, TakeHistory) else self.new_history()
@@ -126,28 +127,28 @@ class PageTakes:
             shown = history.entry().shown
             return *shown.files, self._numbered(history, history.current), history, *self.view(history)
         change = "hand edit" if old is None else f"hand edit: {takes.describe_change(old, new, bars=takes.take_bars(take))}"
-        result = self.drums.render_take(file, track, value, progress, made=change)
+        result = self.drums.render_take(file, track, value, progress, made=change, hearing=hearing)
         shown = _share_groove(self._shown(result.take, result.mix, result.drums_audio, result.drums_midi,
                                           result.merged_midi, result.summary), history)
         number = history.add(result.hvo, label_of(shown.about), shown)
         return *shown.files, self._numbered(history, number), history, *self.view(history)
 
-    def undo(self, file: Any, track: Any, value: Any, history: Any) -> tuple:
+    def undo(self, file: Any, track: Any, value: Any, history: Any, hearing: Any = None) -> tuple:
         """Show the take the current one was made from -> (grid value, mix, drums alone, drums MIDI,
         song + drums MIDI, summary, history, *view)."""
-        return self._go(file, track, value, history, "undo")
+        return self._go(file, track, value, history, "undo", hearing=hearing)
 
-    def redo(self, file: Any, track: Any, value: Any, history: Any) -> tuple:
+    def redo(self, file: Any, track: Any, value: Any, history: Any, hearing: Any = None) -> tuple:
         """Show again the take last undone -> as undo."""
-        return self._go(file, track, value, history, "redo")
+        return self._go(file, track, value, history, "redo", hearing=hearing)
 
-    def swap(self, file: Any, track: Any, value: Any, history: Any) -> tuple:
+    def swap(self, file: Any, track: Any, value: Any, history: Any, hearing: Any = None) -> tuple:
         """A/B: show the take shown before this one -> as undo."""
-        return self._go(file, track, value, history, "swap")
+        return self._go(file, track, value, history, "swap", hearing=hearing)
 
-    def show(self, file: Any, track: Any, value: Any, history: Any, chosen: Any) -> tuple:
+    def show(self, file: Any, track: Any, value: Any, history: Any, chosen: Any, hearing: Any = None) -> tuple:
         """Show the take chosen in the takes list -> as undo."""
-        return self._go(file, track, value, history, "show", chosen)
+        return self._go(file, track, value, history, "show", chosen, hearing)
 
     @user_errors
     def select_bars(self, value: Any, text: Any) -> dict:
@@ -160,7 +161,7 @@ class PageTakes:
         return {**value, "bars": bars} if isinstance(value, dict) and "take" in value else grid_value(take, [], bars)
 
     @user_errors
-    def _go(self, file, track, value, history, how, chosen=None) -> tuple:
+    def _go(self, file, track, value, history, how, chosen=None, hearing=None) -> tuple:
         history = history if isinstance(history, TakeHistory) else self.new_history()
         if history.current is None:
             raise ValueError("Generate first: there are no takes yet.")
@@ -177,7 +178,7 @@ class PageTakes:
         take = takes.take_to_json(entry.take(), **shown.about)
         grid = grid_value(take, shown.groove, bars if isinstance(bars, list) else [], locked if isinstance(locked, list) else [])
         if shown.expired():  # made again from the take, with no model (results are kept two hours)
-            result = self.drums.render_take(file, track, grid, made=shown.about.get("made", "a take"))
+            result = self.drums.render_take(file, track, grid, made=shown.about.get("made", "a take"), hearing=hearing)
             entry.shown = shown = Shown(shown.about, shown.groove, result.mix, result.drums_audio, result.drums_midi,
                                         result.merged_midi, shown.summary)
             grid = result.take

@@ -152,21 +152,22 @@ class DrumApp:
 
     # events
     @user_errors
-    def analyze(self, file: Any) -> tuple[str, Any, str, dict]:
-        """A file -> (what was understood, the groove choices, the groove's piano roll, free lanes);
-        no file (the upload was cleared) -> the page as it starts."""
+    def analyze(self, file: Any, hearing: Any = None) -> tuple[str, Any, str, dict]:
+        """A file (MIDI or a recording; hearing: a recording's corrections {"bpm", "bar_one",
+        "sensitivity", "meter"}, each optional, or None) -> (what was understood, the groove choices, the
+        groove's piano roll, free lanes); no file (the upload was cleared) -> the page as it starts."""
         if file is None:
             return NO_FILE, gr.Dropdown(choices=[(ALL_NOTES, ALL_NOTES)], value=ALL_NOTES), None, {}
-        song, name = read_song(file)
+        song, name = read_song(file, hearing)
         with self.gate.slot(song.n_bars):
             choices = track_choices(song)
             figure = self._groove_figure(song, name, None)
         return describe_song(song, name), gr.Dropdown(choices=choices, value=ALL_NOTES), figure, free_lanes(song.n_bars)
 
     @user_errors
-    def groove(self, file: Any, track: Any) -> str:
+    def groove(self, file: Any, track: Any, hearing: Any = None) -> str:
         """The piano roll of the groove made from all notes or one track."""
-        song, name = read_song(file)
+        song, name = read_song(file, hearing)
         track_index = parse_track(track, song)
         with self.gate.slot(song.n_bars):
             return self._groove_figure(song, name, track_index)
@@ -205,57 +206,71 @@ class DrumApp:
 
     @user_errors
     def generate(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any, seed: Any,
-                 loop: Any = False, progress: Any = PROGRESS) -> tuple:
+                 loop: Any = False, hearing: Any = None, progress: Any = PROGRESS) -> tuple:
         """(file, track, lanes, style, model, temperature, seed, loop (the last bar leads back into the
-        first)) -> (the take (the grid's value), audio of the drums with the song, audio of the drums
-        alone, drums MIDI, song + drums MIDI, summary)."""
-        return self.run(file, track, lanes, style, model, temperature, seed, progress, loop=loop).outputs
+        first), hearing (a recording's corrections, see analyze)) -> (the take (the grid's value), audio
+        of the drums with the song (with a recording: the recording itself), audio of the drums alone,
+        drums MIDI, song + drums MIDI, summary)."""
+        return self.run(file, track, lanes, style, model, temperature, seed, progress, loop=loop,
+                        hearing=hearing).outputs
 
     @user_errors
     def new_variation(self, file: Any, track: Any, lanes: Any, style: Any, model: Any, temperature: Any,
-                      loop: Any = False, progress: Any = PROGRESS) -> tuple:
+                      loop: Any = False, hearing: Any = None, progress: Any = PROGRESS) -> tuple:
         """Generate with a new random seed: (seed, *generate's outputs)."""
         seed = secrets.randbelow(MAX_SEED + 1)
-        return (seed, *self.run(file, track, lanes, style, model, temperature, seed, progress, loop=loop).outputs)
+        return (seed, *self.run(file, track, lanes, style, model, temperature, seed, progress, loop=loop,
+                                hearing=hearing).outputs)
 
     @user_errors
-    def lossless(self, merged_midi: Any) -> str:
-        """The MIDI of the song with its drums (Generate's last file) -> the same as lossless audio (FLAC)."""
+    def lossless(self, merged_midi: Any, file: Any = None, hearing: Any = None) -> str:
+        """The MIDI of the song with its drums (Generate's last file) -> the same as lossless audio (FLAC).
+        For a recording, give it too (file, and its corrections as Generate had them): the audio is then
+        the recording itself with the drums of the MIDI file, aligned to it."""
         reason = audio.audio_unavailable_reason()
         if reason:
             raise ValueError(reason)
         if merged_midi is None:
             raise ValueError("Generate first: the lossless audio is made from the song with its drums.")
-        song, _ = read_song(result_file(merged_midi))
-        with self.gate.slot(song.n_bars, song_seconds(song)):
-            return previews.write_lossless(song.source, file_path(merged_midi), self.folders.new())
+        merged, _ = read_song(result_file(merged_midi))
+        recording = None
+        if file is not None:
+            song, _ = read_song(file, hearing)
+            recording = getattr(song, "recording", None)
+            if recording is not None and not _same_onsets(merged, song):
+                raise ValueError("The song with its drums was not made for this recording (or with other "
+                                 "corrections): Generate again.")
+        with self.gate.slot(merged.n_bars, song_seconds(merged)):
+            return previews.write_lossless(merged.source, file_path(merged_midi), self.folders.new(),
+                                           recording=recording)
 
     @user_errors
     def regenerate(self, file: Any, track: Any, take: Any, bars: Any, lock: Any, lanes: Any, style: Any, model: Any,
-                   temperature: Any, seed: Any = None, loop: Any = False, progress: Any = PROGRESS) -> tuple:
+                   temperature: Any, seed: Any = None, loop: Any = False, hearing: Any = None,
+                   progress: Any = PROGRESS) -> tuple:
         """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the
         take (the grid's value, a take's JSON or its drums MIDI file), bars ('5-8, 12'; empty: the
         bars the grid's value selects, or every bar), voices to lock (names or 'kick,snare'; empty: the
         grid's locked voices), lanes, style, model, temperature, seed (empty: a new one, so the bars do
-        change), loop) -> (seed, *generate's outputs), the take output the new take."""
+        change), loop, hearing) -> (seed, *generate's outputs), the take output the new take."""
         seed = secrets.randbelow(MAX_SEED + 1) if seed is None or (isinstance(seed, str) and not seed.strip()) else seed
         result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock,
-                          loop=loop)
+                          loop=loop, hearing=hearing)
         return (result.seed, *result.outputs)
 
     @user_errors
-    def edit(self, file: Any, track: Any, take: Any, progress: Any = PROGRESS) -> tuple:
+    def edit(self, file: Any, track: Any, take: Any, hearing: Any = None, progress: Any = PROGRESS) -> tuple:
         """A take edited by hand, rendered without a model: (file, track, the take (the grid's value or
-        a take's JSON, as an object or text)) -> generate's outputs for it (the take as sent, its audio,
-        its MIDI files, a summary)."""
-        return self.render_take(file, track, take, progress).outputs
+        a take's JSON, as an object or text), hearing (a recording's corrections)) -> generate's outputs
+        for it (the take as sent, its audio, its MIDI files, a summary)."""
+        return self.render_take(file, track, take, progress, hearing=hearing).outputs
 
     def render_take(self, file: Any, track: Any, take: Any, progress: Callable | None = None,
-                    made: str = "hand edit") -> Result:
+                    made: str = "hand edit", hearing: Any = None) -> Result:
         """What `edit` does, as a Result: MIDI, the take's value, audio; the grid's bars and locks kept."""
         step = progress or (lambda *a, **k: None)
         t0 = time.perf_counter()
-        song, name = read_song(file)
+        song, name = read_song(file, hearing)
         track_index = parse_track(track, song)
         value, bars, locked = read_grid(take)
         if value is None:
@@ -277,7 +292,7 @@ class DrumApp:
 
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
-            bars: Any = None, lock: Any = None, loop: Any = False) -> Result:
+            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None) -> Result:
         """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
         Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
         and voices asked for are made new (Regenerate)."""
@@ -287,7 +302,7 @@ class DrumApp:
         seed, loop = parse_seed(seed), P.parse_loop(loop)
         temperature, clamped = P.parse_temperature(temperature)
         style = P.parse_style(style)
-        song, name = read_song(file)
+        song, name = read_song(file, hearing)
         track_index = parse_track(track, song)
         reading = LaneSpec(lanes, style).for_song(song.n_bars)
         edit = None if take is None and bars is None and lock is None else read_edit(song, take, bars, lock)
@@ -351,7 +366,8 @@ class DrumApp:
         sound = None
         if reason is None:  # audio renders and encodes outside the GIL, beside the take's value
             end = audio.seconds_at_tick(drums_out, song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT)
-            sound = previews.start_previews(song.source, drums_out, folder, stem, end, self.audio_rate)
+            sound = previews.start_previews(song.source, drums_out, folder, stem, end, self.audio_rate,
+                                            recording=getattr(song, "recording", None))
         take = grid_value(takes.song_take_json(hvo, song, **about), part.groove, bars, locked)
         lap("take")
         if sound is not None:
@@ -372,6 +388,15 @@ class DrumApp:
         step(1.0, desc="done")
         return Result(take, mix, drums_audio, str(drums_midi), str(merged_midi), "\n\n".join(lines),
                       about.get("seed"), hvo, timings)
+
+
+def _same_onsets(merged: midi.Song, song: midi.Song) -> bool:
+    """Whether the song with its drums holds this song's notes (its tempo map and onsets): the merged
+    MIDI was made for this recording as heard now."""
+    theirs = merged.notes[merged.notes[:, 1] != midi.DRUM_CHANNEL]
+    scale = merged.ticks_per_beat / song.ticks_per_beat
+    return len(theirs) == len(song.notes) and np.allclose(np.sort(theirs[:, 4]), np.sort(song.notes[:, 4]) * scale,
+                                                          atol=1)
 
 
 def examples() -> list[str]:
