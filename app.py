@@ -20,18 +20,22 @@ from collections.abc import Sequence
 
 import gradio as gr
 
-from drumgen import export_page, page_limits, webapp
+from drumgen import export_page, page_limits, recording_page, webapp
 from drumgen import hvo as H
+from drumgen import recording as R
 from drumgen.lanes import LANE_ROWS
+from drumgen.tap_pad import STOP_JS, TapPad
 from drumgen.take_grid import BARS_TEXT_JS, TakeGrid
 from drumgen.take_session import PageTakes
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
 CONCURRENCY = page_limits.SLOTS  # requests worked on at once (one per CPU core of a small machine): drumgen's WorkGate
-MAX_UPLOAD = "16mb"      # larger uploads are refused by Gradio; drumgen itself says so above 8 MB
+MAX_UPLOAD = "100mb"     # larger uploads are refused by Gradio (a 10-minute WAV); drumgen says so above 8 MB of MIDI
+FILE_TYPES = [".mid", ".midi", *R.AUDIO_SUFFIXES]
 INTRO = """# drumgen: a drum part for your groove
-Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song) and it writes a 9-piece
-drum part that follows it, at your tempo. **1.** Upload a `.mid` or pick an example. **2.** Paint per-bar
+Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song), a recording (a riff, a bass
+take, a beatbox) or taps, and it writes a 9-piece drum part that follows it, at your tempo. **1.** Upload a `.mid`
+or a recording (`.wav`, `.flac`, `.ogg`, `.mp3`), record or tap one below, or pick an example. **2.** Paint per-bar
 controls if you like (or leave them free). **3.** Generate, listen, download the MIDI. **4.** Edit the take on
 its grid: click hits in or out, select bars and Regenerate them, lock the drums you like; Undo and A/B any time."""
 CSS = """
@@ -45,20 +49,48 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
     """The page around `drums` (its models, its functions); examples: MIDI files to offer."""
     examples = webapp.examples() if examples is None else list(examples)
     pages = PageTakes(drums)
+    heard = recording_page.RecordingPage(drums)
+    recordings = webapp.example_recordings()
     with gr.Blocks(title="drumgen", delete_cache=(1800, 7200)) as demo:
         history = gr.State(pages.new_history(), time_to_live=7200)  # this session's takes (Undo, Redo, A/B)
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                file = gr.File(label="Your groove (.mid, .midi)", file_types=[".mid", ".midi"], type="filepath",
-                               height=120)
+                file = gr.File(label="Your groove (.mid, .midi) or a recording (.wav, .flac, .ogg, .mp3)",
+                               file_types=FILE_TYPES, type="filepath", height=120, elem_id="drumgen-file")
                 if examples:
                     gr.Examples([[p] for p in examples], inputs=[file], label="...or an example groove")
+                if recordings:
+                    gr.Examples([[p] for p in recordings], inputs=[file], label="...or an example recording")
             with gr.Column(scale=4, min_width=320):
                 track = gr.Dropdown(label="Make the groove from", choices=[(webapp.ALL_NOTES, webapp.ALL_NOTES)],
                                     value=webapp.ALL_NOTES, allow_custom_value=True,
                                     info="all notes, or one track (e.g. just the bass)")
                 info = gr.Markdown(webapp.NO_FILE, elem_id="drumgen-info")
+        # a recording's corrections, one value for every event (None: all found from the music)
+        hearing = gr.JSON(None, visible=False, label="hearing")
+        with gr.Accordion("No MIDI? Record or tap a groove", open=False, elem_id="drumgen-record"):
+            with gr.Tabs():
+                with gr.Tab("Record"):
+                    take = gr.Audio(sources=["microphone", "upload"], type="filepath", label="A take (a riff, a bass "
+                                    "line, a beatbox: notes that start clearly)", elem_id="drumgen-mic")
+                    use_take = gr.Button("Use this recording", variant="primary")
+                with gr.Tab("Tap"):
+                    taps = TapPad(label="Tap a groove", elem_id="drumgen-taps")
+                    use_taps = gr.Button("Use taps", variant="primary", elem_id="drumgen-use-taps")
+        with gr.Accordion("What drumgen heard in the recording", open=True, visible=False,
+                          elem_id="drumgen-heard") as heard_box:
+            heard_picture = gr.Image(type="filepath", format="png", interactive=False, show_label=False,
+                                     elem_id="drumgen-heard-picture")
+            with gr.Row(elem_classes="drumgen-tools"):
+                heard_bpm = gr.Number(None, label="Tempo (BPM)", info="empty: detect it", minimum=0,
+                                      maximum=R.MAX_BPM, min_width=140, elem_id="drumgen-heard-bpm")
+                heard_bar_one = gr.Number(None, label="Bar 1 (seconds)", info="empty: find it", minimum=0,
+                                          min_width=140, elem_id="drumgen-heard-bar-one")
+                heard_sensitivity = gr.Slider(0, 1, value=R.DEFAULT_SENSITIVITY, step=0.05, label="Sensitivity",
+                                              info="higher: fainter onsets count", min_width=160)
+                heard_meter = gr.Dropdown(recording_page.METER_CHOICES, value="4/4", label="Meter", min_width=100)
+                hear_again = gr.Button("Hear again", variant="primary", min_width=110)
         with gr.Accordion("Your groove as a piano roll (the take's grid below shows it too)", open=False):
             roll = gr.Image(label="Your groove (orange)", type="filepath", format="png", interactive=False,
                             show_label=False, elem_id="drumgen-roll")
@@ -134,7 +166,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                 daw_button = gr.Button("Export the drums MIDI", variant="primary", scale=1)
                 daw_file = gr.File(label="MIDI for your DAW", interactive=False, scale=2, height=90)
         daw_inputs = [file, drums_midi, daw_map, daw_tracks, daw_humanize, daw_swing, daw_swing_grid, daw_low,
-                      daw_high, daw_map_file]
+                      daw_high, daw_map_file, hearing]
         daw_map_file.upload(lambda _: export_page.MAP_FILE, daw_map_file, daw_map, api_visibility="private")
         for trigger in (daw_map.change, daw_map_file.change):
             trigger(export_page.describe_map, [daw_map, daw_map_file], daw_map_info, api_visibility="private",
@@ -156,29 +188,42 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         light = dict(concurrency_id=page_limits.LIGHT, concurrency_limit=4, show_progress="hidden")
         page = dict(api_visibility="private")  # the page's own: the history is per session, not an API
         record = dict(fn=pages.record, inputs=[*results, history], outputs=[summary, history, *view], **page, **light)
-        file.change(drums.analyze, file, [info, track, roll, lanes], api_name="analyze", **heavy).success(
-            pages.new_song, [file, grid, history], [grid, history, *view], **page, **light)
-        track.input(drums.groove, [file, track], roll, api_name="groove", **heavy)
+        corrections = [hearing, heard_bpm, heard_bar_one, heard_sensitivity, heard_meter]
+        shown_heard = dict(fn=heard.show, inputs=[file, hearing], outputs=[heard_box, heard_picture, heard_bpm,
+                                                                          heard_bar_one], **page, **heavy)
+        new_song = dict(fn=pages.new_song, inputs=[file, grid, history, hearing], outputs=[grid, history, *view], **page,
+                        **light)
+        file.change(heard.reset, file, corrections, **page, **light).then(
+            drums.analyze, [file, hearing], [info, track, roll, lanes], api_name="analyze", **heavy).success(
+            **new_song).success(**shown_heard)
+        hear_again.click(heard.corrections, corrections[1:], hearing, **page, **light).success(
+            drums.analyze, [file, hearing], [info, track, roll, lanes], **page, **heavy).success(
+            **new_song).success(**shown_heard)
+        use_take.click(heard.use_recording, take, file, **page, **light)
+        use_taps.click(heard.use_taps, taps, file, js=STOP_JS, **page, **light)
+        track.input(drums.groove, [file, track, hearing], roll, api_name="groove", **heavy)
         for shape, button in shape_buttons.items():
             button.click(drums.lane_shaper(shape), [lanes, lane, level], lanes, api_name=f"lane_{shape}", **light)
         free_all.click(drums.free_all, lanes, lanes, api_name="free_lanes", **light)
-        generate.click(drums.generate, [*settings, seed, loop], results, api_name="generate", **heavy).success(**record)
-        variation.click(drums.new_variation, [*settings, loop], [seed, *results], api_name="new_variation",
+        generate.click(drums.generate, [*settings, seed, loop, hearing], results, api_name="generate",
+                       **heavy).success(**record)
+        variation.click(drums.new_variation, [*settings, loop, hearing], [seed, *results], api_name="new_variation",
                         **heavy).success(**record)
         regenerate.click(drums.regenerate, [file, track, grid, regen_bars, regen_lock, lanes, style, model,
-                                            temperature, regen_seed, loop], [seed, *results], api_name="regenerate",
+                                            temperature, regen_seed, loop, hearing], [seed, *results],
+                         api_name="regenerate",
                          **heavy).success(**record)
         # the API's edit (the page's own hand edits below keep the grid as the person left it)
-        gr.on([], drums.edit, [file, track, grid], results, api_name="edit", **heavy)
-        grid.input(pages.hand_edit, [file, track, grid, history], [mix, alone, drums_midi, merged_midi, summary,
+        gr.on([], drums.edit, [file, track, grid, hearing], results, api_name="edit", **heavy)
+        grid.input(pages.hand_edit, [file, track, grid, history, hearing], [mix, alone, drums_midi, merged_midi, summary,
                                                                     history, *view], trigger_mode="always_last",
                    **page, **heavy)
         grid.change(None, grid, regen_bars, js=BARS_TEXT_JS, **page)  # the bars selected, as text
         regen_bars.submit(pages.select_bars, [grid, regen_bars], grid, **page, **light)
         for button, how in ((undo, pages.undo), (redo, pages.redo), (ab, pages.swap)):
-            button.click(how, [file, track, grid, history], shown, **page, **light)
-        take_list.input(pages.show, [file, track, grid, history, take_list], shown, **page, **light)
-        lossless_button.click(drums.lossless, merged_midi, lossless, api_name="lossless_audio", **heavy)
+            button.click(how, [file, track, grid, history, hearing], shown, **page, **light)
+        take_list.input(pages.show, [file, track, grid, history, take_list, hearing], shown, **page, **light)
+        lossless_button.click(drums.lossless, [merged_midi, file, hearing], lossless, api_name="lossless_audio", **heavy)
     demo.queue(max_size=page_limits.QUEUE_SIZE)
     demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs)
     return demo

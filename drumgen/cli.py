@@ -1,7 +1,9 @@
 """Command line: `python -m drumgen generate groove.mid -o drums.mid [--fill 8,16] [--loop]`, `python -m drumgen regenerate
 song.mid --take drums.mid --bars 5-8 -o new.mid`, `python -m drumgen tracks file.mid`,
 `python -m drumgen drum-maps` (the drum maps the MIDI can be written with) and
-`python -m drumgen demo` (drums for an example groove, printed as a grid).
+`python -m drumgen demo` (drums for an example groove, printed as a grid). A recording (WAV, FLAC, OGG, MP3)
+goes wherever a MIDI file does: `python -m drumgen generate take.wav -o drums.mid --mix mix.wav [--bpm 96]
+[--bar-one 1.2] [--sensitivity 0.6] [--meter 3/4]`; `tracks take.wav` says what drumgen heard in it.
 
     python -m drumgen generate song.mid -o drums.mid --density 0.3-0.9 --intensity 0.6 --mute ride,crash \
         --weight snare=0.3 --style funk
@@ -17,6 +19,7 @@ import numpy as np
 from . import controls as C
 from . import drum_maps, midi, pipeline, takes
 from . import hvo as H
+from . import recording as R
 from .control_input import ControlSpec, ignored_controls, in_bars, parse_weights
 from .models.checkpoint import CHECKPOINT_DIR, SHIPPED, load_default_model
 
@@ -25,8 +28,13 @@ DEMO_GROOVE = CHECKPOINT_DIR.parent / "assets" / "tapped_rhythm.mid"
 
 def _add_generate_options(gen: argparse.ArgumentParser, output_help: str) -> None:
     """The options `generate` and `regenerate` share: the groove, the controls, the model, sampling."""
-    gen.add_argument("input", help="any MIDI file: a tapped rhythm, a bass line, a song")
+    gen.add_argument("input", help="any MIDI file (a tapped rhythm, a bass line, a song) or a recording "
+                                   f"({R.AUDIO_FORMATS_SAID}: a riff, a bass take, a beatbox)")
     gen.add_argument("-o", "--output", required=True, help=output_help)
+    gen.add_argument("--mix", metavar="AUDIO", default=None,
+                     help="also write the drums with the song as audio (.wav, .flac or .ogg): for a recording, the "
+                          "recording itself with the drums aligned to it")
+    _add_hearing_options(gen)
     gen.add_argument("--track", type=int, default=None, help="use only this track's notes (see `tracks`); default: all notes")
     gen.add_argument("--channel", type=int, default=None, help="use only the notes on this MIDI channel (1-16)")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same drums (default 0)")
@@ -83,6 +91,57 @@ def _add_generate_options(gen: argparse.ArgumentParser, output_help: str) -> Non
                           "e.g. 60-110 to even out the dynamics; default: as generated")
 
 
+def _add_hearing_options(parser: argparse.ArgumentParser) -> None:
+    heard = parser.add_argument_group("a recording (how drumgen hears it; default: found from the music)")
+    heard.add_argument("--bpm", default=None, help=f"its tempo, {R.MIN_BPM:g}-{R.MAX_BPM:g} BPM (default: beat tracking)")
+    heard.add_argument("--bar-one", metavar="SECONDS", default=None,
+                       help="where bar 1 starts, in seconds from the start (default: the beat nearest the first strong onset)")
+    heard.add_argument("--sensitivity", default=None,
+                       help=f"0-1: how faint an onset may be and still count (default {R.DEFAULT_SENSITIVITY})")
+    heard.add_argument("--meter", default=None, help="its meter, e.g. 3/4 or 6/8 (default 4/4)")
+
+
+def _hearing(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in (("bpm", args.bpm), ("bar_one", args.bar_one), ("sensitivity", args.sensitivity),
+                              ("meter", args.meter)) if v is not None}
+
+
+def read_input(args: argparse.Namespace) -> midi.Song:
+    """The input as a Song: a MIDI file read, a recording heard with the --bpm, --bar-one, --sensitivity
+    and --meter given (those are refused for a MIDI file, which has its own tempo and meter)."""
+    said = _hearing(args)
+    if not R.looks_like_audio(args.input):
+        if said:
+            print(f"note: {args.input} is MIDI, which has its own tempo and meter: "
+                  + ", ".join("--" + k.replace("_", "-") for k in said) + " ignored", file=sys.stderr)
+        return midi.read_song(args.input)
+    song = R.read_source(args.input, said)
+    midi.check_meter(song)
+    return song
+
+
+def write_mix(part: pipeline.DrumPart, path: str) -> None:
+    """The drums with the song as audio (stereo, 44.1 kHz): for a recording, the recording with the drums
+    aligned to its bar 1 (audio.mix_with_recording); for MIDI, the song with its drums synthesised."""
+    from pathlib import Path
+
+    from . import audio
+
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"--mix: write a .wav, .flac or .ogg file, not {Path(path).name}")
+    rate = 44100
+    end = audio.seconds_at_tick(part.drums_midi, part.song.n_steps * part.drums_midi.ticks_per_beat // H.STEPS_PER_BEAT)
+    recording = getattr(part.song, "recording", None)
+    if recording is not None:
+        drums = audio.render_parts([part.drums_midi], rate, until_seconds=end)[0]
+        samples = audio.mix_with_recording(drums, recording, rate)
+    else:
+        samples = audio.normalized(sum(audio.render_parts([part.song.source, part.drums_midi], rate, until_seconds=end)))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    audio.write_audio(samples, path, rate, fmt)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m drumgen", description="Turn a MIDI rhythm into a drum part.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,8 +154,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="bars that get new drums, as musicians count them: '5-8', '5,12', '3'; default: every bar")
     regen.add_argument("--lock", metavar="VOICES", default=None,
                        help="voices kept as they are in every bar, e.g. kick,snare (new hats around the kept kick)")
-    tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter")
+    tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter (a recording: what drumgen heard)")
     tracks.add_argument("input")
+    _add_hearing_options(tracks)
     maps = sub.add_parser("drum-maps", help="list the drum maps (the note each voice is written on)")
     maps.add_argument("map", nargs="?", default=None, help="one map, by name or file (checks a file); default: all")
     demo = sub.add_parser("demo", help="drums for an example groove with the shipped model, printed as a grid")
@@ -148,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "drum-maps":
             return _drum_maps(args)
         if args.command == "tracks":
-            song = midi.read_song(args.input)
+            song = read_input(args)
+            heard = getattr(song, "recording", None)
+            if heard is not None:
+                print(f"{args.input}: a recording; {heard.describe()}")
+                print(f"  {song.n_bars} bars of {song.meter_label} from bar 1 (the groove: one track of onsets)")
+                for note in heard.notes:
+                    print(f"  note: {note}")
+                return 0
             meter = song.meter_label if song.time_signatures else "4/4 (none given)"
             print(f"{args.input}: {song.n_bars} bars, {song.bpm:.1f} BPM, ticks per beat {song.ticks_per_beat}, "
                   f"meter {meter}")
@@ -172,7 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in ignored_controls(model, spec):
             print(f"note: {model.kind} ignores {name}; use --model controlled to choose a {name}",
                   file=sys.stderr)
-        song = midi.read_song(args.input)
+        if args.mix:
+            from .audio import audio_unavailable_reason
+
+            reason = audio_unavailable_reason()
+            if reason:
+                raise ValueError(f"--mix: {reason}")
+        song = read_input(args)
         keep = {}
         if args.command == "regenerate":
             if export.humanize != 1 or export.swing or export.velocity_range:
@@ -197,8 +270,16 @@ def main(argv: list[str] | None = None) -> int:
             step_changed = (part.hvo != keep["keep"]).any(axis=-1)
             bars_changed = np.nonzero(np.add.reduceat(step_changed, song.bars.starts[:-1]) > 0)[0]
             changed = f"; new drums {in_bars(bars_changed)}" if len(bars_changed) else "; no bar changed"
+        heard = getattr(song, "recording", None)
+        if heard is not None:
+            print(f"heard in {args.input}: {heard.describe()}", file=sys.stderr)
+            for note in heard.notes:
+                print(f"note: {note}", file=sys.stderr)
+        if args.mix:
+            write_mix(part, args.mix)
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars of {song.meter_label} "
-              f"at {song.bpm:.1f} BPM ({model.kind}){changed}")
+              f"at {song.bpm:.1f} BPM ({model.kind}){changed}" + (f"; {args.mix}: the drums with the "
+              f"{'recording' if heard is not None else 'song'}" if args.mix else ""))
         return 0
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -399,6 +399,13 @@ def _same_onsets(merged: midi.Song, song: midi.Song) -> bool:
                                                           atol=1)
 
 
+def example_recordings() -> list[str]:
+    """The example recordings in assets/ (audio files: the page offers them beside the MIDI grooves)."""
+    from .recording import AUDIO_SUFFIXES
+
+    return [str(p) for p in sorted(ASSETS.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
+
+
 def examples() -> list[str]:
     """The example grooves in assets/, the one with several tracks first."""
     order = ["bass_and_keys.mid", "funk_bass.mid", "tapped_rhythm.mid", "son_clave.mid", "waltz_bass.mid",

@@ -96,12 +96,12 @@ def test_every_action_is_a_named_endpoint(served):
             "/lane_ramp_down", "/lane_free", "/free_lanes", "/lossless_audio", "/export",
             "/export_preview"} == set(api)  # the page's own (the takes history, the grid's hand edits) are not
     params = [p["parameter_name"] for p in api["/generate"]["parameters"]]
-    assert params == ["file", "track", "lanes", "style", "model", "temperature", "seed", "loop"]
-    assert api["/generate"]["parameters"][-1]["parameter_has_default"]  # callers of the old seven still work
+    assert params == ["file", "track", "lanes", "style", "model", "temperature", "seed", "loop", "hearing"]
+    assert all(p["parameter_has_default"] for p in api["/generate"]["parameters"][-2:])  # callers of the old seven still work
     lanes = api["/generate"]["parameters"][2]
     assert lanes["type"]["type"] == "object" and "list[float | None]" in lanes["python_type"]["type"]
     assert len(api["/generate"]["returns"]) == 6 and api["/generate"]["returns"][0]["type"]["title"] == "A take on the grid"
-    assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["file", "track", "take"]
+    assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["file", "track", "take", "hearing"]
     assert len(api["/edit"]["returns"]) == 6
 
 
@@ -254,7 +254,7 @@ def test_api_callers_can_send_anything(served, groove):
 
     sent = httpx.post(url + "gradio_api/call/generate", json={"data": [None]}).json()["event_id"]
     reply = httpx.get(url + f"gradio_api/call/generate/{sent}").text
-    assert "/generate takes 8 values (file, track, lanes, style, model, temperature, seed, loop); 1 came." in reply
+    assert "/generate takes 9 values (file, track, lanes, style, model, temperature, seed, loop, hearing); 1 came." in reply
     assert "object at 0x" not in reply
     assert "drum hits" in generate(client, groove)[-1]  # still serving
 

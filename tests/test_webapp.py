@@ -98,7 +98,7 @@ def bad_files(tmp_path):
     make_midi(tmp_path / "odd.mid", groove_notes(2), meters=((0, 7, 16),))  # 7/16: sixteenths are not counted
     return [(tmp_path / "empty.mid", "The file is empty"),
             (tmp_path / "random.mid", "not a MIDI file"),
-            (tmp_path / "song.mid", "looks like a WAV"),
+            (tmp_path / "song.mid", "cannot read this audio file"),  # audio bytes are heard as audio
             (tmp_path / "huge.mid", "takes MIDI files up to 8 MB"),
             (tmp_path / "silent.mid", "no notes"),
             (tmp_path / "odd.mid", "7/16 (from bar 1)")]
