@@ -120,6 +120,15 @@ def read_input(args: argparse.Namespace) -> midi.Song:
     return song
 
 
+def _mix_format(path: str) -> str:
+    from pathlib import Path
+
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"--mix: write a .wav, .flac or .ogg file, not {Path(path).name}")
+    return fmt
+
+
 def write_mix(part: pipeline.DrumPart, path: str) -> None:
     """The drums with the song as audio (stereo, 44.1 kHz): for a recording, the recording with the drums
     aligned to its bar 1 (audio.mix_with_recording); for MIDI, the song with its drums synthesised."""
@@ -127,9 +136,7 @@ def write_mix(part: pipeline.DrumPart, path: str) -> None:
 
     from . import audio
 
-    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG"}.get(Path(path).suffix.lower())
-    if fmt is None:
-        raise ValueError(f"--mix: write a .wav, .flac or .ogg file, not {Path(path).name}")
+    fmt = _mix_format(path)
     rate = 44100
     end = audio.seconds_at_tick(part.drums_midi, part.song.n_steps * part.drums_midi.ticks_per_beat // H.STEPS_PER_BEAT)
     recording = getattr(part.song, "recording", None)
@@ -242,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mix:
             from .audio import audio_unavailable_reason
 
+            _mix_format(args.mix)
             reason = audio_unavailable_reason()
             if reason:
                 raise ValueError(f"--mix: {reason}")
@@ -277,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {note}", file=sys.stderr)
         if args.mix:
             write_mix(part, args.mix)
+        bpm = heard.bpm if heard is not None else song.bpm  # a recording's: the median over its beats
         print(f"wrote {args.output}: {H.hit_count(hvo)} drum hits over {song.n_bars} bars of {song.meter_label} "
-              f"at {song.bpm:.1f} BPM ({model.kind}){changed}" + (f"; {args.mix}: the drums with the "
+              f"at {bpm:.1f} BPM ({model.kind}){changed}" + (f"; {args.mix}: the drums with the "
               f"{'recording' if heard is not None else 'song'}" if args.mix else ""))
         return 0
     except (midi.MidiError, ValueError, FileNotFoundError, OSError) as exc:

@@ -379,7 +379,9 @@ class DrumApp:
 
         hits = int(H.hit_count(hvo))
         meter = "" if song.bars.is_four_four else f" of {song.meter_label}"
-        lines = [f"**{plural(hits, 'drum hit')}** over {plural(part.n_bars, 'bar')}{meter} at {song.bpm:.0f} BPM for **{name}** "
+        heard = getattr(song, "recording", None)
+        bpm = song.bpm if heard is None else heard.bpm  # a recording's tempo map has a tempo a beat: its median
+        lines = [f"**{plural(hits, 'drum hit')}** over {plural(part.n_bars, 'bar')}{meter} at {bpm:.0f} BPM for **{name}** "
                  f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · {head}", *lines]
         if notes:
             lines.append("**Note:** " + "; ".join(notes) + ".")
