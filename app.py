@@ -50,7 +50,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
     examples = webapp.examples() if examples is None else list(examples)
     pages = PageTakes(drums)
     heard = recording_page.RecordingPage(drums)
-    recordings = webapp.example_recordings()
+    recordings = recording_page.examples()
     with gr.Blocks(title="drumgen", delete_cache=(1800, 7200)) as demo:
         history = gr.State(pages.new_history(), time_to_live=7200)  # this session's takes (Undo, Redo, A/B)
         gr.Markdown(INTRO)
@@ -135,7 +135,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             take_list = gr.Dropdown(label="Takes (pick one to hear it)", choices=[], value=None, scale=4, min_width=240,
                                     interactive=False, elem_id="drumgen-take-list")
         with gr.Row():
-            mix = gr.Audio(label="Drums with your song", type="filepath", interactive=False)
+            mix = gr.Audio(label="Drums with your song", type="filepath", interactive=False, elem_id="drumgen-mix")
             alone = gr.Audio(label="Drums alone", type="filepath", interactive=False)
         with gr.Row():
             drums_midi = gr.File(label="MIDI: the drums", interactive=False, elem_id="drumgen-drums-midi")

@@ -397,35 +397,3 @@ def audio_to_bytes(samples: np.ndarray, sample_rate: int = 44100, format: str = 
     write_audio(samples, buffer, sample_rate, format)
     return buffer.getvalue()
 
-
-DRUMS_OVER_RECORDING = 0.9  # the drums' loudness (RMS while playing) against the recording's in a mix
-_ACTIVE = 10 ** (-40 / 20)  # samples this far under a part's peak are its silences (left out of its level)
-
-
-def _level(samples: np.ndarray) -> float:
-    """RMS of a part while it plays (its silences left out), 0 for silence."""
-    x = np.abs(samples if samples.ndim == 1 else samples.mean(axis=1))
-    peak = float(x.max()) if len(x) else 0.0
-    if peak <= 1e-9:
-        return 0.0
-    playing = x[x > peak * _ACTIVE]
-    return float(np.sqrt(np.mean(np.square(playing, dtype=np.float64))))
-
-
-def mix_with_recording(drums: np.ndarray, hearing: Any, sample_rate: int, normalize: bool = True) -> np.ndarray:
-    """The drums (samples (n,) or (n, 2), tick 0 at their sample 0) mixed with the recording they were
-    made for (a recording.Hearing): the drums delayed by `hearing.bar_one` seconds (tick 0 is bar 1 in
-    the recording), the recording (mono, at `sample_rate`) under them from its start, the drums' level
-    set to DRUMS_OVER_RECORDING of the recording's, the mix normalised to -1 dBFS. As long as the longer
-    of the two; the shape of `drums` ((n,) or (n, 2), the recording on both sides)."""
-    drums = np.asarray(drums, np.float32)
-    recording = hearing.read_samples(int(sample_rate))
-    delay = max(0, int(round(float(hearing.bar_one) * sample_rate)))
-    n = max(len(recording), delay + len(drums))
-    shape = (n,) if drums.ndim == 1 else (n, drums.shape[1])
-    mix = np.zeros(shape, np.float32)
-    mine, theirs = _level(recording), _level(drums)
-    gain = DRUMS_OVER_RECORDING * mine / theirs if mine > 0 and theirs > 0 else 1.0
-    mix[delay:delay + len(drums)] += drums * np.float32(gain)
-    mix[:len(recording)] += recording if drums.ndim == 1 else recording[:, None]
-    return normalized(mix) if normalize else mix

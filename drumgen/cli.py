@@ -131,10 +131,10 @@ def _mix_format(path: str) -> str:
 
 def write_mix(part: pipeline.DrumPart, path: str) -> None:
     """The drums with the song as audio (stereo, 44.1 kHz): for a recording, the recording with the drums
-    aligned to its bar 1 (audio.mix_with_recording); for MIDI, the song with its drums synthesised."""
+    aligned to its bar 1 (previews.mix_with_recording); for MIDI, the song with its drums synthesised."""
     from pathlib import Path
 
-    from . import audio
+    from . import audio, previews
 
     fmt = _mix_format(path)
     rate = 44100
@@ -142,7 +142,7 @@ def write_mix(part: pipeline.DrumPart, path: str) -> None:
     recording = getattr(part.song, "recording", None)
     if recording is not None:
         drums = audio.render_parts([part.drums_midi], rate, until_seconds=end)[0]
-        samples = audio.mix_with_recording(drums, recording, rate)
+        samples = previews.mix_with_recording(drums, recording, rate)
     else:
         samples = audio.normalized(sum(audio.render_parts([part.song.source, part.drums_midi], rate, until_seconds=end)))
     Path(path).parent.mkdir(parents=True, exist_ok=True)

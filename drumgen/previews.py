@@ -11,7 +11,7 @@ GIL). Lossless audio (stereo FLAC at 44.1 kHz) is made only when asked for, from
 the song with the drums.
 
 A song heard in a recording (`recording=` its `recording.Hearing`) is not synthesised: the drums alone
-are rendered and mixed with the recording itself (`audio.mix_with_recording`: delayed to bar 1, levels
+are rendered and mixed with the recording itself (`mix_with_recording`: delayed to bar 1, levels
 balanced), for the previews and for the lossless audio alike.
 """
 from __future__ import annotations
@@ -20,6 +20,8 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import audio
 
@@ -44,7 +46,7 @@ def write_previews(song_midi: Any, drums_midi: Any, folder: Path, stem: str, end
     AudioUnavailable or ValueError (too long, ...) as `audio.render_parts` raises them."""
     if recording is not None:
         drums = audio.render_parts([drums_midi], sample_rate, until_seconds=end_seconds, mono=mono)[0]
-        mix = audio.mix_with_recording(drums, recording, sample_rate)
+        mix = mix_with_recording(drums, recording, sample_rate)
     else:
         song_part, drums = audio.render_parts([song_midi, drums_midi], sample_rate, until_seconds=end_seconds,
                                               mono=mono)
@@ -66,7 +68,7 @@ def write_lossless(merged: Any, name: str | os.PathLike, folder: Path, sample_ra
     `merged` (its channel 10) mixed with the recording itself."""
     if recording is not None:
         drums = audio.render_parts([drums_only(merged)], sample_rate)[0]
-        samples = audio.mix_with_recording(drums, recording, sample_rate)
+        samples = mix_with_recording(drums, recording, sample_rate)
     else:
         samples = audio.render_audio(merged, sample_rate=sample_rate)
     path = folder / (Path(name).stem + ".flac")
@@ -90,3 +92,36 @@ def drums_only(merged: Any) -> Any:
                 carry = 0
         out.tracks.append(kept)
     return out
+
+
+DRUMS_OVER_RECORDING = 0.9  # the drums' loudness (RMS while playing) against the recording's in a mix
+_ACTIVE = 10 ** (-40 / 20)  # samples this far under a part's peak are its silences (left out of its level)
+
+
+def _level(samples: np.ndarray) -> float:
+    """RMS of a part while it plays (its silences left out), 0 for silence."""
+    x = np.abs(samples if samples.ndim == 1 else samples.mean(axis=1))
+    peak = float(x.max()) if len(x) else 0.0
+    if peak <= 1e-9:
+        return 0.0
+    playing = x[x > peak * _ACTIVE]
+    return float(np.sqrt(np.mean(np.square(playing, dtype=np.float64))))
+
+
+def mix_with_recording(drums: np.ndarray, hearing: Any, sample_rate: int, normalize: bool = True) -> np.ndarray:
+    """The drums (samples (n,) or (n, 2), tick 0 at their sample 0) mixed with the recording they were
+    made for (a recording.Hearing): the drums delayed by `hearing.bar_one` seconds (tick 0 is bar 1 in
+    the recording), the recording (mono, at `sample_rate`) under them from its start, the drums' level
+    set to DRUMS_OVER_RECORDING of the recording's, the mix normalised to -1 dBFS. As long as the longer
+    of the two; the shape of `drums` ((n,) or (n, 2), the recording on both sides)."""
+    drums = np.asarray(drums, np.float32)
+    recording = hearing.read_samples(int(sample_rate))
+    delay = max(0, int(round(float(hearing.bar_one) * sample_rate)))
+    n = max(len(recording), delay + len(drums))
+    shape = (n,) if drums.ndim == 1 else (n, drums.shape[1])
+    mix = np.zeros(shape, np.float32)
+    mine, theirs = _level(recording), _level(drums)
+    gain = DRUMS_OVER_RECORDING * mine / theirs if mine > 0 and theirs > 0 else 1.0
+    mix[delay:delay + len(drums)] += drums * np.float32(gain)
+    mix[:len(recording)] += recording if drums.ndim == 1 else recording[:, None]
+    return audio.normalized(mix) if normalize else mix

@@ -15,6 +15,7 @@ every event reads it from there with the corrections (`hearing`) beside it.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -200,3 +201,18 @@ class RecordingPage:
         path = self.drums.folders.new() / f"{file_stem(name)}_heard.png"
         path.write_bytes(png)
         return (gr.Accordion(visible=True, open=True), str(path), *hints(heard))
+
+
+def same_onsets(merged: midi.Song, song: midi.Song) -> bool:
+    """Whether the song with its drums holds this song's notes (its tempo map and onsets): the merged
+    MIDI was made for this recording as heard now."""
+    theirs = merged.notes[merged.notes[:, 1] != midi.DRUM_CHANNEL]
+    scale = merged.ticks_per_beat / song.ticks_per_beat
+    return len(theirs) == len(song.notes) and np.allclose(np.sort(theirs[:, 4]), np.sort(song.notes[:, 4]) * scale,
+                                                          atol=1)
+
+
+def examples() -> list[str]:
+    """The example recordings in assets/ (audio files: the page offers them beside the MIDI grooves)."""
+    assets = Path(__file__).resolve().parents[1] / "assets"
+    return [str(p) for p in sorted(assets.iterdir()) if p.suffix.lower() in R.AUDIO_SUFFIXES] if assets.is_dir() else []

@@ -60,6 +60,7 @@ from .page_input import (
 )
 from .page_limits import WorkGate, song_seconds
 from .piano_roll import figure_to_png, piano_roll
+from .recording_page import same_onsets
 from .request_files import RequestFolders, file_stem
 from .take_grid import Edit, grid_value, read_edit, read_grid
 
@@ -224,9 +225,8 @@ class DrumApp:
 
     @user_errors
     def lossless(self, merged_midi: Any, file: Any = None, hearing: Any = None) -> str:
-        """The MIDI of the song with its drums (Generate's last file) -> the same as lossless audio (FLAC).
-        For a recording, give it too (file, and its corrections as Generate had them): the audio is then
-        the recording itself with the drums of the MIDI file, aligned to it."""
+        """The MIDI of the song with its drums (Generate's last file) -> the same as lossless audio (FLAC);
+        with a recording (file, hearing as Generate had them): the recording itself with those drums."""
         reason = audio.audio_unavailable_reason()
         if reason:
             raise ValueError(reason)
@@ -237,7 +237,7 @@ class DrumApp:
         if file is not None:
             song, _ = read_song(file, hearing)
             recording = getattr(song, "recording", None)
-            if recording is not None and not _same_onsets(merged, song):
+            if recording is not None and not same_onsets(merged, song):
                 raise ValueError("The song with its drums was not made for this recording (or with other "
                                  "corrections): Generate again.")
         with self.gate.slot(merged.n_bars, song_seconds(merged)):
@@ -390,22 +390,6 @@ class DrumApp:
         step(1.0, desc="done")
         return Result(take, mix, drums_audio, str(drums_midi), str(merged_midi), "\n\n".join(lines),
                       about.get("seed"), hvo, timings)
-
-
-def _same_onsets(merged: midi.Song, song: midi.Song) -> bool:
-    """Whether the song with its drums holds this song's notes (its tempo map and onsets): the merged
-    MIDI was made for this recording as heard now."""
-    theirs = merged.notes[merged.notes[:, 1] != midi.DRUM_CHANNEL]
-    scale = merged.ticks_per_beat / song.ticks_per_beat
-    return len(theirs) == len(song.notes) and np.allclose(np.sort(theirs[:, 4]), np.sort(song.notes[:, 4]) * scale,
-                                                          atol=1)
-
-
-def example_recordings() -> list[str]:
-    """The example recordings in assets/ (audio files: the page offers them beside the MIDI grooves)."""
-    from .recording import AUDIO_SUFFIXES
-
-    return [str(p) for p in sorted(ASSETS.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
 
 
 def examples() -> list[str]:

@@ -281,7 +281,7 @@ def test_regenerate_bars_of_a_take_through_the_api(served, groove):
     _, client = served
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/regenerate"]["parameters"]] == [
-        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed", "loop"]
+        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed", "loop", "hearing"]
     *_, drums_mid, _merged, _summary = generate(client, groove, seed=3, temperature=1.5)
     seed, _take, _mix, _alone, new_mid, _merged2, summary = client.predict(
         handle_file(str(groove)), "all", handle_file(drums_mid), "5-6", [], {}, "any", "mgvae", 1.5, 9,

@@ -15,7 +15,7 @@ from tests.test_app import SHIPPED, drum_notes, launch_app
 from tests.test_webapp import groove_notes
 
 PARAMETERS = ["file", "take", "drum_map", "tracks", "humanize", "swing", "swing_grid", "velocity_low",
-              "velocity_high", "map_file"]
+              "velocity_high", "map_file", "hearing"]  # hearing: a recording's corrections (optional)
 
 
 @pytest.fixture(scope="module")

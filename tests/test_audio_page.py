@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from drumgen import audio, midi
+from drumgen import audio, midi, previews
 from drumgen import recording as R
 from drumgen import recording_page as RP
 from drumgen.page_input import describe_song
@@ -68,15 +68,15 @@ def test_the_drums_are_delayed_to_bar_one_and_balanced():
     recording = 0.3 * np.sin(np.arange(3 * rate) * 0.05).astype(np.float32)     # 3 s of a steady tone
     drums = np.zeros(3 * rate, np.float32)
     drums[[0, 1300, 5100, 9000, 17000]] = 1.0                                  # five hits, unevenly
-    mix = audio.mix_with_recording(drums, fake_hearing(recording, 0.75), rate, normalize=False)
+    mix = previews.mix_with_recording(drums, fake_hearing(recording, 0.75), rate, normalize=False)
     assert mix.shape == (int(0.75 * rate) + len(drums),)                         # the drums ring past the take
     assert np.flatnonzero(np.abs(mix - np.pad(recording, (0, len(mix) - len(recording)))) > 1e-4)[0] == int(0.75 * rate)
     assert lag_of(mix, drums, rate) == pytest.approx(0.75, abs=1 / rate)
-    stereo = audio.mix_with_recording(np.stack([drums, drums], 1), fake_hearing(recording, 0.75), rate)
+    stereo = previews.mix_with_recording(np.stack([drums, drums], 1), fake_hearing(recording, 0.75), rate)
     assert stereo.shape == (len(mix), 2) and np.abs(stereo).max() == pytest.approx(audio.PEAK, rel=1e-5)
     drums_part = mix - np.pad(recording, (0, len(mix) - len(recording)))      # the drums' level: the recording's x 0.9
-    assert audio._level(drums_part) / audio._level(recording) == pytest.approx(audio.DRUMS_OVER_RECORDING, rel=1e-3)
-    silent = audio.mix_with_recording(np.zeros(100, np.float32), fake_hearing(recording, 0.0), rate)
+    assert previews._level(drums_part) / previews._level(recording) == pytest.approx(previews.DRUMS_OVER_RECORDING, rel=1e-3)
+    silent = previews.mix_with_recording(np.zeros(100, np.float32), fake_hearing(recording, 0.0), rate)
     assert np.abs(silent).max() == pytest.approx(audio.PEAK, rel=1e-5)          # silent drums: the recording alone
 
 

@@ -213,3 +213,68 @@ def test_edit_the_take_on_its_grid_regenerate_selected_bars_and_undo(page):
     page.locator("#drumgen-ab").click()  # A/B: the regenerated take again
     assert wait_for_take(page, 4, undone_href) == regen_href
     page.screenshot(path=str(SCREENSHOTS / "take_grid_page.png"), full_page=True)
+
+
+def test_tap_a_groove_then_drums(page):
+    """The tap pad: Start counts in a bar at 120 BPM, taps on the pad (high: loud) and on the keyboard
+    follow, the pad stops by itself after its bars; Use taps makes them the groove (a MIDI file in the
+    file input), and Generate plays drums for it."""
+    import time
+
+    page.reload()
+    page.wait_for_selector("#drumgen-lanes .bl-empty")
+    page.get_by_text("No MIDI? Record or tap a groove").click()
+    page.get_by_role("tab", name="Tap").click()
+    page.locator("#drumgen-taps .tp-bpm").fill("120")
+    page.locator("#drumgen-taps .tp-bars").fill("2")
+    pad = page.locator("#drumgen-taps .tp-pad")
+    page.locator("#drumgen-taps .tp-start").click()
+    started = time.monotonic()
+    box = pad.bounding_box()
+    time.sleep(2.1)  # the count-in: a bar of 4/4 at 120 BPM (and the click's lead)
+    for beat in range(6):  # on the beats of bar 1 and half of bar 2, beat 1 high on the pad (loud)
+        if beat % 2:
+            page.keyboard.press("Space")
+        else:
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * (0.05 if beat % 4 == 0 else 0.7))
+        time.sleep(max(0.0, started + 2.15 + 0.5 * (beat + 1) - time.monotonic()))
+    page.wait_for_selector("#drumgen-taps .tp-start:not([disabled])")  # stopped by itself after 2 bars
+    page.get_by_text("6 taps at 120 BPM in 4/4").first.wait_for()
+    assert page.locator("#drumgen-taps .tp-dot").count() == 6
+    page.get_by_role("button", name="Use taps").click()
+    page.get_by_text("taps_120bpm_4-4.mid").first.wait_for()  # the taps' groove, in the file input
+    page.get_by_text("bars of 4/4 at 120 BPM").first.wait_for()
+    assert "taps — 6 notes" in page.locator("#drumgen-info").inner_text()
+    text = generate_and_wait(page, "drum hits over 2 bars at 120 BPM for \\*?\\*?taps_120bpm")
+    assert "taps_120bpm_4-4.mid" in text
+    page.screenshot(path=str(SCREENSHOTS / "tap_pad_page.png"), full_page=True)
+
+
+def test_a_recording_is_heard_corrected_and_mixed(page, tmp_path):
+    """An uploaded recording: what drumgen heard (the picture, the tempo), a tempo typed and Hear again,
+    Generate; the preview with the song is the recording's mix (as long as the take)."""
+    import soundfile as sf
+
+    from tests.test_audio_page import click_track
+
+    take = click_track(tmp_path / "clicks.wav", bpm=100, bars=4, lead=0.5)
+    page.reload()
+    page.wait_for_selector("#drumgen-lanes .bl-empty")
+    page.set_input_files("#drumgen-file input[type=file]", str(take))
+    page.get_by_text("(a recording): 4 bars of 4/4").first.wait_for()
+    page.wait_for_selector("#drumgen-heard-picture img")
+    page.locator("#drumgen-heard-bpm input").fill("100")
+    page.locator("#drumgen-heard-bar-one input").fill("0.5")
+    page.get_by_role("button", name="Hear again").click()
+    page.get_by_text("tempo 100.0 BPM (typed); bar 1 at 0.50 s (as given)").first.wait_for()
+    text = generate_and_wait(page, "drum hits over 4 bars at 100 BPM for")
+    assert "clicks.wav" in text
+    link = page.locator("#drumgen-mix a.download-link").first
+    link.wait_for()
+    src = link.get_attribute("href")
+    assert "clicks_with_drums" in src
+    mix = tmp_path / "mix.ogg"
+    mix.write_bytes(page.request.get(src).body())
+    samples, rate = sf.read(mix)
+    assert len(samples) / rate >= sf.info(take).duration - 0.05 and np.abs(samples).max() > 0.5
+    page.screenshot(path=str(SCREENSHOTS / "recording_page.png"), full_page=True)
