@@ -24,9 +24,9 @@ from drumgen import export_page, page_limits, recording_page, webapp
 from drumgen import hvo as H
 from drumgen import recording as R
 from drumgen.lanes import LANE_ROWS
-from drumgen.tap_pad import STOP_JS, TapPad
 from drumgen.take_grid import BARS_TEXT_JS, TakeGrid
 from drumgen.take_session import PageTakes
+from drumgen.tap_pad import STOP_JS, TapPad
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
 CONCURRENCY = page_limits.SLOTS  # requests worked on at once (one per CPU core of a small machine): drumgen's WorkGate
@@ -69,15 +69,14 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                 info = gr.Markdown(webapp.NO_FILE, elem_id="drumgen-info")
         # a recording's corrections, one value for every event (None: all found from the music)
         hearing = gr.JSON(None, visible=False, label="hearing")
-        with gr.Accordion("No MIDI? Record or tap a groove", open=False, elem_id="drumgen-record"):
-            with gr.Tabs():
-                with gr.Tab("Record"):
-                    take = gr.Audio(sources=["microphone", "upload"], type="filepath", label="A take (a riff, a bass "
-                                    "line, a beatbox: notes that start clearly)", elem_id="drumgen-mic")
-                    use_take = gr.Button("Use this recording", variant="primary")
-                with gr.Tab("Tap"):
-                    taps = TapPad(label="Tap a groove", elem_id="drumgen-taps")
-                    use_taps = gr.Button("Use taps", variant="primary", elem_id="drumgen-use-taps")
+        with gr.Accordion("No MIDI? Record or tap a groove", open=False, elem_id="drumgen-record"), gr.Tabs():
+            with gr.Tab("Record"):
+                take = gr.Audio(sources=["microphone", "upload"], type="filepath", label="A take (a riff, a bass "
+                                "line, a beatbox: notes that start clearly)", elem_id="drumgen-mic")
+                use_take = gr.Button("Use this recording", variant="primary")
+            with gr.Tab("Tap"):
+                taps = TapPad(label="Tap a groove", elem_id="drumgen-taps")
+                use_taps = gr.Button("Use taps", variant="primary", elem_id="drumgen-use-taps")
         with gr.Accordion("What drumgen heard in the recording", open=True, visible=False,
                           elem_id="drumgen-heard") as heard_box:
             heard_picture = gr.Image(type="filepath", format="png", interactive=False, show_label=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +30,7 @@ _DRUM_CMAP = "Blues"
 _GROOVE_CMAP = "Oranges"
 _NOTE_WIDTH = 0.8     # in 16th steps
 _NOTE_HEIGHT = 0.72   # in rows
+FIGURE_LOCK = threading.Lock()  # matplotlib's text and font caches are not made for threads: the page draws under it
 
 
 def _layout(n_bars: int, bars_per_system: int, max_systems: int) -> tuple[int, int]:

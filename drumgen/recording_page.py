@@ -14,7 +14,6 @@ every event reads it from there with the corrections (`hearing`) beside it.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from .tap_pad import METERS
 
 METER_CHOICES = list(METERS)
 FIGURE_DPI = 90
-_FIGURE_LOCK = threading.Lock()
 
 
 def corrections(bpm: Any = None, bar_one: Any = None, sensitivity: Any = None, meter: Any = None) -> dict | None:
@@ -63,11 +61,16 @@ def bar_times(hearing: R.Hearing) -> np.ndarray:
 def hearing_figure(hearing: R.Hearing, width: float = 12.0) -> bytes:
     """PNG: the recording's level (its envelope), each onset as a stem as high as its strength (grey:
     before bar 1, left out), the beats, the bar lines with their numbers and bar 1 in red; the tempo in
-    the title."""
+    the title. Drawn under the page's one figure lock (matplotlib's caches are not made for threads)."""
+    from .piano_roll import FIGURE_LOCK, figure_to_png
+
+    with FIGURE_LOCK:
+        return figure_to_png(_draw(hearing, width), dpi=FIGURE_DPI)
+
+
+def _draw(hearing: R.Hearing, width: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from .piano_roll import figure_to_png
 
     fig = Figure(figsize=(width, 2.8))
     FigureCanvasAgg(fig)
@@ -104,8 +107,7 @@ def hearing_figure(hearing: R.Hearing, width: float = 12.0) -> bytes:
                  f"bar 1 at {hearing.bar_one:.2f} s, {len(hearing.onsets)} onsets", fontsize=10, pad=16)
     ax.legend(loc="lower right", fontsize=7, frameon=False, ncol=3)
     fig.subplots_adjust(left=0.02, right=0.99, top=0.8, bottom=0.18)
-    with _FIGURE_LOCK:
-        return figure_to_png(fig, dpi=FIGURE_DPI)
+    return fig
 
 
 def taps_song(value: Any) -> midi.Song:

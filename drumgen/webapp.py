@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ from .page_input import (
     user_errors,
 )
 from .page_limits import WorkGate, song_seconds
-from .piano_roll import figure_to_png, piano_roll
+from .piano_roll import FIGURE_LOCK, figure_to_png, piano_roll
 from .recording_page import same_onsets
 from .request_files import RequestFolders, file_stem
 from .take_grid import Edit, grid_value, read_edit, read_grid
@@ -81,7 +80,7 @@ MODEL_LABELS = {
 }
 NO_FILE = "Upload a MIDI file or pick an example: its tempo, meter, bars and tracks appear here."
 PROGRESS = gr.Progress()  # Gradio sees this default and reports the event's progress through it
-_FIGURE_LOCK = threading.Lock()  # matplotlib's text and font caches are not made for threads
+_FIGURE_LOCK = FIGURE_LOCK  # matplotlib's text and font caches are not made for threads (one lock for every figure)
 
 
 # --- the app ------------------------------------------------------------------------------------------

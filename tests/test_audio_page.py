@@ -212,10 +212,13 @@ def test_a_recording_through_the_api(served, tmp_path):
     assert lag_of(mixed, drums, rate) == pytest.approx(0.0, abs=0.01)           # bar 1 at 0 s: the drums from the start
 
     late = {"bpm": 100, "bar_one": 0.6}                                          # bar 1 later: the drums later
-    _, mix2, alone2, _, merged2, _ = served.predict(handle_file(str(take)), "all", {}, "any", "mgvae", 1.0, 1, False,
+    _, mix2, alone2, drums2, merged2, _ = served.predict(handle_file(str(take)), "all", {}, "any", "mgvae", 1.0, 1, False,
                                                     late, api_name="/generate")
     assert lag_of(sf.read(mix2)[0], sf.read(alone2)[0], rate) == pytest.approx(0.6, abs=0.01)
 
+    exported_mix, exported_alone = served.predict(handle_file(str(take)), handle_file(drums2), "ad2", "one", 0.0,
+                                                  hearing=late, api_name="/export_preview")  # the export's timing, heard
+    assert lag_of(sf.read(exported_mix)[0], sf.read(exported_alone)[0], rate) == pytest.approx(0.6, abs=0.01)
     flac = served.predict(handle_file(merged2), handle_file(str(take)), late, api_name="/lossless_audio")
     lossless, flac_rate = sf.read(flac)
     assert flac_rate == 44100 and lossless.shape[1] == 2 and len(lossless) / flac_rate >= len(recorded) / rate - 0.01
@@ -245,3 +248,28 @@ def test_bad_recordings_and_corrections_through_the_api(served, tmp_path):
             with pytest.raises(AppError) as error:
                 served.predict(handle_file(str(path)), *args, api_name=endpoint)
             assert words in str(error.value) and "Traceback" not in str(error.value), (path.name, endpoint, str(error.value))
+
+
+def test_a_take_and_taps_go_down_the_file_inputs_path(tmp_path):
+    import gradio as gr
+
+    from drumgen import webapp
+
+    drums = webapp.DrumApp({"mgvae": ROOT / "checkpoints" / "mgvae_gmd.pth"}, work_dir=tmp_path / "work")
+    page = RP.RecordingPage(drums)
+    take = click_track(tmp_path / "take.wav")
+    assert page.use_recording(str(take)) == str(take) and page.use_recording({"path": str(take)}) == str(take)
+    for bad, words in ((None, "Record a take"), (str(ROOT / "assets" / "funk_bass.mid"), "not a recording")):
+        with pytest.raises(gr.Error, match=words):
+            page.use_recording(bad)
+    path = Path(page.use_taps({"bpm": 90, "meter": "3/4", "taps": [[0, 1], [0.66, 0.5], [2.0, 0.9]]}))
+    assert path.name == "taps_90bpm_3-4.mid" and path.is_relative_to(tmp_path / "work")
+    song = midi.read_song(path)                                      # a MIDI file, read as any other
+    assert song.meter_label == "3/4" and song.bpm == pytest.approx(90) and len(song.notes) == 3
+    with pytest.raises(gr.Error, match="no taps"):
+        page.use_taps({"bpm": 90, "taps": []})
+    box, picture, bpm_hint, bar_hint = page.show(str(take), {"bpm": 120})
+    assert box.visible and Path(picture).read_bytes()[:4] == b"\x89PNG" and "heard 120.0 BPM (typed)" in bpm_hint.info
+    assert page.show(str(path), None)[0].visible is False            # MIDI: nothing heard to show
+    assert page.reset(str(take)) == (None, None, None, R.DEFAULT_SENSITIVITY, "4/4")
+    assert RP.examples() == [str(ROOT / "assets" / "bass_take.ogg")]

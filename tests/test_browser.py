@@ -251,8 +251,8 @@ def test_tap_a_groove_then_drums(page):
 
 
 def test_a_recording_is_heard_corrected_and_mixed(page, tmp_path):
-    """An uploaded recording: what drumgen heard (the picture, the tempo), a tempo typed and Hear again,
-    Generate; the preview with the song is the recording's mix (as long as the take)."""
+    """A take in the Record tab, used: what drumgen heard (the picture, the tempo), a tempo typed and Hear
+    again, Generate; the preview with the song is the recording's mix (as long as the take)."""
     import soundfile as sf
 
     from tests.test_audio_page import click_track
@@ -260,7 +260,11 @@ def test_a_recording_is_heard_corrected_and_mixed(page, tmp_path):
     take = click_track(tmp_path / "clicks.wav", bpm=100, bars=4, lead=0.5)
     page.reload()
     page.wait_for_selector("#drumgen-lanes .bl-empty")
-    page.set_input_files("#drumgen-file input[type=file]", str(take))
+    page.get_by_text("No MIDI? Record or tap a groove").click()  # the Record tab's take (uploaded here: no microphone)
+    page.locator('#drumgen-mic button[aria-label="Upload file"]').click()
+    page.set_input_files("#drumgen-mic input[type=file]", str(take))
+    page.wait_for_selector('#drumgen-mic a.download-link')
+    page.get_by_role("button", name="Use this recording").click()  # down the file input's path
     page.get_by_text("(a recording): 4 bars of 4/4").first.wait_for()
     page.wait_for_selector("#drumgen-heard-picture img")
     page.locator("#drumgen-heard-bpm input").fill("100")
