@@ -264,7 +264,8 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
         raise RecordingError(f"Bar 1 at {bar_one:.2f} s is past the end of the recording ({duration:.2f} s).")
     if bpm is None:
         found = estimate_tempo(env, onsets, ANALYSIS_RATE)
-        beats, tempo_from = track_beats(y, ANALYSIS_RATE, env=env, bpm=found), "beat tracking"
+        beats, tempo_from = track_beats(y, ANALYSIS_RATE, env=env, bpm=found,
+                                                span=(float(onsets[0]), float(onsets[-1]))), "beat tracking"
         if len(beats) < 2:
             raise RecordingError("drumgen could not hear a beat in this recording. Type its tempo (BPM) "
                                  "and where bar 1 starts, or tap the tempo.")
@@ -390,7 +391,8 @@ N_FFT = 2048
 N_MELS = 128
 FLOOR_PERCENTILE, FLOOR_GAIN = 30, 2.0  # each band's noise floor: twice its 30th percentile over time
 CLEAR_ONSET_DB = 1.0      # a recording whose onsets (90th percentile) rise less than this is noise
-MIN_RISE_DB = 0.3         # an onset must rise at least this much (mean dB over the bands)
+MIN_SHARE = 0.05          # and its peak reach 5% of the loud onsets' (their 95th percentile)
+MIN_RISE_DB = 0.1         # an onset must rise at least this much (mean dB over the bands)
 TEMPO_PRIOR = (120.0, 1.0)  # tempo prior: log-normal at 120 BPM, one octave wide
 TEMPO_SEARCH = (55.0, 230.0)
 STEADY_JITTER = 0.02      # beats whose residual from a straight line is under 2% of a beat: a steady tempo
@@ -445,8 +447,11 @@ def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITI
     if not peaks:
         return np.zeros(0), np.zeros(0)
     peaks = np.array(peaks, np.int64)
-    starts = librosa.onset.onset_backtrack(peaks, env)
     heights = env[peaks]
+    loud = float(np.percentile(heights, 95))
+    keep = heights >= MIN_SHARE * 2.0 ** (0.5 - sensitivity) * loud
+    peaks, heights = peaks[keep], heights[keep]
+    starts = librosa.onset.onset_backtrack(peaks, env)
     strengths = np.clip(heights / max(float(np.percentile(heights, 95)), 1e-9), 0.0, 1.0)
     times = librosa.frames_to_time(starts, sr=rate, hop_length=HOP)
     return times.astype(np.float64), strengths.astype(np.float64)
@@ -506,17 +511,25 @@ def estimate_tempo(env: np.ndarray, onsets: np.ndarray, rate: int) -> float:
 
 
 def track_beats(y: np.ndarray, rate: int, start_bpm: float = 120.0, env: np.ndarray | None = None,
-                bpm: float | None = None) -> np.ndarray:
+                bpm: float | None = None, span: tuple[float, float] | None = None) -> np.ndarray:
     """Beat times (s): librosa's dynamic-programming tracker held to `bpm` (estimate_tempo's), then
-    smoothed: beats from the tracker sit on the hop (11.6 ms) and wobble, so a straight line through
-    them (a steady tempo) replaces them when they stray from it by under 2% of a beat; otherwise each
-    beat is moved to a local straight fit over 8 beats around it, which keeps a drifting tempo."""
+    smoothed: beats from the tracker sit on the hop (11.6 ms) and wobble (most at the start, while it
+    settles), so a straight line through them (a steady tempo) replaces them when their median distance
+    from it is under 2% of a beat (a drift of a few BPM strays more); otherwise each
+    beat is moved to a local straight fit over 8 beats around it, which keeps a drifting tempo.
+    span (first, last onset): beats the tracker puts in the silence around the music are dropped first
+    (they follow nothing and would bend the fit); extend_beats carries the grid on from the music's edges."""
     import librosa
 
     env = onset_envelope(y, rate) if env is None else env
     _, beats = librosa.beat.beat_track(onset_envelope=env, sr=rate, hop_length=HOP, start_bpm=start_bpm,
                                        bpm=bpm, units="time", trim=False)
-    return smooth_beats(np.asarray(beats, np.float64))
+    beats = np.asarray(beats, np.float64)
+    if span is not None and len(beats) >= 2:
+        half = float(np.median(np.diff(beats))) / 2
+        inside = beats[(beats >= span[0] - half) & (beats <= span[1] + half)]
+        beats = inside if len(inside) >= 4 else beats
+    return smooth_beats(beats)
 
 
 def smooth_beats(beats: np.ndarray) -> np.ndarray:
@@ -525,7 +538,7 @@ def smooth_beats(beats: np.ndarray) -> np.ndarray:
         return beats
     index = np.arange(len(beats), dtype=np.float64)
     slope, intercept = np.polyfit(index, beats, 1)
-    if np.abs(beats - (slope * index + intercept)).max() < STEADY_JITTER * slope * 4:
+    if np.median(np.abs(beats - (slope * index + intercept))) < STEADY_JITTER * slope:
         return slope * index + intercept
     out = np.empty_like(beats)
     for k in range(len(beats)):
