@@ -9,12 +9,20 @@ From the Song on nothing knows it was audio (the groove, the model, the MIDI wri
 except the audio preview: `song.recording` is the Hearing, and the preview mixes the drums with the
 recording itself (`audio.mix_with_recording`), delayed to bar 1.
 
-How a recording becomes a Song: onsets are found on a spectral-flux onset strength (librosa), backtracked
-to where each attack starts; beats come from librosa's beat tracker on the same strength (or, with a
-tempo typed or tapped, a steady click from bar 1); bar 1 is the musician's, or the beat nearest the first
-strong onset. Tick 0 of the Song is bar 1 and each beat is a quarter note (480 ticks): an onset's tick
-is its place between the beats around it, so a tempo that drifts becomes a tempo map (one tempo a
-beat) and each onset keeps its own timing against the beats (the groove's micro-timing offsets).
+How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
+* onsets: a spectral flux in dB over 128 mel bands, each band floored at its own noise floor (so hiss and
+  hum rise nothing), peaks that rise clearly out of their own trough (a soft note after a loud one
+  counts), backtracked to where each attack starts (onset_envelope, detect_onsets);
+* noise: a recording whose onsets barely rise (under 1 dB) is refused as noise (sounds_like_noise);
+* tempo: librosa's tempogram proposes, the onsets decide: of its usual confusions (1/3 .. 3x) the one
+  whose 16th grid best explains the onsets, with a mild prior at 120 BPM (estimate_tempo); or a typed
+  tempo: a steady click;
+* beats: librosa's tracker held to that tempo, then a straight line when the tempo is steady, or
+  smoothed locally when it drifts, so a drifting take keeps its tempo map (track_beats);
+* bar 1: the musician's, or the first strong onset moved onto the grid the onsets make (refine_bar_one).
+Tick 0 of the Song is bar 1 and each beat is a quarter note (480 ticks): an onset's tick is its place
+between the beats around it, so a tempo that drifts becomes a tempo map (one tempo a beat) and each
+onset keeps its own timing against the beats (the groove's micro-timing offsets).
 """
 from __future__ import annotations
 
