@@ -9,12 +9,20 @@ From the Song on nothing knows it was audio (the groove, the model, the MIDI wri
 except the audio preview: `song.recording` is the Hearing, and the preview mixes the drums with the
 recording itself (`audio.mix_with_recording`), delayed to bar 1.
 
-How a recording becomes a Song: onsets are found on a spectral-flux onset strength (librosa), backtracked
-to where each attack starts; beats come from librosa's beat tracker on the same strength (or, with a
-tempo typed or tapped, a steady click from bar 1); bar 1 is the musician's, or the beat nearest the first
-strong onset. Tick 0 of the Song is bar 1 and each beat is a quarter note (480 ticks): an onset's tick
-is its place between the beats around it, so a tempo that drifts becomes a tempo map (one tempo a
-beat) and each onset keeps its own timing against the beats (the groove's micro-timing offsets).
+How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
+* onsets: a spectral flux in dB over 128 mel bands, each band floored at its own noise floor (so hiss and
+  hum rise nothing), peaks that rise clearly out of their own trough (a soft note after a loud one
+  counts), backtracked to where each attack starts (onset_envelope, detect_onsets);
+* noise: a recording whose onsets barely rise (under 1 dB) is refused as noise (sounds_like_noise);
+* tempo: librosa's tempogram proposes, the onsets decide: of its usual confusions (1/3 .. 3x) the one
+  whose 16th grid best explains the onsets, with a mild prior at 120 BPM (estimate_tempo); or a typed
+  tempo: a steady click;
+* beats: librosa's tracker held to that tempo, then a straight line when the tempo is steady, or
+  smoothed locally when it drifts, so a drifting take keeps its tempo map (track_beats);
+* bar 1: the musician's, or the first strong onset moved onto the grid the onsets make (refine_bar_one).
+Tick 0 of the Song is bar 1 and each beat is a quarter note (480 ticks): an onset's tick is its place
+between the beats around it, so a tempo that drifts becomes a tempo map (one tempo a beat) and each
+onset keeps its own timing against the beats (the groove's micro-timing offsets).
 """
 from __future__ import annotations
 
@@ -250,13 +258,22 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
     del samples
     duration = len(y) / ANALYSIS_RATE
     envelope = _envelope(y, ANALYSIS_RATE)
-    onsets, strengths = detect_onsets(y, ANALYSIS_RATE, sensitivity)
+    env = onset_envelope(y, ANALYSIS_RATE)
+    onsets, strengths = detect_onsets(y, ANALYSIS_RATE, sensitivity, env=env)
+    if len(onsets) >= 2 and sounds_like_noise(env, onsets, ANALYSIS_RATE):
+        raise RecordingError(f"drumgen heard no onsets that start clearly in this recording ({duration:.1f} s): "
+                             "this sounds like noise, a hum or a held sound. Record notes that start clearly "
+                             "(plucked, struck, strummed), closer to the microphone.")
     if len(onsets) < 2:
         raise RecordingError(f"drumgen heard {'no onsets' if not len(onsets) else 'only one onset'} in this "
                              f"recording ({duration:.1f} s): nothing rhythmic to follow. Record notes that start "
                              "clearly (plucked, struck, strummed), or raise the sensitivity.")
+    if bar_one is not None and bar_one >= duration:
+        raise RecordingError(f"Bar 1 at {bar_one:.2f} s is past the end of the recording ({duration:.2f} s).")
     if bpm is None:
-        beats, tempo_from = track_beats(y, ANALYSIS_RATE), "beat tracking"
+        found = estimate_tempo(env, onsets, ANALYSIS_RATE)
+        beats, tempo_from = track_beats(y, ANALYSIS_RATE, env=env, bpm=found,
+                                                span=(float(onsets[0]), float(onsets[-1]))), "beat tracking"
         if len(beats) < 2:
             raise RecordingError("drumgen could not hear a beat in this recording. Type its tempo (BPM) "
                                  "and where bar 1 starts, or tap the tempo.")
@@ -264,17 +281,13 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
         beats, tempo_from = None, "typed"
     first_strong = float(onsets[np.argmax(strengths >= 0.5 * strengths.max())])
     anchor = first_strong if bar_one is None else bar_one
-    if bar_one is not None and bar_one >= duration:
-        raise RecordingError(f"Bar 1 at {bar_one:.2f} s is past the end of the recording ({duration:.2f} s).")
     if beats is None:  # a steady click from bar 1 at the tempo given
         period = 60.0 / bpm
         beats = anchor + period * np.arange(-np.floor(anchor / period) - 1, (duration - anchor) / period + 2)
-        bar_one_at = anchor
-    else:
+        bar_one_at = anchor if bar_one is not None else refine_bar_one(anchor, onsets, beats)
+    else:  # bar 1 need not be a tracked beat: the grid follows the beats' tempo, its phase bar 1's
         beats = extend_beats(beats, duration)
-        bar_one_at = float(beats[np.argmin(np.abs(beats - anchor))])
-        if bar_one is not None and abs(bar_one_at - bar_one) > 0.03:
-            notes.append(f"bar 1 is on the beat nearest {bar_one:.2f} s, at {bar_one_at:.2f} s")
+        bar_one_at = anchor if bar_one is not None else refine_bar_one(anchor, onsets, beats)
     intervals = np.diff(beats[(beats >= bar_one_at - 1e-9) & (beats <= duration + 1e-9)])
     tempo = float(60.0 / np.median(intervals)) if len(intervals) else float(60.0 / np.median(np.diff(beats)))
     bar_seconds = M.bar_steps(*meter) / 4 * 60.0 / tempo
@@ -285,7 +298,7 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
     hearing = Hearing(name=name, duration=duration, sample_rate=rate, channels=info["channels"], onsets=onsets,
                       strengths=strengths, beats=beats, bar_one=bar_one_at, bpm=tempo, meter=meter,
                       sensitivity=sensitivity, tempo_from=tempo_from,
-                      bar_one_from="as given" if bar_one is not None else "the beat nearest the first strong onset",
+                      bar_one_from="as given" if bar_one is not None else "the first strong onset",
                       envelope=envelope, notes=notes, path=path, data=data)
     playing = hearing.onset_beats() >= -PICKUP_SLACK
     if not playing.any():
@@ -382,44 +395,165 @@ def _envelope(y: np.ndarray, rate: int) -> np.ndarray:
 
 # --- hearing ----------------------------------------------------------------------------------------
 
+N_FFT = 2048
+N_MELS = 128
+FLOOR_PERCENTILE, FLOOR_GAIN = 30, 2.0  # each band's noise floor: twice its 30th percentile over time
+CLEAR_ONSET_DB = 1.0      # a recording whose onsets (90th percentile) rise less than this is noise
+MIN_SHARE = 0.05          # and its peak reach 5% of the loud onsets' (their 95th percentile)
+MIN_RISE_DB = 0.1         # an onset must rise at least this much (mean dB over the bands)
+TEMPO_PRIOR = (120.0, 1.0)  # tempo prior: log-normal at 120 BPM, one octave wide
+TEMPO_SEARCH = (55.0, 230.0)
+STEADY_JITTER = 0.02      # beats whose residual from a straight line is under 2% of a beat: a steady tempo
+
+
 def onset_envelope(y: np.ndarray, rate: int) -> np.ndarray:
-    """Spectral flux on a log-mel spectrogram, a little smeared across frequency (librosa's superflux-like
-    `max_size`), so a vibrato or a slide does not read as new notes."""
+    """Spectral flux (mean dB rise over 128 mel bands, frame to frame) after flooring each band at its
+    noise floor (twice its 30th percentile over time). The floor is what makes noise harmless: a hiss,
+    a hum or a room's rumble sits under it and its frame-to-frame wobble rises nothing, so only bands
+    the music lifts out of the noise count. Aligned as librosa's onset_strength (centred frames)."""
     import librosa
+    import scipy.ndimage  # noqa: F401  (librosa's dependency)
 
-    return librosa.onset.onset_strength(y=y, sr=rate, hop_length=HOP, n_mels=128, lag=1, max_size=3)
+    mel = librosa.feature.melspectrogram(y=y, sr=rate, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
+    floor = np.percentile(mel, FLOOR_PERCENTILE, axis=1, keepdims=True) * FLOOR_GAIN
+    level = librosa.power_to_db(np.maximum(mel, floor + 1e-12), ref=np.max, top_db=80.0)
+    flux = np.maximum(0.0, np.diff(level, axis=1)).mean(axis=0)
+    shift = 1 + N_FFT // (2 * HOP)
+    return np.concatenate([np.zeros(shift), flux])[: mel.shape[1]].astype(np.float64)
 
 
-def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY) -> tuple[np.ndarray, np.ndarray]:
-    """(onset times in s, strengths 0-1): peaks of the onset strength over a threshold that sensitivity
-    lowers, each backtracked to the start of its attack; strength from the peak's height."""
+def _frames(seconds: float, rate: int) -> int:
+    return max(1, int(round(seconds * rate / HOP)))
+
+
+def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,
+                  env: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(onset times in s, strengths 0-1). A peak counts when it is the highest within 30 ms either side
+    and rises over the lowest point of the 50 ms before it by a share of the envelope's top (delta:
+    0.03 at sensitivity 0.5, twice that at 0, half at 1) and by MIN_RISE_DB at least. A rise, not a
+    level over a local mean: a soft note right after a loud one still stands out of its own trough.
+    Peaks at least 30 ms apart; each backtracked to the start of its attack (the envelope's minimum
+    before it); strength from the peak's height (1 = the 95th percentile of the peaks)."""
     import librosa
+    import scipy.ndimage as ndi
 
-    env = onset_envelope(y, rate)
-    if env.max() <= 0:
+    env = onset_envelope(y, rate) if env is None else env
+    if len(env) < 3 or env.max() <= 0:
         return np.zeros(0), np.zeros(0)
-    delta = 0.25 * (1.0 - sensitivity) ** 2
-    wait = max(1, int(round(0.03 * rate / HOP)))  # two onsets at least 30 ms apart
-    peaks = librosa.onset.onset_detect(onset_envelope=env, sr=rate, hop_length=HOP, backtrack=False, delta=delta,
-                                       wait=wait, pre_max=wait, post_max=1, pre_avg=4 * wait, post_avg=1,
-                                       units="frames")
-    if not len(peaks):
+    top = float(env.max())
+    delta = 0.03 * 4.0 ** (0.5 - sensitivity)
+    around, rise, wait = _frames(0.03, rate), _frames(0.05, rate), _frames(0.03, rate)
+    highest = ndi.maximum_filter1d(env, 2 * around + 1)
+    trough = ndi.minimum_filter1d(env, rise + 1, origin=rise // 2)
+    lift = env - trough
+    candidates = np.flatnonzero((env == highest) & (lift >= max(delta * top, MIN_RISE_DB)))
+    peaks, last = [], -wait
+    for c in candidates:
+        if c - last >= wait:
+            peaks.append(c)
+            last = c
+    if not peaks:
         return np.zeros(0), np.zeros(0)
-    starts = librosa.onset.onset_backtrack(peaks, env)
+    peaks = np.array(peaks, np.int64)
     heights = env[peaks]
+    loud = float(np.percentile(heights, 95))
+    keep = heights >= MIN_SHARE * 2.0 ** (0.5 - sensitivity) * loud
+    peaks, heights = peaks[keep], heights[keep]
+    starts = librosa.onset.onset_backtrack(peaks, env)
     strengths = np.clip(heights / max(float(np.percentile(heights, 95)), 1e-9), 0.0, 1.0)
     times = librosa.frames_to_time(starts, sr=rate, hop_length=HOP)
     return times.astype(np.float64), strengths.astype(np.float64)
 
 
-def track_beats(y: np.ndarray, rate: int, start_bpm: float = 120.0) -> np.ndarray:
-    """Beat times (s) from librosa's dynamic-programming beat tracker."""
+def sounds_like_noise(env: np.ndarray, onsets: np.ndarray, rate: int) -> bool:
+    """True when no onset rises clearly: the 90th percentile of the peaks' rises is under
+    CLEAR_ONSET_DB. Noise of any colour, a hum, a drone rise ~0.2-0.5 dB a frame over its floor;
+    a plucked or struck note several dB, even under noise at 20 dB SNR."""
+    if not len(onsets):
+        return True
+    frames = np.clip(np.round(np.asarray(onsets) * rate / HOP).astype(int), 0, len(env) - 1)
+    peaks = [float(env[f: f + _frames(0.1, rate)].max()) for f in frames]
+    return float(np.percentile(peaks, 90)) < CLEAR_ONSET_DB
+
+
+def grid_fit(onsets: np.ndarray, bpms: np.ndarray, window: float = 8.0) -> np.ndarray:
+    """How well a 16th grid at each tempo explains the onsets: |mean of exp(2 pi i t / sixteenth)| over
+    windows of `window` s (half overlapping, so a drifting tempo still fits each window), weighted by
+    the onsets in each. 1: every onset on the grid; ~0: onsets scattered across it."""
+    onsets = np.asarray(onsets, np.float64)
+    freqs = np.asarray(bpms, np.float64) / 60.0 * 4
+    total, count = np.zeros(len(freqs)), 0
+    if not len(onsets):
+        return total
+    for start in np.arange(onsets[0], onsets[-1] + window / 2, window / 2):
+        inside = onsets[(onsets >= start) & (onsets < start + window)]
+        if len(inside) < 4:
+            continue
+        total += np.abs(np.exp(2j * np.pi * np.outer(freqs, inside - start)).sum(axis=1))
+        count += len(inside)
+    return total / max(count, 1)
+
+
+def estimate_tempo(env: np.ndarray, onsets: np.ndarray, rate: int) -> float:
+    """The tempo (BPM): librosa's tempogram estimate b0 proposes, the onsets decide. Candidates are b0
+    and its usual confusions (1/3 .. 3 times), each moved to the best fit within 3%; the one whose
+    16th grid best explains the onsets (grid_fit), times a mild prior (log-normal at 120 BPM, an
+    octave wide) that settles what the grid cannot (a grid at twice the tempo explains the onsets as
+    well: the prior prefers the slower; at half it misses the odd 16ths: the fit rejects it)."""
     import librosa
 
-    env = onset_envelope(y, rate)
+    b0 = float(librosa.feature.tempo(onset_envelope=env, sr=rate, hop_length=HOP)[0])
+    grid = TEMPO_SEARCH[0] * 2 ** np.arange(0, np.log2(TEMPO_SEARCH[1] / TEMPO_SEARCH[0]), 0.002)
+    fit = grid_fit(onsets, grid)
+    centre, octaves = TEMPO_PRIOR
+    best, best_score = b0, -1.0
+    for k in (1 / 3, 1 / 2, 2 / 3, 3 / 4, 1, 4 / 3, 3 / 2, 2, 3):
+        near = np.flatnonzero((grid >= b0 * k * 0.97) & (grid <= b0 * k * 1.03))
+        if not len(near) or not 60.0 <= b0 * k <= 200.0:
+            continue
+        i = near[np.argmax(fit[near])]
+        score = fit[i] * np.exp(-0.5 * (np.log2(grid[i] / centre) / octaves) ** 2)
+        if score > best_score:
+            best, best_score = float(grid[i]), score
+    return best
+
+
+def track_beats(y: np.ndarray, rate: int, start_bpm: float = 120.0, env: np.ndarray | None = None,
+                bpm: float | None = None, span: tuple[float, float] | None = None) -> np.ndarray:
+    """Beat times (s): librosa's dynamic-programming tracker held to `bpm` (estimate_tempo's), then
+    smoothed: beats from the tracker sit on the hop (11.6 ms) and wobble (most at the start, while it
+    settles), so a straight line through them (a steady tempo) replaces them when their median distance
+    from it is under 2% of a beat (a drift of a few BPM strays more); otherwise each
+    beat is moved to a local straight fit over 8 beats around it, which keeps a drifting tempo.
+    span (first, last onset): beats the tracker puts in the silence around the music are dropped first
+    (they follow nothing and would bend the fit); extend_beats carries the grid on from the music's edges."""
+    import librosa
+
+    env = onset_envelope(y, rate) if env is None else env
     _, beats = librosa.beat.beat_track(onset_envelope=env, sr=rate, hop_length=HOP, start_bpm=start_bpm,
-                                       units="time", trim=False)
-    return np.asarray(beats, np.float64)
+                                       bpm=bpm, units="time", trim=False)
+    beats = np.asarray(beats, np.float64)
+    if span is not None and len(beats) >= 2:
+        half = float(np.median(np.diff(beats))) / 2
+        inside = beats[(beats >= span[0] - half) & (beats <= span[1] + half)]
+        beats = inside if len(inside) >= 4 else beats
+    return smooth_beats(beats)
+
+
+def smooth_beats(beats: np.ndarray) -> np.ndarray:
+    beats = np.unique(np.asarray(beats, np.float64))
+    if len(beats) < 4:
+        return beats
+    index = np.arange(len(beats), dtype=np.float64)
+    slope, intercept = np.polyfit(index, beats, 1)
+    if np.median(np.abs(beats - (slope * index + intercept))) < STEADY_JITTER * slope:
+        return slope * index + intercept
+    out = np.empty_like(beats)
+    for k in range(len(beats)):
+        lo, hi = max(0, k - 4), min(len(beats), k + 5)
+        a, b = np.polyfit(index[lo:hi], beats[lo:hi], 1)
+        out[k] = a * k + b
+    return np.maximum.accumulate(out)
 
 
 def extend_beats(beats: np.ndarray, duration: float) -> np.ndarray:
@@ -430,6 +564,19 @@ def extend_beats(beats: np.ndarray, duration: float) -> np.ndarray:
     before = beats[0] - head * np.arange(np.ceil(beats[0] / head) + 1, 0, -1)
     after = beats[-1] + tail * np.arange(1, np.ceil(max(duration - beats[-1], 0) / tail) + 2)
     return np.concatenate([before, beats, after])
+
+
+def refine_bar_one(anchor: float, onsets: np.ndarray, beats: np.ndarray, bars: float = 4.0) -> float:
+    """Bar 1 at the first strong onset, moved by the median of the onsets' offsets from the 16th grid
+    over the first bars: the grid then runs through the onsets, not through one onset's backtracked
+    start (which may be a frame or two early)."""
+    positions = beat_positions(onsets, beats, anchor) * 4
+    near = (positions > -0.5) & (positions < bars * 16)
+    if near.sum() < 3:
+        return anchor
+    shift = float(np.median(positions[near] - np.round(positions[near])))
+    index = float(np.interp(anchor, beats, np.arange(len(beats), dtype=np.float64))) + shift / 4
+    return float(np.interp(index, np.arange(len(beats), dtype=np.float64), beats))
 
 
 def beat_positions(times: np.ndarray, beats: np.ndarray, bar_one: float) -> np.ndarray:

@@ -1,0 +1,205 @@
+"""drumgen.recording: a recording heard as onsets, a tempo (map) and bar 1; bad input said in one sentence.
+Clips are synthesized with numpy (decaying plucks), so the tests are fast and need no SoundFont."""
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from drumgen import midi
+from drumgen import recording as R
+
+RATE = 22050
+
+
+def pluck(rate, freq=220.0, seconds=0.3, level=0.8):
+    """A plucked note: a few harmonics, a 1 ms attack, an exponential decay faded to 0 (no click)."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = sum(np.sin(2 * np.pi * freq * k * t) / k for k in (1, 2, 3) if freq * k < rate / 2)
+    return level * 0.6 * tone * np.exp(-t * 15) * np.minimum(1, t * 1000) * np.cos(np.pi / 2 * t / seconds)
+
+
+def clip(times, rate=RATE, duration=None, levels=None, freq=220.0):
+    """Mono float32 samples with a pluck starting at each time (s)."""
+    duration = duration or max(times) + 1.0
+    y = np.zeros(int(duration * rate), np.float32)
+    levels = levels if levels is not None else [0.8] * len(times)
+    for t, level in zip(times, levels):
+        p = pluck(rate, freq, level=level)
+        i = int(round(t * rate))
+        y[i: i + len(p)] += p[: len(y) - i]
+    return y
+
+
+def steady(bpm=100.0, bars=4, start=0.5, rate=RATE):
+    """8ths with a 16th pickup into beat 3 of each bar, downbeats loudest: times, levels."""
+    beat = 60.0 / bpm
+    steps = [0, 2, 4, 6, 7, 8, 10, 12, 14]
+    times = [start + (16 * b + s) * beat / 4 for b in range(bars) for s in steps]
+    levels = [0.9 if s % 16 == 0 else 0.7 if s % 4 == 0 else 0.45 for b in range(bars) for s in steps]
+    return times, levels
+
+
+def wav_bytes(y, rate=RATE, channels=1, subtype="PCM_16", fmt="WAV"):
+    buf = io.BytesIO()
+    data = np.repeat(np.asarray(y)[:, None], channels, axis=1) if channels > 1 else y
+    sf.write(buf, data, rate, subtype=subtype, format=fmt)
+    return buf.getvalue()
+
+
+def test_onsets_found_where_the_notes_are():
+    times, levels = steady()
+    y = clip(times, levels=levels)
+    found, strengths = R.detect_onsets(y, RATE)
+    assert len(found) == len(times)
+    assert np.abs(found - np.array(times)).max() < 0.03
+    assert strengths.max() == pytest.approx(1.0) and strengths.min() > 0
+
+
+def test_tempo_and_groove_of_a_steady_clip():
+    times, levels = steady(bpm=100.0)
+    h = R.hear(wav_bytes(clip(times, levels=levels)))
+    assert h.bpm == pytest.approx(100.0, rel=0.02)
+    assert h.bar_one == pytest.approx(0.5, abs=0.02)
+    groove = midi.song_to_groove(h.song)
+    bar = groove[:16, 0] > 0.5
+    assert list(np.flatnonzero(bar)) == [0, 2, 4, 6, 7, 8, 10, 12, 14]
+
+
+def test_drifting_tempo_becomes_a_tempo_map():
+    """From 90 to 110 BPM over 8 bars: the tempo map follows (no one tempo forced)."""
+    n = 8 * 16
+    bpm = np.linspace(90, 110, n)
+    steps = np.cumsum(np.r_[0, 15.0 / bpm[:-1]]) + 0.5   # each 16th lasts a quarter of its beat
+    keep = [k for k in range(n) if k % 2 == 0 or k % 16 == 7]
+    levels = [0.9 if k % 16 == 0 else 0.7 if k % 4 == 0 else 0.45 for k in keep]
+    h = R.hear(wav_bytes(clip(steps[keep], levels=levels)))
+    tempos = [b for _, b in h.song.tempos]
+    assert len(tempos) > 4
+    assert tempos[0] < 97 and max(tempos[-4:]) > 103
+    groove = midi.song_to_groove(h.song)
+    assert (groove[: n, 0] > 0.5).sum() == pytest.approx(len(keep), abs=2)
+
+
+def test_bar_one_given_or_found():
+    times, levels = steady(start=1.0)
+    data = wav_bytes(clip(times, levels=levels))
+    found = R.hear(data)
+    assert found.bar_one == pytest.approx(1.0, abs=0.02) and found.bar_one_from == "the first strong onset"
+    beat = 60.0 / 100.0
+    given = R.hear(data, bar_one=1.0 + beat)  # bar 1 a beat later: the first beat is a pickup
+    assert given.bar_one == pytest.approx(1.0 + beat) and given.bar_one_from == "as given"
+    assert given.n_dropped >= 1 and any("before bar 1" in n for n in given.notes)
+
+
+def test_typed_tempo_is_a_steady_click():
+    times, levels = steady(bpm=100.0)
+    h = R.hear(wav_bytes(clip(times, levels=levels)), bpm=100)
+    assert h.tempo_from == "typed" and h.bpm == pytest.approx(100.0)
+    assert np.allclose(np.diff(h.beats), 0.6)
+
+
+def test_taps_keep_their_timing():
+    song = R.taps_to_song([(0.0, 0.9), (0.31, 0.5), (0.6, 0.8), (1.2, 1.0)], bpm=100)
+    ticks = song.notes[:, 4]
+    assert list(ticks) == [0, round(0.31 / 0.6 * 480), 480, 960]
+    groove = midi.song_to_groove(song)
+    assert groove[2, 0] == 1 and groove[2, 2] == pytest.approx(0.31 / 0.15 - 2, abs=0.01)
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (44100, 2), (48000, 1), (96000, 2)])
+def test_any_rate_and_channels(rate, channels):
+    times, levels = steady(bpm=120.0, bars=3)
+    h = R.hear(wav_bytes(clip(times, rate=rate, levels=levels), rate, channels))
+    assert h.sample_rate == rate and h.channels == channels
+    assert h.bpm == pytest.approx(120.0, rel=0.03)
+    assert len(h.onsets) == len(times)
+
+
+def test_flac_and_path(tmp_path):
+    times, levels = steady(bars=2)
+    path = tmp_path / "riff.flac"
+    path.write_bytes(wav_bytes(clip(times, levels=levels), fmt="FLAC"))
+    h = R.hear(path)
+    assert h.name == "riff.flac" and len(h.onsets) == len(times)
+    assert R.read_source(str(path)).recording is not None
+
+
+def test_looks_like_audio_on_a_mid_holding_wav(tmp_path):
+    data = wav_bytes(clip([0.5, 1.0]))
+    path = tmp_path / "groove.mid"
+    path.write_bytes(data)
+    assert R.looks_like_audio(str(path)) and R.looks_like_audio(data)
+    assert not R.looks_like_audio(b"MThd\x00\x00\x00\x06")
+
+
+def sentence(source, **kw):
+    with pytest.raises(R.RecordingError) as err:
+        R.hear(source, **kw)
+    return str(err.value)
+
+
+def test_silence():
+    assert "silent" in sentence(wav_bytes(np.zeros(3 * RATE, np.float32)))
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "hum"])
+def test_noise_only_is_refused(kind):
+    rng = np.random.default_rng(0)
+    n = 6 * RATE
+    if kind == "white":
+        y = 0.2 * rng.standard_normal(n)
+    elif kind == "pink":
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        y = np.fft.irfft(spectrum / np.sqrt(np.arange(1, len(spectrum) + 1)), n)
+        y *= 0.2 / np.abs(y).max()
+    else:
+        y = 0.3 * np.sin(2 * np.pi * 50 * np.arange(n) / RATE) + 0.002 * rng.standard_normal(n)
+    message = sentence(wav_bytes(y.astype(np.float32)))
+    assert "sounds like noise" in message or "no onsets" in message
+
+
+def test_music_under_noise_is_heard():
+    times, levels = steady(bpm=110.0)
+    y = clip(times, levels=levels)
+    rms = np.sqrt(np.mean(y[np.abs(y) > 1e-3] ** 2))
+    y = y + rms * 0.1 * np.random.default_rng(1).standard_normal(len(y)).astype(np.float32)  # 20 dB SNR
+    h = R.hear(wav_bytes(y))
+    assert h.bpm == pytest.approx(110.0, rel=0.03)
+    assert abs(len(h.onsets) - len(times)) <= 2
+
+
+def test_too_short_for_a_bar():
+    assert "at least a bar" in sentence(wav_bytes(clip([0.1, 0.4], duration=0.6)))
+    message = sentence(wav_bytes(clip([0.1, 0.7, 1.3], duration=1.6)), bpm=60)
+    assert "less than one bar" in message
+
+
+def test_an_hour_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "hour.wav"   # an hour of 8-bit 8 kHz silence: 29 MB, refused from its header
+    with sf.SoundFile(path, "w", samplerate=8000, channels=1, format="WAV", subtype="PCM_U8") as f:
+        block = np.zeros(8000 * 60, np.float32)
+        for _ in range(60):
+            f.write(block)
+    monkeypatch.setattr(R, "_decode", lambda *a: pytest.fail("decoded"))
+    message = sentence(path)
+    assert "60.0 minutes" in message and "up to 10 minutes" in message
+
+
+def test_unreadable_and_unsupported():
+    assert "cannot read this audio file" in sentence(b"RIFF" + bytes(100))
+    assert "empty" in sentence(b"")
+
+
+def test_clipping_is_a_note():
+    times, levels = steady(bars=2)
+    y = np.clip(clip(times, levels=[3.0] * len(times)), -1, 1)
+    h = R.hear(wav_bytes(y, subtype="FLOAT"))
+    assert any("clips" in n for n in h.notes)
+
+
+def test_parse_hearing():
+    assert R.parse_hearing('{"bpm": 96, "bar_one": 1.2}') == {"bpm": 96.0, "bar_one": 1.2, "sensitivity": 0.5,
+                                                             "meter": (4, 4)}
+    with pytest.raises(ValueError):
+        R.parse_hearing({"tempo": 1})
