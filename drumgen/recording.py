@@ -7,7 +7,7 @@
 
 From the Song on nothing knows it was audio (the groove, the model, the MIDI writer walk the one path),
 except the audio preview: `song.recording` is the Hearing, and the preview mixes the drums with the
-recording itself (`audio.mix_with_recording`), delayed to bar 1.
+recording itself (`previews.mix_with_recording`), delayed to bar 1.
 
 How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
 * onsets: a spectral flux in dB over 128 mel bands, each band floored at its own noise floor (so hiss and
@@ -38,27 +38,40 @@ import numpy as np
 
 from . import meter as M
 from . import midi
+from .audio_in import (  # noqa: F401  (the limits and RecordingError are recording's words too)
+    ANALYSIS_RATE,
+    AUDIO_FORMATS_SAID,
+    DEFAULT_SENSITIVITY,
+    ENVELOPE_RATE,
+    MAX_AUDIO_BYTES,
+    MAX_BPM,
+    MIN_BPM,
+    MAX_SECONDS,
+    RecordingError,
+    beat_positions,
+    decode,
+    detect_onsets,
+    estimate_tempo,
+    extend_beats,
+    level_envelope,
+    load,
+    mono,
+    onset_envelope,
+    parse_bar_one,
+    parse_bpm,
+    parse_meter,
+    parse_sensitivity,
+    refine_bar_one,
+    resample,
+    sounds_like_noise,
+    track_beats,
+)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
-AUDIO_FORMATS_SAID = "WAV, FLAC, OGG or MP3"
-MAX_SECONDS = 600.0          # 10 minutes: longer recordings are refused before they are decoded
-MAX_AUDIO_BYTES = 200 * 2**20
-MIN_SECONDS = 1.0
-ANALYSIS_RATE = 22050
-HOP = 256                    # ~11.6 ms a frame at 22050 Hz: onsets to within half of that
 TICKS_PER_BEAT = 480
-MIN_BPM, MAX_BPM = 30.0, 300.0
-SILENT_PEAK = 10 ** (-70 / 20)   # a peak under -70 dBFS is silence
-CLIP_LEVEL = 0.999
-CLIP_SHARE = 0.001           # more samples than this at full scale: the recording clips
 PICKUP_SLACK = 1 / 8         # onsets up to a 32nd before bar 1 count as early hits on beat 1
-DEFAULT_SENSITIVITY = 0.5
 ONSET_PITCH = 60             # the onsets' note in the Song's MIDI (middle C, any pitch would do)
-ENVELOPE_RATE = 200          # points a second of the level kept for the page's picture
 
-
-class RecordingError(midi.MidiError):
-    """A recording drumgen cannot use, with a message that says why (shown as a MidiError is)."""
 
 
 def looks_like_audio(source: Any) -> bool:
@@ -160,62 +173,8 @@ class Hearing:
 
     def read_samples(self, sample_rate: int) -> np.ndarray:
         """The recording, mono float32 at `sample_rate` (for the mix)."""
-        samples, rate = _decode(self.data if self.data is not None else self.path)
-        return _resample(_mono(samples), rate, sample_rate)
-
-
-def parse_sensitivity(value: Any) -> float:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return DEFAULT_SENSITIVITY
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"sensitivity must be a number from 0 to 1, got {str(value)[:40]!r}") from None
-    if not np.isfinite(x) or not 0.0 <= x <= 1.0:
-        raise ValueError(f"sensitivity must be a number from 0 to 1, got {value!r}")
-    return x
-
-
-def parse_bpm(value: Any) -> float | None:
-    """None / '' / 0 -> None (detect it); a tempo from MIN_BPM to MAX_BPM; ValueError otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, (int, float)) and value == 0):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"tempo must be a number of BPM, got {str(value)[:40]!r}") from None
-    if not np.isfinite(x) or not MIN_BPM <= x <= MAX_BPM:
-        raise ValueError(f"tempo must be from {MIN_BPM:g} to {MAX_BPM:g} BPM, got {value!r}")
-    return x
-
-
-def parse_bar_one(value: Any) -> float | None:
-    """None / '' -> None (found from the music); seconds from the start (0 or more)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"bar 1 must be a time in seconds, got {str(value)[:40]!r}") from None
-    if not np.isfinite(x) or x < 0:
-        raise ValueError(f"bar 1 must be a time in seconds from the start (0 or more), got {value!r}")
-    return x
-
-
-def parse_meter(value: Any) -> tuple[int, int]:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return (4, 4)
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        num, den = value
-    else:
-        parts = str(value).strip().split("/")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"meter must be like 4/4 or 6/8, got {str(value)[:40]!r}")
-        num, den = (int(p) for p in parts)
-    try:
-        return M.check_meter(int(num), int(den), where="for this recording")
-    except ValueError as exc:
-        raise ValueError(f"This recording cannot be played in {exc}") from None
+        samples, rate = decode(self.data if self.data is not None else self.path)
+        return resample(mono(samples), rate, sample_rate)
 
 
 def hear(source: str | os.PathLike | bytes, bpm: Any = None, bar_one: Any = None, sensitivity: Any = None,
@@ -252,12 +211,12 @@ def _file_key(data: bytes | None, path: str | None) -> tuple:
 def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, bar_one: float | None,
           sensitivity: float, meter: tuple[int, int], name: str) -> Hearing:
     """hear(), cached: a page's every event reads the same upload again (a Hearing is small: no samples)."""
-    samples, rate, info = _load(data, path)
+    samples, rate, info = load(data, path)
     notes = list(info["notes"])
-    y = _resample(_mono(samples), rate, ANALYSIS_RATE)
+    y = resample(mono(samples), rate, ANALYSIS_RATE)
     del samples
     duration = len(y) / ANALYSIS_RATE
-    envelope = _envelope(y, ANALYSIS_RATE)
+    envelope = level_envelope(y, ANALYSIS_RATE)
     env = onset_envelope(y, ANALYSIS_RATE)
     onsets, strengths = detect_onsets(y, ANALYSIS_RATE, sensitivity, env=env)
     if len(onsets) >= 2 and sounds_like_noise(env, onsets, ANALYSIS_RATE):
@@ -311,279 +270,6 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
 
 def midi_plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-# --- reading ----------------------------------------------------------------------------------------
-
-def _load(data: bytes | None, path: str | None) -> tuple[np.ndarray, int, dict]:
-    """(samples (n, channels) float32, sample rate, info) with the limits checked before decoding."""
-    import soundfile as sf
-
-    size = len(data) if data is not None else os.path.getsize(path)
-    if size == 0:
-        raise RecordingError("The file is empty.")
-    if size > MAX_AUDIO_BYTES:
-        raise RecordingError(f"This audio file is {size / 2**20:.0f} MB; drumgen takes recordings up to "
-                             f"{MAX_AUDIO_BYTES // 2**20} MB ({MAX_SECONDS / 60:.0f} minutes). Cut it shorter.")
-    try:
-        info = sf.info(io.BytesIO(data) if data is not None else path)
-    except Exception as exc:  # libsndfile's errors for unknown or broken data
-        raise RecordingError(f"drumgen cannot read this audio file ({_said(exc)}). Save it as "
-                             f"{AUDIO_FORMATS_SAID}.") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise RecordingError("This audio file holds no samples.")
-    seconds = info.frames / info.samplerate
-    if seconds > MAX_SECONDS:
-        raise RecordingError(f"This recording lasts {seconds / 60:.1f} minutes; drumgen takes recordings up to "
-                             f"{MAX_SECONDS / 60:.0f} minutes. Cut out the part you want drums for.")
-    samples, rate = _decode(data if data is not None else path)
-    if len(samples) / rate < MIN_SECONDS:
-        raise RecordingError(f"This recording lasts {len(samples) / rate:.2f} s; drumgen needs at least a bar "
-                             f"(a second or more).")
-    if not np.isfinite(samples).all():
-        raise RecordingError("This audio file holds invalid samples (NaN or infinity); export it again.")
-    notes = []
-    peak = float(np.abs(samples).max())
-    if peak < SILENT_PEAK:
-        raise RecordingError(f"This recording is silent (its loudest sample is {_db(peak)}). Check the input "
-                             "level, or that the right track was exported.")
-    clipped = float((np.abs(samples) >= CLIP_LEVEL).mean())
-    if clipped > CLIP_SHARE:
-        notes.append(f"the recording clips ({clipped:.1%} of its samples at full scale): onsets are heard, "
-                     "but their strengths may be off; record a little softer")
-    return samples, rate, {"channels": int(samples.shape[1]), "notes": notes}
-
-
-def _decode(source: bytes | str) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    try:
-        samples, rate = sf.read(io.BytesIO(source) if isinstance(source, bytes) else source, dtype="float32",
-                                always_2d=True)
-    except Exception as exc:
-        raise RecordingError(f"drumgen cannot read this audio file ({_said(exc)}). Save it as "
-                             f"{AUDIO_FORMATS_SAID}.") from None
-    return samples, int(rate)
-
-
-def _said(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text[:160]
-
-
-def _db(x: float) -> str:
-    return "-inf dBFS" if x <= 0 else f"{20 * np.log10(x):.0f} dBFS"
-
-
-def _mono(samples: np.ndarray) -> np.ndarray:
-    return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples.astype(np.float32)
-
-
-def _resample(y: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return np.ascontiguousarray(y, dtype=np.float32)
-    import librosa
-
-    return librosa.resample(y, orig_sr=rate, target_sr=target, res_type="soxr_hq").astype(np.float32)
-
-
-def _envelope(y: np.ndarray, rate: int) -> np.ndarray:
-    size = max(1, rate // ENVELOPE_RATE)
-    n = len(y) // size
-    return np.abs(y[:n * size]).reshape(n, size).max(axis=1).astype(np.float32)
-
-
-# --- hearing ----------------------------------------------------------------------------------------
-
-N_FFT = 2048
-N_MELS = 128
-FLOOR_PERCENTILE, FLOOR_GAIN = 30, 2.0  # each band's noise floor: twice its 30th percentile over time
-CLEAR_ONSET_DB = 1.0      # a recording whose onsets (90th percentile) rise less than this is noise
-MIN_SHARE = 0.05          # and its peak reach 5% of the loud onsets' (their 95th percentile)
-MIN_RISE_DB = 0.1         # an onset must rise at least this much (mean dB over the bands)
-TEMPO_PRIOR = (120.0, 1.0)  # tempo prior: log-normal at 120 BPM, one octave wide
-TEMPO_SEARCH = (55.0, 230.0)
-STEADY_JITTER = 0.02      # beats whose residual from a straight line is under 2% of a beat: a steady tempo
-
-
-def onset_envelope(y: np.ndarray, rate: int) -> np.ndarray:
-    """Spectral flux (mean dB rise over 128 mel bands, frame to frame) after flooring each band at its
-    noise floor (twice its 30th percentile over time). The floor is what makes noise harmless: a hiss,
-    a hum or a room's rumble sits under it and its frame-to-frame wobble rises nothing, so only bands
-    the music lifts out of the noise count. Aligned as librosa's onset_strength (centred frames)."""
-    import librosa
-    import scipy.ndimage  # noqa: F401  (librosa's dependency)
-
-    mel = librosa.feature.melspectrogram(y=y, sr=rate, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
-    floor = np.percentile(mel, FLOOR_PERCENTILE, axis=1, keepdims=True) * FLOOR_GAIN
-    level = librosa.power_to_db(np.maximum(mel, floor + 1e-12), ref=np.max, top_db=80.0)
-    flux = np.maximum(0.0, np.diff(level, axis=1)).mean(axis=0)
-    shift = 1 + N_FFT // (2 * HOP)
-    return np.concatenate([np.zeros(shift), flux])[: mel.shape[1]].astype(np.float64)
-
-
-def _frames(seconds: float, rate: int) -> int:
-    return max(1, int(round(seconds * rate / HOP)))
-
-
-def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,
-                  env: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(onset times in s, strengths 0-1). A peak counts when it is the highest within 30 ms either side
-    and rises over the lowest point of the 50 ms before it by a share of the envelope's top (delta:
-    0.03 at sensitivity 0.5, twice that at 0, half at 1) and by MIN_RISE_DB at least. A rise, not a
-    level over a local mean: a soft note right after a loud one still stands out of its own trough.
-    Peaks at least 30 ms apart; each backtracked to the start of its attack (the envelope's minimum
-    before it); strength from the peak's height (1 = the 95th percentile of the peaks)."""
-    import librosa
-    import scipy.ndimage as ndi
-
-    env = onset_envelope(y, rate) if env is None else env
-    if len(env) < 3 or env.max() <= 0:
-        return np.zeros(0), np.zeros(0)
-    top = float(env.max())
-    delta = 0.03 * 4.0 ** (0.5 - sensitivity)
-    around, rise, wait = _frames(0.03, rate), _frames(0.05, rate), _frames(0.03, rate)
-    highest = ndi.maximum_filter1d(env, 2 * around + 1)
-    trough = ndi.minimum_filter1d(env, rise + 1, origin=rise // 2)
-    lift = env - trough
-    candidates = np.flatnonzero((env == highest) & (lift >= max(delta * top, MIN_RISE_DB)))
-    peaks, last = [], -wait
-    for c in candidates:
-        if c - last >= wait:
-            peaks.append(c)
-            last = c
-    if not peaks:
-        return np.zeros(0), np.zeros(0)
-    peaks = np.array(peaks, np.int64)
-    heights = env[peaks]
-    loud = float(np.percentile(heights, 95))
-    keep = heights >= MIN_SHARE * 2.0 ** (0.5 - sensitivity) * loud
-    peaks, heights = peaks[keep], heights[keep]
-    starts = librosa.onset.onset_backtrack(peaks, env)
-    strengths = np.clip(heights / max(float(np.percentile(heights, 95)), 1e-9), 0.0, 1.0)
-    times = librosa.frames_to_time(starts, sr=rate, hop_length=HOP)
-    return times.astype(np.float64), strengths.astype(np.float64)
-
-
-def sounds_like_noise(env: np.ndarray, onsets: np.ndarray, rate: int) -> bool:
-    """True when no onset rises clearly: the 90th percentile of the peaks' rises is under
-    CLEAR_ONSET_DB. Noise of any colour, a hum, a drone rise ~0.2-0.5 dB a frame over its floor;
-    a plucked or struck note several dB, even under noise at 20 dB SNR."""
-    if not len(onsets):
-        return True
-    frames = np.clip(np.round(np.asarray(onsets) * rate / HOP).astype(int), 0, len(env) - 1)
-    peaks = [float(env[f: f + _frames(0.1, rate)].max()) for f in frames]
-    return float(np.percentile(peaks, 90)) < CLEAR_ONSET_DB
-
-
-def grid_fit(onsets: np.ndarray, bpms: np.ndarray, window: float = 8.0) -> np.ndarray:
-    """How well a 16th grid at each tempo explains the onsets: |mean of exp(2 pi i t / sixteenth)| over
-    windows of `window` s (half overlapping, so a drifting tempo still fits each window), weighted by
-    the onsets in each. 1: every onset on the grid; ~0: onsets scattered across it."""
-    onsets = np.asarray(onsets, np.float64)
-    freqs = np.asarray(bpms, np.float64) / 60.0 * 4
-    total, count = np.zeros(len(freqs)), 0
-    if not len(onsets):
-        return total
-    for start in np.arange(onsets[0], onsets[-1] + window / 2, window / 2):
-        inside = onsets[(onsets >= start) & (onsets < start + window)]
-        if len(inside) < 4:
-            continue
-        total += np.abs(np.exp(2j * np.pi * np.outer(freqs, inside - start)).sum(axis=1))
-        count += len(inside)
-    return total / max(count, 1)
-
-
-def estimate_tempo(env: np.ndarray, onsets: np.ndarray, rate: int) -> float:
-    """The tempo (BPM): librosa's tempogram estimate b0 proposes, the onsets decide. Candidates are b0
-    and its usual confusions (1/3 .. 3 times), each moved to the best fit within 3%; the one whose
-    16th grid best explains the onsets (grid_fit), times a mild prior (log-normal at 120 BPM, an
-    octave wide) that settles what the grid cannot (a grid at twice the tempo explains the onsets as
-    well: the prior prefers the slower; at half it misses the odd 16ths: the fit rejects it)."""
-    import librosa
-
-    b0 = float(librosa.feature.tempo(onset_envelope=env, sr=rate, hop_length=HOP)[0])
-    grid = TEMPO_SEARCH[0] * 2 ** np.arange(0, np.log2(TEMPO_SEARCH[1] / TEMPO_SEARCH[0]), 0.002)
-    fit = grid_fit(onsets, grid)
-    centre, octaves = TEMPO_PRIOR
-    best, best_score = b0, -1.0
-    for k in (1 / 3, 1 / 2, 2 / 3, 3 / 4, 1, 4 / 3, 3 / 2, 2, 3):
-        near = np.flatnonzero((grid >= b0 * k * 0.97) & (grid <= b0 * k * 1.03))
-        if not len(near) or not 60.0 <= b0 * k <= 200.0:
-            continue
-        i = near[np.argmax(fit[near])]
-        score = fit[i] * np.exp(-0.5 * (np.log2(grid[i] / centre) / octaves) ** 2)
-        if score > best_score:
-            best, best_score = float(grid[i]), score
-    return best
-
-
-def track_beats(y: np.ndarray, rate: int, start_bpm: float = 120.0, env: np.ndarray | None = None,
-                bpm: float | None = None, span: tuple[float, float] | None = None) -> np.ndarray:
-    """Beat times (s): librosa's dynamic-programming tracker held to `bpm` (estimate_tempo's), then
-    smoothed: beats from the tracker sit on the hop (11.6 ms) and wobble (most at the start, while it
-    settles), so a straight line through them (a steady tempo) replaces them when their median distance
-    from it is under 2% of a beat (a drift of a few BPM strays more); otherwise each
-    beat is moved to a local straight fit over 8 beats around it, which keeps a drifting tempo.
-    span (first, last onset): beats the tracker puts in the silence around the music are dropped first
-    (they follow nothing and would bend the fit); extend_beats carries the grid on from the music's edges."""
-    import librosa
-
-    env = onset_envelope(y, rate) if env is None else env
-    _, beats = librosa.beat.beat_track(onset_envelope=env, sr=rate, hop_length=HOP, start_bpm=start_bpm,
-                                       bpm=bpm, units="time", trim=False)
-    beats = np.asarray(beats, np.float64)
-    if span is not None and len(beats) >= 2:
-        half = float(np.median(np.diff(beats))) / 2
-        inside = beats[(beats >= span[0] - half) & (beats <= span[1] + half)]
-        beats = inside if len(inside) >= 4 else beats
-    return smooth_beats(beats)
-
-
-def smooth_beats(beats: np.ndarray) -> np.ndarray:
-    beats = np.unique(np.asarray(beats, np.float64))
-    if len(beats) < 4:
-        return beats
-    index = np.arange(len(beats), dtype=np.float64)
-    slope, intercept = np.polyfit(index, beats, 1)
-    if np.median(np.abs(beats - (slope * index + intercept))) < STEADY_JITTER * slope:
-        return slope * index + intercept
-    out = np.empty_like(beats)
-    for k in range(len(beats)):
-        lo, hi = max(0, k - 4), min(len(beats), k + 5)
-        a, b = np.polyfit(index[lo:hi], beats[lo:hi], 1)
-        out[k] = a * k + b
-    return np.maximum.accumulate(out)
-
-
-def extend_beats(beats: np.ndarray, duration: float) -> np.ndarray:
-    """The beat grid carried on at its edge tempos to cover 0 .. duration (and a beat beyond each end)."""
-    beats = np.unique(np.asarray(beats, np.float64))
-    head = float(np.median(np.diff(beats[:5])))
-    tail = float(np.median(np.diff(beats[-5:])))
-    before = beats[0] - head * np.arange(np.ceil(beats[0] / head) + 1, 0, -1)
-    after = beats[-1] + tail * np.arange(1, np.ceil(max(duration - beats[-1], 0) / tail) + 2)
-    return np.concatenate([before, beats, after])
-
-
-def refine_bar_one(anchor: float, onsets: np.ndarray, beats: np.ndarray, bars: float = 4.0) -> float:
-    """Bar 1 at the first strong onset, moved by the median of the onsets' offsets from the 16th grid
-    over the first bars: the grid then runs through the onsets, not through one onset's backtracked
-    start (which may be a frame or two early)."""
-    positions = beat_positions(onsets, beats, anchor) * 4
-    near = (positions > -0.5) & (positions < bars * 16)
-    if near.sum() < 3:
-        return anchor
-    shift = float(np.median(positions[near] - np.round(positions[near])))
-    index = float(np.interp(anchor, beats, np.arange(len(beats), dtype=np.float64))) + shift / 4
-    return float(np.interp(index, np.arange(len(beats), dtype=np.float64), beats))
-
-
-def beat_positions(times: np.ndarray, beats: np.ndarray, bar_one: float) -> np.ndarray:
-    """Times (s) -> beats from bar 1, linear between the beats around each (the grid follows the beats)."""
-    index = np.arange(len(beats), dtype=np.float64)
-    zero = float(np.interp(bar_one, beats, index))
-    return np.interp(np.asarray(times, np.float64), beats, index) - zero
 
 
 # --- a Song -----------------------------------------------------------------------------------------

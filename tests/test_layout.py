@@ -16,10 +16,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reading, data, sampling, showing", ("drumgen.bars", "drumgen.control_input", "drumgen.lanes", "drumgen.takes",
                                           "drumgen.data", "drumgen.augment",
                                           "drumgen.sampling", "drumgen.thresholds", "drumgen.judges",
-                                          "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio", "drumgen.recording")),
+                                          "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio", "drumgen.audio_in", "drumgen.recording")),
     ("models", ("drumgen.models", "drumgen.models.")),
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity",
-                                     "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.meter_probes")),
+                                     "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.meter_probes",
+                                     "drumgen.audio_figures")),
     ("interfaces", ("drumgen.cli", "drumgen.__main__", "drumgen.widgets", "drumgen.take_grid", "drumgen.request_files",
                     "drumgen.webapp", "drumgen.take_session", "drumgen.page_input", "drumgen.page_limits",
                     "drumgen.previews", "drumgen.bench", "drumgen.export_page", "drumgen.recording_page",
@@ -32,6 +33,7 @@ LONGER = {  # rooms allowed past MAX_LINES, and why
     "drumgen/widgets.py": "one component: its HTML, CSS and JavaScript templates",
     "drumgen/tap_pad.py": "one component (the tap pad): its HTML, CSS and JavaScript templates",
     "drumgen/take_grid.py": "one component (the take's grid): its HTML, CSS and JavaScript templates, and its value",
+    "drumgen/audio_figures.py": "one figures script: the corpus it renders, the scores, the table (split when it grows)",
     "drumgen/models/controlled.py": "one model read top to bottom (nanoGPT's model.py): config, encoder, decoder, "
                                     "training batches, generation",
 }

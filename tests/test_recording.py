@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from drumgen import midi
+from drumgen import audio_in
 from drumgen import recording as R
 
 RATE = 22050
@@ -181,7 +182,7 @@ def test_an_hour_is_refused_before_decoding(tmp_path, monkeypatch):
         block = np.zeros(8000 * 60, np.float32)
         for _ in range(60):
             f.write(block)
-    monkeypatch.setattr(R, "_decode", lambda *a: pytest.fail("decoded"))
+    monkeypatch.setattr(audio_in, "decode", lambda *a: pytest.fail("decoded"))
     message = sentence(path)
     assert "60.0 minutes" in message and "up to 10 minutes" in message
 
