@@ -281,16 +281,19 @@ def _song_from_hearing(h: Hearing) -> midi.Song:
     ticks = np.maximum(np.round(positions[keep] * TICKS_PER_BEAT), 0).astype(np.int64)
     index = np.arange(len(h.beats), dtype=np.float64)
     zero = float(np.interp(h.bar_one, h.beats, index))
-    tempos = []
-    for k in range(int(np.ceil(zero - 1e-6)), len(h.beats) - 1):
-        tick = int(round((k - zero) * TICKS_PER_BEAT))
-        if tick < 0:
-            continue
+    # one tempo a beat, from the beat at or before bar 1 (tick 0 plays at the tempo of the beat it falls in,
+    # not the next one's: else every later tick is off by the difference); a beat's event at a tick
+    # another already holds (bar 1 a hair before a beat) replaces it, as a player would apply the later
+    tempos: list[tuple[int, float]] = []
+    for k in range(max(0, min(int(np.floor(zero + 1e-9)), len(h.beats) - 2)), len(h.beats) - 1):
+        tick = max(0, int(round((k - zero) * TICKS_PER_BEAT)))
         bpm = float(np.clip(60.0 / (h.beats[k + 1] - h.beats[k]), MIN_BPM / 2, MAX_BPM * 2))
+        if tempos and tempos[-1][0] == tick:
+            tempos.pop()
         if not tempos or abs(tempos[-1][1] - bpm) > 1e-3:
             tempos.append((tick, bpm))
-    if not tempos or tempos[0][0] != 0:
-        tempos.insert(0, (0, tempos[0][1] if tempos else h.bpm))
+    if not tempos:
+        tempos = [(0, h.bpm)]
     track_name = f"onsets heard in {h.name}"
     return song_from_onsets(ticks, velocities, tempos, h.meter, track_name, recording=h)
 

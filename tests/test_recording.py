@@ -204,3 +204,37 @@ def test_parse_hearing():
                                                              "meter": (4, 4)}
     with pytest.raises(ValueError):
         R.parse_hearing({"tempo": 1})
+
+
+def _hearing(beats, bar_one, onsets, duration=None):
+    onsets = np.sort(np.asarray(onsets, np.float64))
+    return R.Hearing(name="made", duration=float(duration or beats[-2]), sample_rate=RATE, channels=1,
+                     onsets=onsets, strengths=np.ones(len(onsets)), beats=np.asarray(beats, np.float64),
+                     bar_one=float(bar_one), bpm=120.0)
+
+
+def _tick_seconds(song, tick):
+    from drumgen import audio
+
+    return audio.seconds_at_tick(song.source, int(tick))
+
+
+def test_a_drifting_tempo_map_plays_each_onset_where_it_was_heard():
+    """Bar 1 between two beats of a speeding take: tick 0 plays at the tempo of the beat it falls in, so
+    every onset's tick, through the Song's tempo map, sounds where it was heard (to a tick's rounding)."""
+    periods = np.linspace(0.6, 0.4, 24)
+    beats = np.concatenate([[-0.6], -0.6 + np.cumsum(periods)])
+    bar_one = (beats[2] + beats[3]) / 2 + 0.05
+    onsets = np.concatenate([[bar_one], beats[3:18] + 0.01])
+    h = _hearing(beats, bar_one, onsets)
+    heard = np.array([_tick_seconds(h.song, t) for t in h.song.notes[:, 4]]) + bar_one
+    assert np.abs(heard - onsets).max() < 0.001
+    assert len({t for t, _ in h.song.tempos}) == len(h.song.tempos) and h.song.tempos[0][0] == 0
+
+
+def test_bar_one_a_hair_before_a_beat_holds_one_tempo_at_tick_zero():
+    beats = np.concatenate([[0.0, 0.5], 0.5 + 0.4 * np.arange(1, 20)])  # 120 BPM, then 150
+    bar_one = 0.9 - 1e-5
+    h = _hearing(beats, bar_one, [bar_one, 1.3, 1.7, 2.1, 2.5])
+    assert h.song.tempos[0] == (0, pytest.approx(150.0))
+    assert [t for t, _ in h.song.tempos] == sorted({t for t, _ in h.song.tempos})
