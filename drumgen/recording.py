@@ -191,20 +191,18 @@ def hear(source: str | os.PathLike | bytes, bpm: Any = None, bar_one: Any = None
     else:
         data, path = None, os.fspath(source)
         name = name or Path(path).name
-    key = _file_key(data, path)
-    return _hear(key, data, path, bpm, bar_one, sensitivity, meter, name)
+    if data is not None:  # not cached: the key and the Hearing would keep the caller's bytes (up to
+        # MAX_AUDIO_BYTES each, 16 of them); the page's every event reads a path
+        return _hear.__wrapped__(None, data, None, bpm, bar_one, sensitivity, meter, name)
+    return _hear(_file_key(path), None, path, bpm, bar_one, sensitivity, meter, name)
 
 
-def _file_key(data: bytes | None, path: str | None) -> tuple:
-    if data is not None:
-        import hashlib
-
-        return ("bytes", hashlib.sha1(data).hexdigest())
+def _file_key(path: str) -> tuple:
     try:
         st = os.stat(path)
     except OSError as exc:
         raise RecordingError(f"Cannot open {path}: {exc.strerror or exc}.") from None
-    return ("path", path, st.st_size, st.st_mtime_ns)
+    return ("path", path, st.st_ino, st.st_size, st.st_mtime_ns)  # a file replaced at the path is heard again
 
 
 @functools.lru_cache(maxsize=16)

@@ -238,3 +238,25 @@ def test_bar_one_a_hair_before_a_beat_holds_one_tempo_at_tick_zero():
     h = _hearing(beats, bar_one, [bar_one, 1.3, 1.7, 2.1, 2.5])
     assert h.song.tempos[0] == (0, pytest.approx(150.0))
     assert [t for t, _ in h.song.tempos] == sorted({t for t, _ in h.song.tempos})
+
+
+def test_a_recording_given_as_bytes_is_not_kept_by_the_cache(tmp_path):
+    """The cache is for the page's paths: bytes (up to 200 MB a call from the Python API) are heard each
+    time and nothing of them stays in it; a path is heard once, and again once its file is replaced."""
+    times, levels = steady(bars=2)
+    data = wav_bytes(clip(times, levels=levels))
+    R._hear.cache_clear()
+    R.hear(data)
+    assert R._hear.cache_info().currsize == 0
+    path = tmp_path / "take.wav"
+    path.write_bytes(data)
+    first = R.hear(path)
+    assert R.hear(path) is first
+    other = tmp_path / "other.wav"
+    other.write_bytes(wav_bytes(clip(times, levels=levels)[::-1].copy()))
+    import os
+
+    st = os.stat(path)
+    os.replace(other, path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and time, another file
+    assert R.hear(path) is not first
