@@ -38,6 +38,7 @@ import numpy as np
 
 from . import meter as M
 from . import midi
+from .audio_in import parse_meter as _parse_meter
 from .audio_in import (  # noqa: F401  (the limits and RecordingError are recording's words too)
     ANALYSIS_RATE,
     AUDIO_FORMATS_SAID,
@@ -59,7 +60,6 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     onset_envelope,
     parse_bar_one,
     parse_bpm,
-    parse_meter,
     parse_sensitivity,
     refine_bar_one,
     resample,
@@ -97,6 +97,16 @@ def _audio_head(head: bytes) -> bool:
 HEARING_KEYS = ("bpm", "bar_one", "sensitivity", "meter")
 
 
+def parse_meter(value: Any) -> tuple[int, int]:
+    """A meter ("6/8", or a pair of whole numbers (6, 8); None / '': 4/4) -> (numerator, denominator);
+    ValueError with a sentence for anything else (a pair of lists or of fractions is no meter)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in value):
+            raise ValueError(f"meter must be like 4/4 or 6/8, got {str(value)[:40]!r}")
+        value = f"{int(value[0])}/{int(value[1])}"
+    return _parse_meter(value)
+
+
 def parse_hearing(value: Any) -> dict[str, Any]:
     """The page's or a caller's corrections ({"bpm": 96, "bar_one": 1.2, "sensitivity": 0.6, "meter": "3/4"},
     any of them, None or '' each: found from the music; as JSON text too) -> hear()'s keyword arguments."""
@@ -111,7 +121,7 @@ def parse_hearing(value: Any) -> dict[str, Any]:
             raise ValueError("hearing must be an object like {\"bpm\": 96, \"bar_one\": 1.2, \"sensitivity\": 0.5}") from None
     if not isinstance(value, dict):
         raise ValueError(f"hearing must be an object with {', '.join(HEARING_KEYS)}, got {str(value)[:40]!r}")
-    unknown = sorted(set(value) - set(HEARING_KEYS))
+    unknown = sorted(set(value) - set(HEARING_KEYS), key=str)
     if unknown:
         raise ValueError(f"unknown hearing setting {str(unknown[0])[:40]!r}; settings: {', '.join(HEARING_KEYS)}")
     said = {"bpm": parse_bpm(value.get("bpm")), "bar_one": parse_bar_one(value.get("bar_one")),
@@ -124,8 +134,9 @@ def read_source(source: Any, hearing: Any = None) -> midi.Song:
     corrections, see parse_hearing) heard, anything else read as MIDI."""
     if isinstance(source, midi.Song):
         return source
+    said = parse_hearing(hearing)  # checked for a MIDI file too: a caller's mistake is said, not ignored
     if looks_like_audio(source):
-        return hear(source, **parse_hearing(hearing)).song
+        return hear(source, **said).song
     return midi.read_song(source)
 
 
@@ -375,7 +386,9 @@ def _read_taps(taps: Any) -> np.ndarray:
             t, v = float(tap[0]), float(tap[1])
         except (TypeError, ValueError, IndexError):
             raise ValueError(f"a tap must be [seconds, velocity], got {str(tap)[:40]!r}") from None
-        if not (np.isfinite(t) and np.isfinite(v)) or t < 0 or t > MAX_SECONDS:
+        if not np.isfinite(t) or t < 0 or t > MAX_SECONDS:
             raise ValueError(f"a tap's time must be from 0 to {MAX_SECONDS:g} s, got {t!r}")
+        if not np.isfinite(v):
+            raise ValueError(f"a tap's velocity must be a number from 0 to 1, got {v!r}")
         rows.append((t, min(max(v, 0.0), 1.0)))
     return np.array(rows, np.float64)

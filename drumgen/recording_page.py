@@ -134,6 +134,8 @@ def taps_song(value: Any) -> midi.Song:
     taps = value.get("taps")
     if not isinstance(taps, (list, tuple)) or not taps:
         raise ValueError("no taps: press Start, then tap the pad (or any key) along with the click")
+    if len(taps) > R.MAX_TAPS:  # said before a caller's million taps are read one by one
+        raise ValueError(f"too many taps ({len(taps)}); the pad takes up to {R.MAX_TAPS}")
     lead = M.bar_steps(*meter) / 4 * 60.0 / bpm  # the count-in: taps are read from its start
     shifted = []
     for tap in taps:

@@ -109,7 +109,8 @@ def test_taps_become_a_groove_with_their_own_timing():
                          ({"taps": [[0, 1]]}, "needs the tempo"), ({"bpm": 100, "taps": [[-9, 1]]}, "no tap falls after bar 1"),
                          ({"bpm": 100, "taps": [["x", 1]]}, "a tap must be"), ({"bpm": 100, "tempo": 3, "taps": [[0, 1]]},
                                                                                  "unknown tap pad setting 'tempo'"),
-                         ("{oops", "taps: expected an object")):
+                         ("{oops", "taps: expected an object"),
+                         ({"bpm": 100, "taps": [["x", 1]] * (R.MAX_TAPS + 1)}, "too many taps")):
         with pytest.raises(ValueError, match=words):
             RP.taps_song(value)
 

@@ -260,3 +260,25 @@ def test_a_recording_given_as_bytes_is_not_kept_by_the_cache(tmp_path):
     os.replace(other, path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and time, another file
     assert R.hear(path) is not first
+
+
+@pytest.mark.parametrize("bad", [{"meter": [[1], [2]]}, {"meter": ["a", "b"]}, {"meter": (3.5, 4)}, {1: 2, "x": 3}])
+def test_parse_hearing_says_odd_values_in_a_sentence(bad):
+    """A meter of lists or fractions, keys of several types: a ValueError (a sentence), not a TypeError
+    (the page's "failed unexpectedly, please report it") nor a meter silently cut to 3/4."""
+    with pytest.raises(ValueError, match="meter must be like|unknown hearing setting"):
+        R.parse_hearing(bad)
+
+
+def test_a_midi_file_with_bad_corrections_is_told(tmp_path):
+    from tests.conftest import make_midi
+
+    path = make_midi(tmp_path / "g.mid", [(i * 240, 36, 100, 0) for i in range(16)])
+    assert R.read_source(str(path), {"bpm": 96}).n_bars >= 1
+    with pytest.raises(ValueError):
+        R.read_source(str(path), {"tempo": 96})
+
+
+def test_a_tap_with_no_velocity_is_said_as_such():
+    with pytest.raises(ValueError, match="velocity"):
+        R.taps_to_song([(0.0, 0.9), (0.5, float("nan"))], bpm=100)
