@@ -82,9 +82,9 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             heard_picture = gr.Image(type="filepath", format="png", interactive=False, show_label=False,
                                      elem_id="drumgen-heard-picture")
             with gr.Row(elem_classes="drumgen-tools"):
-                heard_bpm = gr.Number(None, label="Tempo (BPM)", info="empty: detect it", minimum=0,
+                heard_bpm = gr.Number(None, label="Tempo (BPM)", info=recording_page.BPM_INFO, minimum=0,
                                       maximum=R.MAX_BPM, min_width=140, elem_id="drumgen-heard-bpm")
-                heard_bar_one = gr.Number(None, label="Bar 1 (seconds)", info="empty: find it", minimum=0,
+                heard_bar_one = gr.Number(None, label="Bar 1 (seconds)", info=recording_page.BAR_ONE_INFO, minimum=0,
                                           min_width=140, elem_id="drumgen-heard-bar-one")
                 heard_sensitivity = gr.Slider(0, 1, value=R.DEFAULT_SENSITIVITY, step=0.05, label="Sensitivity",
                                               info="higher: fainter onsets count", min_width=160)
@@ -192,7 +192,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                                                                           heard_bar_one], **page, **heavy)
         new_song = dict(fn=pages.new_song, inputs=[file, grid, history, hearing], outputs=[grid, history, *view], **page,
                         **light)
-        file.change(heard.reset, file, corrections, **page, **light).then(
+        file.change(heard.reset, file, [*corrections, heard_box, heard_picture], **page, **light).then(
             drums.analyze, [file, hearing], [info, track, roll, lanes], api_name="analyze", **heavy).success(
             **new_song).success(**shown_heard)
         hear_again.click(heard.corrections, corrections[1:], hearing, **page, **light).success(

@@ -272,5 +272,14 @@ def test_a_take_and_taps_go_down_the_file_inputs_path(tmp_path):
     box, picture, bpm_hint, bar_hint = page.show(str(take), {"bpm": 120})
     assert box.visible and Path(picture).read_bytes()[:4] == b"\x89PNG" and "heard 120.0 BPM (typed)" in bpm_hint.info
     assert page.show(str(path), None)[0].visible is False            # MIDI: nothing heard to show
-    assert page.reset(str(take)) == (None, None, None, R.DEFAULT_SENSITIVITY, "4/4")
+    reset = page.reset(str(take))
+    assert reset[0] is None and reset[1].value is None and reset[2].value is None
+    assert reset[1].info == RP.BPM_INFO and reset[3:5] == (R.DEFAULT_SENSITIVITY, "4/4")
+    # a recording's corrections are shown before it is heard: one drumgen cannot hear ("type its tempo")
+    # is corrected there; MIDI or no file hides them
+    assert reset[5].visible is True and reset[6] is None
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(RATE * 2, np.float32), RATE)
+    assert page.reset(str(silent))[5].visible is True
+    assert page.reset(str(path))[5].visible is False and page.reset(None)[5].visible is False
     assert RP.examples() == [str(ROOT / "assets" / "bass_take.ogg")]
