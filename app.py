@@ -30,7 +30,8 @@ from drumgen.tap_pad import STOP_JS, TapPad
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
 CONCURRENCY = page_limits.SLOTS  # requests worked on at once (one per CPU core of a small machine): drumgen's WorkGate
-MAX_UPLOAD = "100mb"     # larger uploads are refused by Gradio (a 10-minute WAV); drumgen says so above 8 MB of MIDI
+MAX_UPLOAD = R.MAX_AUDIO_BYTES  # larger uploads are refused by Gradio (200 MB: a 10-minute WAV of 48 kHz, 24-bit
+# stereo is 173 MB); under it drumgen says what it takes (8 MB of MIDI, 10 minutes of audio)
 FILE_TYPES = [".mid", ".midi", *R.AUDIO_SUFFIXES]
 INTRO = """# drumgen: a drum part for your groove
 Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song), a recording (a riff, a bass

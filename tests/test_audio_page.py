@@ -283,3 +283,14 @@ def test_a_take_and_taps_go_down_the_file_inputs_path(tmp_path):
     assert page.reset(str(silent))[5].visible is True
     assert page.reset(str(path))[5].visible is False and page.reset(None)[5].visible is False
     assert RP.examples() == [str(ROOT / "assets" / "bass_take.ogg")]
+
+
+def test_the_page_takes_the_recordings_drumgen_takes():
+    """Gradio's upload limit lets through a 10-minute WAV, CD quality or a DAW's 48 kHz 24-bit stereo (the
+    100 MB limit refused both, while drumgen says it takes 10 minutes)."""
+    import app
+    from gradio.utils import _parse_file_size
+
+    limit = _parse_file_size(app.launch_options()["max_file_size"])
+    for rate, width in ((44100, 2), (48000, 3)):
+        assert limit >= 600 * rate * 2 * width + 44
