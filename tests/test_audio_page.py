@@ -294,3 +294,22 @@ def test_the_page_takes_the_recordings_drumgen_takes():
     limit = _parse_file_size(app.launch_options()["max_file_size"])
     for rate, width in ((44100, 2), (48000, 3)):
         assert limit >= 600 * rate * 2 * width + 44
+
+
+@needs_audio
+def test_the_command_lines_mix_plays_the_drums_on_the_general_midi_kit(tmp_path):
+    """--mix with --drum-map ad2 (the hi-hat on 49, GM's crash): the mix sounds as with gm (before: crashes)."""
+    from drumgen import cli, drum_maps, pipeline
+    from drumgen import hvo as H
+
+    song = R.hear(click_track(tmp_path / "take.wav", bpm=120, bars=2)).song
+    take = H.empty_hvo(song.n_steps)
+    take[::2, H.VOICES.index("closed_hat")] = 1.0
+    take[::2, H.N_VOICES + H.VOICES.index("closed_hat")] = 0.8
+    mixes = []
+    for name in ("gm", "ad2"):
+        part = pipeline.take_part(song, take, export=midi.ExportOptions(drum_map=drum_maps.resolve(name)))
+        cli.write_mix(part, tmp_path / f"{name}.wav")
+        mixes.append(sf.read(tmp_path / f"{name}.wav")[0])
+    a, b = (m.mean(axis=1) for m in mixes)
+    assert len(a) == len(b) and np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)) > 0.99  # crashes: 0.19
