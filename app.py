@@ -225,15 +225,23 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         take_list.input(pages.show, [file, track, grid, history, take_list, hearing], shown, **page, **light)
         lossless_button.click(drums.lossless, [merged_midi, file, hearing], lossless, api_name="lossless_audio", **heavy)
     demo.queue(max_size=page_limits.QUEUE_SIZE)
-    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs)
+    # the recording's corrections came last to every endpoint (and /lossless_audio's file before them):
+    # a caller from before sends them not, and is served as before
+    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs, {hearing}, {"lossless_audio": {file}})
     return demo
 
 
-def _too_few_values_in_words(validate):
+def _too_few_values_in_words(validate, may_leave_out=frozenset(), may_leave_out_of=None):
     """Gradio's check of an API call's input count, its message drumgen's: the endpoint, what it
-    takes, what came (Gradio's own lists the components with their memory addresses)."""
+    takes, what came (Gradio's own lists the components with their memory addresses). Values missing
+    at the end for components in `may_leave_out` (or in `may_leave_out_of[api_name]`) are None."""
+    may_leave_out_of = may_leave_out_of or {}
 
     def check(block_fn, inputs):
+        missing = block_fn.inputs[len(inputs):]
+        optional = {id(c) for c in (*may_leave_out, *may_leave_out_of.get(block_fn.api_name, ()))}
+        if missing and all(id(component) in optional for component in missing):
+            inputs.extend([None] * len(missing))  # the list Gradio goes on to read
         if len(inputs) < len(block_fn.inputs):
             names = [n for n in inspect.signature(block_fn.fn).parameters if n != "progress"][:len(block_fn.inputs)]
             raise gr.Error(f"/{block_fn.api_name or block_fn.name} takes {len(block_fn.inputs)} values "
