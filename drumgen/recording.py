@@ -320,6 +320,9 @@ def song_from_onsets(ticks: np.ndarray, velocities: np.ndarray, tempos: list[tup
     notes = np.zeros((len(ticks), 5), np.int64)
     notes[:, 2], notes[:, 3], notes[:, 4] = ONSET_PITCH, velocities, ticks
     meters = [(0, int(meter[0]), int(meter[1]))]
+    # each tempo as its MIDI file holds it (whole microseconds a beat): the Song is then the one its file reads
+    # as, so a take's drums MIDI, written and read back, is at this Song's tempo (takes compare them)
+    tempos = [(int(t), float(mido.tempo2bpm(mido.bpm2tempo(b)))) for t, b in tempos]
     source = _onsets_midi(ticks, velocities, tempos, meters, track_name)
     tracks = [midi.Track(0, "tempo", (), 0, False), midi.Track(1, track_name, (0,), len(ticks), False)]
     notes[:, 0] = 1

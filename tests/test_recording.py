@@ -282,3 +282,24 @@ def test_a_midi_file_with_bad_corrections_is_told(tmp_path):
 def test_a_tap_with_no_velocity_is_said_as_such():
     with pytest.raises(ValueError, match="velocity"):
         R.taps_to_song([(0.0, 0.9), (0.5, float("nan"))], bpm=100)
+
+
+def test_a_takes_drums_midi_is_at_the_heard_songs_tempo():
+    """A drifting tempo map (a tempo a beat, each a float): the drums MIDI written for the Song and read
+    back is at the Song's tempo, so the DAW export, its preview and Regenerate from the drums MIDI take
+    it (before, one tempo in twenty rounded across a thousandth of a BPM: 'The take is at another tempo')."""
+    from drumgen import takes
+    from drumgen import hvo as H
+
+    periods = 0.6 + 0.0123457 * np.sin(np.arange(60) / 3.0)
+    beats = np.concatenate([[-0.6], -0.6 + np.cumsum(periods)])
+    h = _hearing(beats, 0.0, np.arange(0.0, beats[-5], 0.3))
+    song = h.song
+    assert len(song.tempos) > 40
+    take = H.empty_hvo(song.n_steps)
+    take[::4, 0], take[::4, H.N_VOICES] = 1.0, 0.8
+    buf = io.BytesIO()
+    midi.hvo_to_midi(take, song).save(file=buf)
+    back = midi.read_song(buf.getvalue())
+    assert back.tempos == song.tempos
+    assert takes.take_from_midi(back, song).shape == take.shape
