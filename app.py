@@ -30,7 +30,8 @@ from drumgen.tap_pad import STOP_JS, TapPad
 from drumgen.widgets import BarLanes, FreeDropdown, FreeNumber, FreeSlider
 
 CONCURRENCY = page_limits.SLOTS  # requests worked on at once (one per CPU core of a small machine): drumgen's WorkGate
-MAX_UPLOAD = "100mb"     # larger uploads are refused by Gradio (a 10-minute WAV); drumgen says so above 8 MB of MIDI
+MAX_UPLOAD = R.MAX_AUDIO_BYTES  # larger uploads are refused by Gradio (200 MB: a 10-minute WAV of 48 kHz, 24-bit
+# stereo is 173 MB); under it drumgen says what it takes (8 MB of MIDI, 10 minutes of audio)
 FILE_TYPES = [".mid", ".midi", *R.AUDIO_SUFFIXES]
 INTRO = """# drumgen: a drum part for your groove
 Give it any MIDI groove (a rhythm tapped on one key, a bass line, a whole song), a recording (a riff, a bass
@@ -82,9 +83,9 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             heard_picture = gr.Image(type="filepath", format="png", interactive=False, show_label=False,
                                      elem_id="drumgen-heard-picture")
             with gr.Row(elem_classes="drumgen-tools"):
-                heard_bpm = gr.Number(None, label="Tempo (BPM)", info="empty: detect it", minimum=0,
+                heard_bpm = gr.Number(None, label="Tempo (BPM)", info=recording_page.BPM_INFO, minimum=0,
                                       maximum=R.MAX_BPM, min_width=140, elem_id="drumgen-heard-bpm")
-                heard_bar_one = gr.Number(None, label="Bar 1 (seconds)", info="empty: find it", minimum=0,
+                heard_bar_one = gr.Number(None, label="Bar 1 (seconds)", info=recording_page.BAR_ONE_INFO, minimum=0,
                                           min_width=140, elem_id="drumgen-heard-bar-one")
                 heard_sensitivity = gr.Slider(0, 1, value=R.DEFAULT_SENSITIVITY, step=0.05, label="Sensitivity",
                                               info="higher: fainter onsets count", min_width=160)
@@ -192,7 +193,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                                                                           heard_bar_one], **page, **heavy)
         new_song = dict(fn=pages.new_song, inputs=[file, grid, history, hearing], outputs=[grid, history, *view], **page,
                         **light)
-        file.change(heard.reset, file, corrections, **page, **light).then(
+        file.change(heard.reset, file, [*corrections, heard_box, heard_picture], **page, **light).then(
             drums.analyze, [file, hearing], [info, track, roll, lanes], api_name="analyze", **heavy).success(
             **new_song).success(**shown_heard)
         hear_again.click(heard.corrections, corrections[1:], hearing, **page, **light).success(
@@ -224,15 +225,23 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         take_list.input(pages.show, [file, track, grid, history, take_list, hearing], shown, **page, **light)
         lossless_button.click(drums.lossless, [merged_midi, file, hearing], lossless, api_name="lossless_audio", **heavy)
     demo.queue(max_size=page_limits.QUEUE_SIZE)
-    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs)
+    # the recording's corrections came last to every endpoint (and /lossless_audio's file before them):
+    # a caller from before sends them not, and is served as before
+    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs, {hearing}, {"lossless_audio": {file}})
     return demo
 
 
-def _too_few_values_in_words(validate):
+def _too_few_values_in_words(validate, may_leave_out=frozenset(), may_leave_out_of=None):
     """Gradio's check of an API call's input count, its message drumgen's: the endpoint, what it
-    takes, what came (Gradio's own lists the components with their memory addresses)."""
+    takes, what came (Gradio's own lists the components with their memory addresses). Values missing
+    at the end for components in `may_leave_out` (or in `may_leave_out_of[api_name]`) are None."""
+    may_leave_out_of = may_leave_out_of or {}
 
     def check(block_fn, inputs):
+        missing = block_fn.inputs[len(inputs):]
+        optional = {id(c) for c in (*may_leave_out, *may_leave_out_of.get(block_fn.api_name, ()))}
+        if missing and all(id(component) in optional for component in missing):
+            inputs.extend([None] * len(missing))  # the list Gradio goes on to read
         if len(inputs) < len(block_fn.inputs):
             names = [n for n in inspect.signature(block_fn.fn).parameters if n != "progress"][:len(block_fn.inputs)]
             raise gr.Error(f"/{block_fn.api_name or block_fn.name} takes {len(block_fn.inputs)} values "

@@ -138,13 +138,17 @@ def write_mix(part: pipeline.DrumPart, path: str) -> None:
 
     fmt = _mix_format(path)
     rate = 44100
-    end = audio.seconds_at_tick(part.drums_midi, part.song.n_steps * part.drums_midi.ticks_per_beat // H.STEPS_PER_BEAT)
+    # heard as the export plays (its humanize, swing, velocities) on the General MIDI kit the SoundFont has:
+    # another map's notes (ad2's hi-hat on 49) would sound as other drums (a crash)
+    options = (part.export or midi.DEFAULT_EXPORT).with_(drum_map=drum_maps.GM, per_voice_tracks=False)
+    heard_drums = midi.hvo_to_midi(part.hvo, part.song, options=options)
+    end = audio.seconds_at_tick(heard_drums, part.song.n_steps * heard_drums.ticks_per_beat // H.STEPS_PER_BEAT)
     recording = getattr(part.song, "recording", None)
     if recording is not None:
-        drums = audio.render_parts([part.drums_midi], rate, until_seconds=end)[0]
+        drums = audio.render_parts([heard_drums], rate, until_seconds=end)[0]
         samples = previews.mix_with_recording(drums, recording, rate)
     else:
-        samples = audio.normalized(sum(audio.render_parts([part.song.source, part.drums_midi], rate, until_seconds=end)))
+        samples = audio.normalized(sum(audio.render_parts([part.song.source, heard_drums], rate, until_seconds=end)))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     audio.write_audio(samples, path, rate, fmt)
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import meter as M
 from . import midi
+from .audio_in import parse_meter as _parse_meter
 from .audio_in import (  # noqa: F401  (the limits and RecordingError are recording's words too)
     ANALYSIS_RATE,
     AUDIO_FORMATS_SAID,
@@ -59,7 +60,6 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     onset_envelope,
     parse_bar_one,
     parse_bpm,
-    parse_meter,
     parse_sensitivity,
     refine_bar_one,
     resample,
@@ -97,6 +97,16 @@ def _audio_head(head: bytes) -> bool:
 HEARING_KEYS = ("bpm", "bar_one", "sensitivity", "meter")
 
 
+def parse_meter(value: Any) -> tuple[int, int]:
+    """A meter ("6/8", or a pair of whole numbers (6, 8); None / '': 4/4) -> (numerator, denominator);
+    ValueError with a sentence for anything else (a pair of lists or of fractions is no meter)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in value):
+            raise ValueError(f"meter must be like 4/4 or 6/8, got {str(value)[:40]!r}")
+        value = f"{int(value[0])}/{int(value[1])}"
+    return _parse_meter(value)
+
+
 def parse_hearing(value: Any) -> dict[str, Any]:
     """The page's or a caller's corrections ({"bpm": 96, "bar_one": 1.2, "sensitivity": 0.6, "meter": "3/4"},
     any of them, None or '' each: found from the music; as JSON text too) -> hear()'s keyword arguments."""
@@ -111,7 +121,7 @@ def parse_hearing(value: Any) -> dict[str, Any]:
             raise ValueError("hearing must be an object like {\"bpm\": 96, \"bar_one\": 1.2, \"sensitivity\": 0.5}") from None
     if not isinstance(value, dict):
         raise ValueError(f"hearing must be an object with {', '.join(HEARING_KEYS)}, got {str(value)[:40]!r}")
-    unknown = sorted(set(value) - set(HEARING_KEYS))
+    unknown = sorted(set(value) - set(HEARING_KEYS), key=str)
     if unknown:
         raise ValueError(f"unknown hearing setting {str(unknown[0])[:40]!r}; settings: {', '.join(HEARING_KEYS)}")
     said = {"bpm": parse_bpm(value.get("bpm")), "bar_one": parse_bar_one(value.get("bar_one")),
@@ -124,8 +134,9 @@ def read_source(source: Any, hearing: Any = None) -> midi.Song:
     corrections, see parse_hearing) heard, anything else read as MIDI."""
     if isinstance(source, midi.Song):
         return source
+    said = parse_hearing(hearing)  # checked for a MIDI file too: a caller's mistake is said, not ignored
     if looks_like_audio(source):
-        return hear(source, **parse_hearing(hearing)).song
+        return hear(source, **said).song
     return midi.read_song(source)
 
 
@@ -191,20 +202,18 @@ def hear(source: str | os.PathLike | bytes, bpm: Any = None, bar_one: Any = None
     else:
         data, path = None, os.fspath(source)
         name = name or Path(path).name
-    key = _file_key(data, path)
-    return _hear(key, data, path, bpm, bar_one, sensitivity, meter, name)
+    if data is not None:  # not cached: the key and the Hearing would keep the caller's bytes (up to
+        # MAX_AUDIO_BYTES each, 16 of them); the page's every event reads a path
+        return _hear.__wrapped__(None, data, None, bpm, bar_one, sensitivity, meter, name)
+    return _hear(_file_key(path), None, path, bpm, bar_one, sensitivity, meter, name)
 
 
-def _file_key(data: bytes | None, path: str | None) -> tuple:
-    if data is not None:
-        import hashlib
-
-        return ("bytes", hashlib.sha1(data).hexdigest())
+def _file_key(path: str) -> tuple:
     try:
         st = os.stat(path)
     except OSError as exc:
         raise RecordingError(f"Cannot open {path}: {exc.strerror or exc}.") from None
-    return ("path", path, st.st_size, st.st_mtime_ns)
+    return ("path", path, st.st_ino, st.st_size, st.st_mtime_ns)  # a file replaced at the path is heard again
 
 
 @functools.lru_cache(maxsize=16)
@@ -281,16 +290,19 @@ def _song_from_hearing(h: Hearing) -> midi.Song:
     ticks = np.maximum(np.round(positions[keep] * TICKS_PER_BEAT), 0).astype(np.int64)
     index = np.arange(len(h.beats), dtype=np.float64)
     zero = float(np.interp(h.bar_one, h.beats, index))
-    tempos = []
-    for k in range(int(np.ceil(zero - 1e-6)), len(h.beats) - 1):
-        tick = int(round((k - zero) * TICKS_PER_BEAT))
-        if tick < 0:
-            continue
+    # one tempo a beat, from the beat at or before bar 1 (tick 0 plays at the tempo of the beat it falls in,
+    # not the next one's: else every later tick is off by the difference); a beat's event at a tick
+    # another already holds (bar 1 a hair before a beat) replaces it, as a player would apply the later
+    tempos: list[tuple[int, float]] = []
+    for k in range(max(0, min(int(np.floor(zero + 1e-9)), len(h.beats) - 2)), len(h.beats) - 1):
+        tick = max(0, int(round((k - zero) * TICKS_PER_BEAT)))
         bpm = float(np.clip(60.0 / (h.beats[k + 1] - h.beats[k]), MIN_BPM / 2, MAX_BPM * 2))
+        if tempos and tempos[-1][0] == tick:
+            tempos.pop()
         if not tempos or abs(tempos[-1][1] - bpm) > 1e-3:
             tempos.append((tick, bpm))
-    if not tempos or tempos[0][0] != 0:
-        tempos.insert(0, (0, tempos[0][1] if tempos else h.bpm))
+    if not tempos:
+        tempos = [(0, h.bpm)]
     track_name = f"onsets heard in {h.name}"
     return song_from_onsets(ticks, velocities, tempos, h.meter, track_name, recording=h)
 
@@ -308,6 +320,9 @@ def song_from_onsets(ticks: np.ndarray, velocities: np.ndarray, tempos: list[tup
     notes = np.zeros((len(ticks), 5), np.int64)
     notes[:, 2], notes[:, 3], notes[:, 4] = ONSET_PITCH, velocities, ticks
     meters = [(0, int(meter[0]), int(meter[1]))]
+    # each tempo as its MIDI file holds it (whole microseconds a beat): the Song is then the one its file reads
+    # as, so a take's drums MIDI, written and read back, is at this Song's tempo (takes compare them)
+    tempos = [(int(t), float(mido.tempo2bpm(mido.bpm2tempo(b)))) for t, b in tempos]
     source = _onsets_midi(ticks, velocities, tempos, meters, track_name)
     tracks = [midi.Track(0, "tempo", (), 0, False), midi.Track(1, track_name, (0,), len(ticks), False)]
     notes[:, 0] = 1
@@ -374,7 +389,9 @@ def _read_taps(taps: Any) -> np.ndarray:
             t, v = float(tap[0]), float(tap[1])
         except (TypeError, ValueError, IndexError):
             raise ValueError(f"a tap must be [seconds, velocity], got {str(tap)[:40]!r}") from None
-        if not (np.isfinite(t) and np.isfinite(v)) or t < 0 or t > MAX_SECONDS:
+        if not np.isfinite(t) or t < 0 or t > MAX_SECONDS:
             raise ValueError(f"a tap's time must be from 0 to {MAX_SECONDS:g} s, got {t!r}")
+        if not np.isfinite(v):
+            raise ValueError(f"a tap's velocity must be a number from 0 to 1, got {v!r}")
         rows.append((t, min(max(v, 0.0), 1.0)))
     return np.array(rows, np.float64)

@@ -28,6 +28,7 @@ from .request_files import file_stem
 from .tap_pad import METERS
 
 METER_CHOICES = list(METERS)
+BPM_INFO, BAR_ONE_INFO = "empty: detect it", "empty: find it"  # the tempo and bar 1 boxes' hints
 FIGURE_DPI = 90
 
 
@@ -134,6 +135,8 @@ def taps_song(value: Any) -> midi.Song:
     taps = value.get("taps")
     if not isinstance(taps, (list, tuple)) or not taps:
         raise ValueError("no taps: press Start, then tap the pad (or any key) along with the click")
+    if len(taps) > R.MAX_TAPS:  # said before a caller's million taps are read one by one
+        raise ValueError(f"too many taps ({len(taps)}); the pad takes up to {R.MAX_TAPS}")
     lead = M.bar_steps(*meter) / 4 * 60.0 / bpm  # the count-in: taps are read from its start
     shifted = []
     for tap in taps:
@@ -150,8 +153,8 @@ def taps_song(value: Any) -> midi.Song:
 
 def hints(hearing: R.Hearing) -> tuple[Any, Any]:
     """Updates of the tempo and bar 1 boxes saying what was heard (their values stay as the musician set them)."""
-    return (gr.Number(info=f"heard {hearing.bpm:.1f} BPM ({hearing.tempo_from}); empty: detect it"),
-            gr.Number(info=f"heard at {hearing.bar_one:.2f} s ({hearing.bar_one_from}); empty: find it"))
+    return (gr.Number(info=f"heard {hearing.bpm:.1f} BPM ({hearing.tempo_from}); {BPM_INFO}"),
+            gr.Number(info=f"heard at {hearing.bar_one:.2f} s ({hearing.bar_one_from}); {BAR_ONE_INFO}"))
 
 
 class RecordingPage:
@@ -182,8 +185,16 @@ class RecordingPage:
 
     @user_errors
     def reset(self, file: Any) -> tuple:
-        """A new file: no corrections (hearing, tempo, bar 1, sensitivity, meter as they start)."""
-        return None, None, None, R.DEFAULT_SENSITIVITY, "4/4"
+        """A new file: no corrections (hearing, tempo, bar 1 (their hints as they start), sensitivity,
+        meter), then the accordion of what was heard and its picture: shown, empty, for any recording,
+        before it is heard (a recording drumgen cannot hear, say no beat found, is corrected there:
+        type its tempo, Hear again), hidden for MIDI or no file; `show` draws the picture once heard."""
+        try:
+            audio = file is not None and R.looks_like_audio(file_path(file))
+        except (ValueError, TypeError):
+            audio = False
+        return (None, gr.Number(None, info=BPM_INFO), gr.Number(None, info=BAR_ONE_INFO), R.DEFAULT_SENSITIVITY,
+                "4/4", gr.Accordion(visible=audio, open=True), None)
 
     @user_errors
     def corrections(self, bpm: Any, bar_one: Any, sensitivity: Any, meter: Any) -> dict | None:

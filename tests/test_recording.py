@@ -204,3 +204,102 @@ def test_parse_hearing():
                                                              "meter": (4, 4)}
     with pytest.raises(ValueError):
         R.parse_hearing({"tempo": 1})
+
+
+def _hearing(beats, bar_one, onsets, duration=None):
+    onsets = np.sort(np.asarray(onsets, np.float64))
+    return R.Hearing(name="made", duration=float(duration or beats[-2]), sample_rate=RATE, channels=1,
+                     onsets=onsets, strengths=np.ones(len(onsets)), beats=np.asarray(beats, np.float64),
+                     bar_one=float(bar_one), bpm=120.0)
+
+
+def _tick_seconds(song, tick):
+    from drumgen import audio
+
+    return audio.seconds_at_tick(song.source, int(tick))
+
+
+def test_a_drifting_tempo_map_plays_each_onset_where_it_was_heard():
+    """Bar 1 between two beats of a speeding take: tick 0 plays at the tempo of the beat it falls in, so
+    every onset's tick, through the Song's tempo map, sounds where it was heard (to a tick's rounding)."""
+    periods = np.linspace(0.6, 0.4, 24)
+    beats = np.concatenate([[-0.6], -0.6 + np.cumsum(periods)])
+    bar_one = (beats[2] + beats[3]) / 2 + 0.05
+    onsets = np.concatenate([[bar_one], beats[3:18] + 0.01])
+    h = _hearing(beats, bar_one, onsets)
+    heard = np.array([_tick_seconds(h.song, t) for t in h.song.notes[:, 4]]) + bar_one
+    assert np.abs(heard - onsets).max() < 0.001
+    assert len({t for t, _ in h.song.tempos}) == len(h.song.tempos) and h.song.tempos[0][0] == 0
+
+
+def test_bar_one_a_hair_before_a_beat_holds_one_tempo_at_tick_zero():
+    beats = np.concatenate([[0.0, 0.5], 0.5 + 0.4 * np.arange(1, 20)])  # 120 BPM, then 150
+    bar_one = 0.9 - 1e-5
+    h = _hearing(beats, bar_one, [bar_one, 1.3, 1.7, 2.1, 2.5])
+    assert h.song.tempos[0] == (0, pytest.approx(150.0))
+    assert [t for t, _ in h.song.tempos] == sorted({t for t, _ in h.song.tempos})
+
+
+def test_a_recording_given_as_bytes_is_not_kept_by_the_cache(tmp_path):
+    """The cache is for the page's paths: bytes (up to 200 MB a call from the Python API) are heard each
+    time and nothing of them stays in it; a path is heard once, and again once its file is replaced."""
+    times, levels = steady(bars=2)
+    data = wav_bytes(clip(times, levels=levels))
+    R._hear.cache_clear()
+    R.hear(data)
+    assert R._hear.cache_info().currsize == 0
+    path = tmp_path / "take.wav"
+    path.write_bytes(data)
+    first = R.hear(path)
+    assert R.hear(path) is first
+    other = tmp_path / "other.wav"
+    other.write_bytes(wav_bytes(clip(times, levels=levels)[::-1].copy()))
+    import os
+
+    st = os.stat(path)
+    os.replace(other, path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and time, another file
+    assert R.hear(path) is not first
+
+
+@pytest.mark.parametrize("bad", [{"meter": [[1], [2]]}, {"meter": ["a", "b"]}, {"meter": (3.5, 4)}, {1: 2, "x": 3}])
+def test_parse_hearing_says_odd_values_in_a_sentence(bad):
+    """A meter of lists or fractions, keys of several types: a ValueError (a sentence), not a TypeError
+    (the page's "failed unexpectedly, please report it") nor a meter silently cut to 3/4."""
+    with pytest.raises(ValueError, match="meter must be like|unknown hearing setting"):
+        R.parse_hearing(bad)
+
+
+def test_a_midi_file_with_bad_corrections_is_told(tmp_path):
+    from tests.conftest import make_midi
+
+    path = make_midi(tmp_path / "g.mid", [(i * 240, 36, 100, 0) for i in range(16)])
+    assert R.read_source(str(path), {"bpm": 96}).n_bars >= 1
+    with pytest.raises(ValueError):
+        R.read_source(str(path), {"tempo": 96})
+
+
+def test_a_tap_with_no_velocity_is_said_as_such():
+    with pytest.raises(ValueError, match="velocity"):
+        R.taps_to_song([(0.0, 0.9), (0.5, float("nan"))], bpm=100)
+
+
+def test_a_takes_drums_midi_is_at_the_heard_songs_tempo():
+    """A drifting tempo map (a tempo a beat, each a float): the drums MIDI written for the Song and read
+    back is at the Song's tempo, so the DAW export, its preview and Regenerate from the drums MIDI take
+    it (before, one tempo in twenty rounded across a thousandth of a BPM: 'The take is at another tempo')."""
+    from drumgen import takes
+    from drumgen import hvo as H
+
+    periods = 0.6 + 0.0123457 * np.sin(np.arange(60) / 3.0)
+    beats = np.concatenate([[-0.6], -0.6 + np.cumsum(periods)])
+    h = _hearing(beats, 0.0, np.arange(0.0, beats[-5], 0.3))
+    song = h.song
+    assert len(song.tempos) > 40
+    take = H.empty_hvo(song.n_steps)
+    take[::4, 0], take[::4, H.N_VOICES] = 1.0, 0.8
+    buf = io.BytesIO()
+    midi.hvo_to_midi(take, song).save(file=buf)
+    back = midi.read_song(buf.getvalue())
+    assert back.tempos == song.tempos
+    assert takes.take_from_midi(back, song).shape == take.shape
