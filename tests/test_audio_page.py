@@ -337,3 +337,26 @@ def test_callers_from_before_the_corrections_are_served_as_before(served):
               and str(x.get("path", "")).endswith(".mid") and "with_drums" in x["path"]][0]
     if AUDIO:
         assert "event: complete" in call("lossless_audio", [merged])
+
+
+def test_the_warm_up_hears_clicks_so_the_first_recording_is_quick():
+    from drumgen import recording, webapp
+
+    before = recording._hear.cache_info().currsize
+    webapp.hear_clicks()  # compiles librosa's numba code; clicks as bytes are not kept by the cache
+    assert recording._hear.cache_info().currsize == before
+    song = recording.hear(_clicks_wav(120.0)).song
+    assert 110 < song.bpm < 130
+
+
+def _clicks_wav(bpm, rate=22050, seconds=6.0):
+    import io
+
+    import soundfile
+
+    clip = np.zeros(int(rate * seconds), np.float32)
+    for start in range(rate // 4, len(clip) - 400, int(rate * 60 / bpm)):
+        clip[start:start + 400] += 0.5 * np.sin(np.arange(400) * 0.3).astype(np.float32)
+    data = io.BytesIO()
+    soundfile.write(data, clip, rate, format="WAV")
+    return data.getvalue()
