@@ -229,3 +229,22 @@ def examples() -> list[str]:
     """The example recordings in assets/ (audio files: the page offers them beside the MIDI grooves)."""
     assets = Path(__file__).resolve().parents[1] / "assets"
     return [str(p) for p in sorted(assets.iterdir()) if p.suffix.lower() in R.AUDIO_SUFFIXES] if assets.is_dir() else []
+
+
+def hear_clicks(bpm: float = 120.0, bars: int = 2, rate: int = 22050) -> None:
+    """Hear two bars of clicks (as bytes: not kept by the hearing cache), compiling what hearing needs."""
+    import io
+
+    import soundfile
+
+    beat = int(rate * 60 / bpm)
+    clip = np.zeros(beat * 4 * bars + rate // 2, np.float32)
+    click = np.sin(2 * np.pi * 1000 * np.arange(rate // 50) / rate).astype(np.float32) * np.hanning(rate // 50)
+    for start in range(rate // 4, len(clip) - len(click), beat):
+        clip[start:start + len(click)] += 0.5 * click.astype(np.float32)
+    data = io.BytesIO()
+    soundfile.write(data, clip, rate, format="WAV")
+    try:
+        R.hear(data.getvalue()).song  # noqa: B018
+    except R.RecordingError:  # the code has run either way: the warm-up is done
+        pass

@@ -59,7 +59,7 @@ from .page_input import (
 )
 from .page_limits import WorkGate, song_seconds
 from .piano_roll import FIGURE_LOCK, figure_to_png, piano_roll
-from .recording_page import same_onsets
+from .recording_page import hear_clicks, same_onsets
 from .request_files import RequestFolders, file_stem
 from .take_grid import Edit, grid_value, read_edit, read_grid
 
@@ -139,8 +139,7 @@ class DrumApp:
         return load_model(self.models[P.parse_model(name, self.models)], self.device)
 
     def warm_up(self) -> None:
-        """Load every model, matplotlib and the SoundFont now, and hear a few seconds of clicks (librosa's
-        numba code compiles on its first call: seconds), so the first request is as fast as the rest."""
+        """Load every model, matplotlib and the SoundFont, and hear clicks (librosa compiles on first use), now."""
         hear_clicks()
         groove = np.zeros((H.STEPS_PER_BAR, H.GROOVE_DIM), np.float32)
         groove[::4] = [1.0, 0.8, 0.0]
@@ -391,27 +390,6 @@ class DrumApp:
         step(1.0, desc="done")
         return Result(take, mix, drums_audio, str(drums_midi), str(merged_midi), "\n\n".join(lines),
                       about.get("seed"), hvo, timings)
-
-
-def hear_clicks(bpm: float = 120.0, bars: int = 2, rate: int = 22050) -> None:
-    """Hear two bars of clicks (as bytes: not kept by the hearing cache), compiling what hearing needs."""
-    import io
-
-    import soundfile
-
-    from . import recording
-
-    beat = int(rate * 60 / bpm)
-    clip = np.zeros(beat * 4 * bars + rate // 2, np.float32)
-    click = np.sin(2 * np.pi * 1000 * np.arange(rate // 50) / rate).astype(np.float32) * np.hanning(rate // 50)
-    for start in range(rate // 4, len(clip) - len(click), beat):
-        clip[start:start + len(click)] += 0.5 * click.astype(np.float32)
-    data = io.BytesIO()
-    soundfile.write(data, clip, rate, format="WAV")
-    try:
-        recording.hear(data.getvalue()).song  # noqa: B018
-    except recording.RecordingError:  # the warm-up is done either way: the code has run
-        log.info("warm-up clicks not heard as a groove")
 
 
 def examples() -> list[str]:

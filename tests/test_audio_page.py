@@ -340,10 +340,10 @@ def test_callers_from_before_the_corrections_are_served_as_before(served):
 
 
 def test_the_warm_up_hears_clicks_so_the_first_recording_is_quick():
-    from drumgen import recording, webapp
+    from drumgen import recording
 
     before = recording._hear.cache_info().currsize
-    webapp.hear_clicks()  # compiles librosa's numba code; clicks as bytes are not kept by the cache
+    RP.hear_clicks()  # compiles librosa's numba code; clicks as bytes are not kept by the cache
     assert recording._hear.cache_info().currsize == before
     song = recording.hear(_clicks_wav(120.0)).song
     assert 110 < song.bpm < 130
