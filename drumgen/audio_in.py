@@ -71,9 +71,13 @@ def parse_bar_one(value: Any) -> float | None:
 
 
 def parse_meter(value: Any) -> tuple[int, int]:
+    """A meter ("6/8", or a pair of whole numbers (6, 8); None / '': 4/4) -> (numerator, denominator);
+    ValueError with a sentence for anything else (a pair of lists or of fractions is no meter)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return (4, 4)
-    if isinstance(value, (tuple, list)) and len(value) == 2:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in value):
+            raise ValueError(f"meter must be like 4/4 or 6/8, got {str(value)[:40]!r}")
         num, den = value
     else:
         parts = str(value).strip().split("/")
@@ -81,9 +85,9 @@ def parse_meter(value: Any) -> tuple[int, int]:
             raise ValueError(f"meter must be like 4/4 or 6/8, got {str(value)[:40]!r}")
         num, den = (int(p) for p in parts)
     try:
-        return M.check_meter(int(num), int(den), where="for this recording")
+        return M.check_meter(int(num), int(den), where="")
     except ValueError as exc:
-        raise ValueError(f"This recording cannot be played in {exc}") from None
+        raise ValueError(f"drumgen cannot play this groove in {exc}") from None
 
 
 
@@ -175,8 +179,6 @@ FLOOR_PERCENTILE, FLOOR_GAIN = 30, 2.0  # each band's noise floor: twice its 30t
 CLEAR_ONSET_DB = 1.0      # a recording whose onsets (90th percentile) rise less than this is noise
 MIN_SHARE = 0.05          # and its peak reach 5% of the loud onsets' (their 95th percentile)
 MIN_RISE_DB = 0.1         # an onset must rise at least this much (mean dB over the bands)
-TEMPO_PRIOR = (120.0, 1.0)  # tempo prior: log-normal at 120 BPM, one octave wide
-TEMPO_SEARCH = (55.0, 230.0)
 STEADY_JITTER = 0.02      # beats whose residual from a straight line is under 2% of a beat: a steady tempo
 
 
@@ -250,46 +252,16 @@ def sounds_like_noise(env: np.ndarray, onsets: np.ndarray, rate: int) -> bool:
     return float(np.percentile(peaks, 90)) < CLEAR_ONSET_DB
 
 
-def grid_fit(onsets: np.ndarray, bpms: np.ndarray, window: float = 8.0) -> np.ndarray:
-    """How well a 16th grid at each tempo explains the onsets: |mean of exp(2 pi i t / sixteenth)| over
-    windows of `window` s (half overlapping, so a drifting tempo still fits each window), weighted by
-    the onsets in each. 1: every onset on the grid; ~0: onsets scattered across it."""
-    onsets = np.asarray(onsets, np.float64)
-    freqs = np.asarray(bpms, np.float64) / 60.0 * 4
-    total, count = np.zeros(len(freqs)), 0
-    if not len(onsets):
-        return total
-    for start in np.arange(onsets[0], onsets[-1] + window / 2, window / 2):
-        inside = onsets[(onsets >= start) & (onsets < start + window)]
-        if len(inside) < 4:
-            continue
-        total += np.abs(np.exp(2j * np.pi * np.outer(freqs, inside - start)).sum(axis=1))
-        count += len(inside)
-    return total / max(count, 1)
-
-
-def estimate_tempo(env: np.ndarray, onsets: np.ndarray, rate: int) -> float:
-    """The tempo (BPM): librosa's tempogram estimate b0 proposes, the onsets decide. Candidates are b0
-    and its usual confusions (1/3 .. 3 times), each moved to the best fit within 3%; the one whose
-    16th grid best explains the onsets (grid_fit), times a mild prior (log-normal at 120 BPM, an
-    octave wide) that settles what the grid cannot (a grid at twice the tempo explains the onsets as
-    well: the prior prefers the slower; at half it misses the odd 16ths: the fit rejects it)."""
+def estimate_tempo(env: np.ndarray, onsets: np.ndarray, rate: int, strengths: np.ndarray | None = None) -> float:
+    """The tempo (BPM): librosa's tempogram estimate proposes (it and its usual confusions, 1/3 .. 3
+    times), the onsets' metrical hierarchy decides (drumgen.audio_tempo.choose_tempo)."""
     import librosa
 
+    from .audio_tempo import choose_tempo
+
     b0 = float(librosa.feature.tempo(onset_envelope=env, sr=rate, hop_length=HOP)[0])
-    grid = TEMPO_SEARCH[0] * 2 ** np.arange(0, np.log2(TEMPO_SEARCH[1] / TEMPO_SEARCH[0]), 0.002)
-    fit = grid_fit(onsets, grid)
-    centre, octaves = TEMPO_PRIOR
-    best, best_score = b0, -1.0
-    for k in (1 / 3, 1 / 2, 2 / 3, 3 / 4, 1, 4 / 3, 3 / 2, 2, 3):
-        near = np.flatnonzero((grid >= b0 * k * 0.97) & (grid <= b0 * k * 1.03))
-        if not len(near) or not 60.0 <= b0 * k <= 200.0:
-            continue
-        i = near[np.argmax(fit[near])]
-        score = fit[i] * np.exp(-0.5 * (np.log2(grid[i] / centre) / octaves) ** 2)
-        if score > best_score:
-            best, best_score = float(grid[i]), score
-    return best
+    strengths = np.ones(len(onsets)) if strengths is None else strengths
+    return choose_tempo(b0, onsets, strengths)
 
 
 def track_beats(y: np.ndarray, rate: int, start_bpm: float = 120.0, env: np.ndarray | None = None,

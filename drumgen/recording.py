@@ -15,8 +15,9 @@ How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
   counts), backtracked to where each attack starts (onset_envelope, detect_onsets);
 * noise: a recording whose onsets barely rise (under 1 dB) is refused as noise (sounds_like_noise);
 * tempo: librosa's tempogram proposes, the onsets decide: of its usual confusions (1/3 .. 3x) the one
-  whose 16th grid best explains the onsets, with a mild prior at 120 BPM (estimate_tempo); or a typed
-  tempo: a steady click;
+  whose metrical hierarchy (straight or triplet grid, accents on the beats and 8ths) best explains the
+  onsets, by weights fitted on validation grooves (estimate_tempo, audio_tempo); or a typed tempo: a
+  steady click;
 * beats: librosa's tracker held to that tempo, then a straight line when the tempo is steady, or
   smoothed locally when it drifts, so a drifting take keeps its tempo map (track_beats);
 * bar 1: the musician's, or the first strong onset moved onto the grid the onsets make (refine_bar_one).
@@ -38,7 +39,6 @@ import numpy as np
 
 from . import meter as M
 from . import midi
-from .audio_in import parse_meter as _parse_meter
 from .audio_in import (  # noqa: F401  (the limits and RecordingError are recording's words too)
     ANALYSIS_RATE,
     AUDIO_FORMATS_SAID,
@@ -60,12 +60,14 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     onset_envelope,
     parse_bar_one,
     parse_bpm,
+    parse_meter,
     parse_sensitivity,
     refine_bar_one,
     resample,
     sounds_like_noise,
     track_beats,
 )
+from .audio_tempo import accents
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
 TICKS_PER_BEAT = 480
@@ -95,16 +97,6 @@ def _audio_head(head: bytes) -> bool:
 
 
 HEARING_KEYS = ("bpm", "bar_one", "sensitivity", "meter")
-
-
-def parse_meter(value: Any) -> tuple[int, int]:
-    """A meter ("6/8", or a pair of whole numbers (6, 8); None / '': 4/4) -> (numerator, denominator);
-    ValueError with a sentence for anything else (a pair of lists or of fractions is no meter)."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2 or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in value):
-            raise ValueError(f"meter must be like 4/4 or 6/8, got {str(value)[:40]!r}")
-        value = f"{int(value[0])}/{int(value[1])}"
-    return _parse_meter(value)
 
 
 def parse_hearing(value: Any) -> dict[str, Any]:
@@ -239,7 +231,7 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
     if bar_one is not None and bar_one >= duration:
         raise RecordingError(f"Bar 1 at {bar_one:.2f} s is past the end of the recording ({duration:.2f} s).")
     if bpm is None:
-        found = estimate_tempo(env, onsets, ANALYSIS_RATE)
+        found = estimate_tempo(env, onsets, ANALYSIS_RATE, accents(onsets, envelope, ENVELOPE_RATE))
         beats, tempo_from = track_beats(y, ANALYSIS_RATE, env=env, bpm=found,
                                                 span=(float(onsets[0]), float(onsets[-1]))), "beat tracking"
         if len(beats) < 2:

@@ -91,7 +91,7 @@ def test_corrections_are_one_value_and_bad_ones_a_sentence():
     for args, words in (((500, None, None, None), "tempo must be from 30 to 300 BPM"),
                         ((None, "soon", None, None), "bar 1 must be a time in seconds"),
                         ((None, None, 2, None), "sensitivity must be a number from 0 to 1"),
-                        ((None, None, None, "7/16"), "cannot be played in")):
+                        ((None, None, None, "7/16"), "cannot play this groove in 7/16")):
         with pytest.raises(ValueError, match=words):
             RP.corrections(*args)
 

@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reading, data, sampling, showing", ("drumgen.bars", "drumgen.control_input", "drumgen.lanes", "drumgen.takes",
                                           "drumgen.data", "drumgen.augment",
                                           "drumgen.sampling", "drumgen.thresholds", "drumgen.judges",
-                                          "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio", "drumgen.audio_in", "drumgen.recording")),
+                                          "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio", "drumgen.audio_in", "drumgen.audio_tempo", "drumgen.recording")),
     ("models", ("drumgen.models", "drumgen.models.")),
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity",
                                      "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.meter_probes",
