@@ -192,10 +192,12 @@ def onset_envelope(y: np.ndarray, rate: int) -> np.ndarray:
 
     mel = librosa.feature.melspectrogram(y=y, sr=rate, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
     floor = np.percentile(mel, FLOOR_PERCENTILE, axis=1, keepdims=True) * FLOOR_GAIN
+    frames = mel.shape[1]
+    mel = np.concatenate([np.zeros_like(floor), mel], axis=1)  # a frame at the floor first: a note on sample 0 rises
     level = librosa.power_to_db(np.maximum(mel, floor + 1e-12), ref=np.max, top_db=80.0)
     flux = np.maximum(0.0, np.diff(level, axis=1)).mean(axis=0)
-    shift = 1 + N_FFT // (2 * HOP)
-    return np.concatenate([np.zeros(shift), flux])[: mel.shape[1]].astype(np.float64)
+    shift = N_FFT // (2 * HOP)
+    return np.concatenate([np.zeros(shift), flux])[:frames].astype(np.float64)
 
 
 def _frames(seconds: float, rate: int) -> int:

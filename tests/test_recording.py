@@ -303,3 +303,13 @@ def test_a_takes_drums_midi_is_at_the_heard_songs_tempo():
     back = midi.read_song(buf.getvalue())
     assert back.tempos == song.tempos
     assert takes.take_from_midi(back, song).shape == take.shape
+
+
+def test_a_take_trimmed_to_its_downbeat_keeps_its_first_note():
+    """A loop cut at its first note (music from sample 0) is heard from that note: its first frame has
+    nothing before it, and without a floor frame before it its rise was lost (bar 1 an 8th late)."""
+    for start in (0.0, 0.01):
+        times, levels = steady(bpm=100.0, start=start)
+        hearing = R.hear(wav_bytes(clip(times, levels=levels)))
+        assert hearing.onsets[0] < start + 0.05  # heard (within the figures' 50 ms), not lost
+        assert abs(hearing.bar_one - start) < 0.03
