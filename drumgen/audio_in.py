@@ -314,6 +314,33 @@ def extend_beats(beats: np.ndarray, duration: float) -> np.ndarray:
     return np.concatenate([before, beats, after])
 
 
+def steady_tempo(onsets: np.ndarray, strengths: np.ndarray, bpm: float, spread: float = 0.015) -> float:
+    """bpm moved within +-spread to where the beat, 8th, triplet and 16th levels together explain the
+    onsets of the whole recording best (a steady take: one tempo for all of it, so its fine value matters:
+    0.1% off is a 16th off after 60 beats)."""
+    onsets, strengths = np.asarray(onsets, np.float64), np.asarray(strengths, np.float64)
+    grid = float(bpm) * np.linspace(1 - spread, 1 + spread, 301)
+    t = onsets - onsets[0]
+    total = np.zeros(len(grid))
+    for h in (1, 2, 3, 4):
+        total += np.abs((np.exp(2j * np.pi * (grid[:, None] / 60.0 * h) * t[None, :]) * strengths).sum(1))
+    return float(grid[int(np.argmax(total))])
+
+
+def steady_beats(anchor: float, bpm: float, duration: float) -> np.ndarray:
+    """A steady click through `anchor` at `bpm`, a beat beyond each end of 0 .. duration."""
+    period = 60.0 / bpm
+    return anchor + period * np.arange(-np.floor(anchor / period) - 1, (duration - anchor) / period + 2)
+
+
+def grid_fit(onsets: np.ndarray, strengths: np.ndarray, beats: np.ndarray, bar_one: float) -> float:
+    """How well a beat grid puts the onsets on its 16ths: the strength-weighted mean of cos(2 pi x the
+    onset's place in 16ths), 1 = every onset on a 16th, 0 = anywhere."""
+    positions = beat_positions(onsets, beats, bar_one) * 4
+    w = np.asarray(strengths, np.float64)
+    return float((w * np.cos(2 * np.pi * positions)).sum() / max(w.sum(), 1e-9))
+
+
 def refine_bar_one(anchor: float, onsets: np.ndarray, beats: np.ndarray, bars: float = 4.0) -> float:
     """Bar 1 at the first strong onset, moved by the median of the onsets' offsets from the 16th grid
     over the first bars: the grid then runs through the onsets, not through one onset's backtracked

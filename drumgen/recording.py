@@ -19,7 +19,10 @@ How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
   onsets, by weights fitted on validation grooves (estimate_tempo, audio_tempo); or a typed tempo: a
   steady click;
 * beats: librosa's tracker held to that tempo, then a straight line when the tempo is steady, or
-  smoothed locally when it drifts, so a drifting take keeps its tempo map (track_beats);
+  smoothed locally when it drifts, so a drifting take keeps its tempo map (track_beats); against it a
+  steady click at that tempo, fine-tuned to the whole take (steady_tempo), and the one of the two that
+  puts the onsets nearer its 16ths is kept (grid_fit): the tracker can slip half a beat in a bar of
+  syncopation and put every later onset on the wrong 16th, a steady click cannot;
 * bar 1: the musician's, or the first strong onset moved onto the grid the onsets make (refine_bar_one).
 Tick 0 of the Song is bar 1 and each beat is a quarter note (480 ticks): an onset's tick is its place
 between the beats around it, so a tempo that drifts becomes a tempo map (one tempo a beat) and each
@@ -54,6 +57,7 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     detect_onsets,
     estimate_tempo,
     extend_beats,
+    grid_fit,
     level_envelope,
     load,
     mono,
@@ -65,6 +69,8 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     refine_bar_one,
     resample,
     sounds_like_noise,
+    steady_beats,
+    steady_tempo,
     track_beats,
 )
 from .audio_tempo import accents
@@ -248,6 +254,10 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
     else:  # bar 1 need not be a tracked beat: the grid follows the beats' tempo, its phase bar 1's
         beats = extend_beats(beats, duration)
         bar_one_at = anchor if bar_one is not None else refine_bar_one(anchor, onsets, beats)
+        steady = steady_beats(anchor, steady_tempo(onsets, strengths, found), duration)
+        steady_one = anchor if bar_one is not None else refine_bar_one(anchor, onsets, steady)
+        if grid_fit(onsets, strengths, steady, steady_one) > grid_fit(onsets, strengths, beats, bar_one_at):
+            beats, bar_one_at = steady, steady_one
     intervals = np.diff(beats[(beats >= bar_one_at - 1e-9) & (beats <= duration + 1e-9)])
     tempo = float(60.0 / np.median(intervals)) if len(intervals) else float(60.0 / np.median(np.diff(beats)))
     bar_seconds = M.bar_steps(*meter) / 4 * 60.0 / tempo

@@ -82,6 +82,36 @@ def test_drifting_tempo_becomes_a_tempo_map():
     assert (groove[: n, 0] > 0.5).sum() == pytest.approx(len(keep), abs=2)
 
 
+def test_steady_tempo_is_fine_tuned_to_the_whole_take():
+    """A guess 1% off is a 16th off after 25 beats: steady_tempo moves it to the take's own tempo."""
+    period = 60.0 / 123.4
+    onsets = 0.5 + period / 4 * np.array([k for k in range(16 * 24) if k % 4 != 1])
+    strengths = np.where(np.arange(len(onsets)) % 3 == 0, 1.0, 0.5)
+    assert audio_in.steady_tempo(onsets, strengths, 122.2) == pytest.approx(123.4, rel=5e-4)
+
+
+def test_grid_fit_prefers_the_grid_the_onsets_are_on():
+    beats = 0.5 + 0.6 * np.arange(40)
+    onsets = 0.5 + 0.15 * np.array([0, 2, 3, 6, 8, 11, 14, 16, 19, 22, 24, 27, 30])
+    w = np.ones(len(onsets))
+    slipped = np.concatenate([beats[:4], beats[4:] + 0.075])   # half a 16th late from beat 5 on
+    assert audio_in.grid_fit(onsets, w, beats, 0.5) > 0.99
+    assert audio_in.grid_fit(onsets, w, slipped, 0.5) < audio_in.grid_fit(onsets, w, beats, 0.5) - 0.3
+
+
+def test_a_steady_syncopated_take_gets_a_steady_grid():
+    """Off-beat comping (the 'and's stronger than the beats) at a steady 112 BPM: every onset on its 16th."""
+    bpm, bars = 112.0, 8
+    pattern = [0, 3, 6, 10, 11, 14]
+    steps = [b * 16 + k for b in range(bars) for k in pattern]
+    times = 0.5 + np.array(steps) * 15.0 / bpm
+    levels = [0.5 if k % 16 == 0 else 0.9 if k % 16 in (6, 14) else 0.6 for k in steps]
+    h = R.hear(wav_bytes(clip(times, levels=levels)))
+    assert h.bpm == pytest.approx(bpm, rel=0.01)
+    groove = midi.song_to_groove(h.song)
+    assert list(np.flatnonzero(groove[:, 0] > 0.5)) == steps
+
+
 def test_bar_one_given_or_found():
     times, levels = steady(start=1.0)
     data = wav_bytes(clip(times, levels=levels))
