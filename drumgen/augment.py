@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import hvo as H
+from . import meter as M
 
 
 @dataclass
@@ -87,14 +88,15 @@ def shift_loudness(hvo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, share: float,
-                 where: np.ndarray | None = None) -> np.ndarray:
+                 where: np.ndarray | None = None, layouts: list | None = None) -> np.ndarray:
     """A `share` of the windows (N, T, 27) get one bar replaced by a fill clip (clips (M, 17, 27),
     `WindowSet.fill_clip_bars`): at the end of a 4-bar phrase for half of them, anywhere for the
     others; the hits the clip lands with on the next downbeat are laid over that step. A model so
     learns fills inside a song's flow, not only as the lone clips the GMD records them as. `where`
-    (N,) bool: the windows that may get one (4/4 ones: a clip is a bar of 4/4)."""
+    (N,) bool: the windows that may get one. `layouts`: each window's bars (`meter.Bars`; None: 16
+    steps a bar); a clip is a bar of 4/4, so in a bar of another length it is fitted as a drummer
+    would play it there (`fit_fill`)."""
     n, length, _ = hvo.shape
-    n_bars = length // H.STEPS_PER_BAR
     drawn = rng.random(n) < share if len(clips) else np.zeros(n, bool)
     if where is not None:
         drawn &= np.asarray(where, bool)
@@ -102,17 +104,35 @@ def splice_fills(hvo: np.ndarray, clips: np.ndarray, rng: np.random.Generator, s
     if not len(chosen):
         return hvo
     out = hvo.copy()
-    phrase_ends = np.arange(3, n_bars, 4) if n_bars >= 4 else np.array([n_bars - 1])
     for i in chosen:
+        if layouts is None:
+            starts = np.arange(0, length + 1, H.STEPS_PER_BAR)
+        else:
+            starts = np.asarray(layouts[i].starts)
+        starts = starts[starts <= length]
+        n_bars = len(starts) - 1
+        if n_bars < 1:
+            continue
+        phrase_ends = np.arange(3, n_bars, 4) if n_bars >= 4 else np.array([n_bars - 1])
         bar = int(rng.choice(phrase_ends)) if rng.random() < 0.5 else int(rng.integers(0, n_bars))
         clip = clips[rng.integers(len(clips))]
-        start = bar * H.STEPS_PER_BAR
-        out[i, start:start + H.STEPS_PER_BAR] = clip[:H.STEPS_PER_BAR]
-        landing = start + H.STEPS_PER_BAR
+        start, landing = int(starts[bar]), int(starts[bar + 1])
+        out[i, start:landing] = fit_fill(clip[:H.STEPS_PER_BAR], hvo[i, start:landing])
         if landing < length:
             lands = np.tile(clip[H.STEPS_PER_BAR, H.HITS] > 0, 3)
             out[i, landing] = np.where(lands, clip[H.STEPS_PER_BAR], out[i, landing])
     return out
+
+
+def fit_fill(clip: np.ndarray, beat_bar: np.ndarray) -> np.ndarray:
+    """A one-bar fill of 4/4 (16, 27) fitted to a bar of len(beat_bar) steps: a fill builds to the
+    bar's end, so a shorter bar plays the clip's last steps (a 3/4 fill is the last three beats of a
+    4/4 one) and a longer bar plays its own groove first, then the whole clip (a 5/4 fill is a beat
+    of time, then the fill). The shape `fills.judged_steps` hears a bar of any length in."""
+    steps = len(beat_bar)
+    if steps <= H.STEPS_PER_BAR:
+        return clip[H.STEPS_PER_BAR - steps:].copy()
+    return np.concatenate([beat_bar[:steps - H.STEPS_PER_BAR], clip])
 
 
 # 4/4 bars re-cut into bars of other meters (a bar of 4/4 with its last eighth left out is a bar of
@@ -151,15 +171,21 @@ def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, s
     return out, meters
 
 
-def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6) -> np.ndarray:
+def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6,
+                      step_bar: np.ndarray | None = None) -> np.ndarray:
     """(n, n_steps, 9) bool keep masks for training a model to edit takes, True = known: for a `share`
     of the windows, one of (in equal parts) a span of 1-4 bars to make new with the rest known, a few
     voices known everywhere (1-4 of them), both (a span new but for a few locked voices), or single
-    cells known at random; the other windows know nothing (free generation stays as it was)."""
-    n_bars = n_steps // H.STEPS_PER_BAR
-    mask = np.zeros((n, n_bars, H.N_VOICES), bool)
+    cells known at random; the other windows know nothing (free generation stays as it was).
+    step_bar (n, n_steps): each step's bar (`meter.step_bars`, -1 past the bars), so spans are the
+    song's bars in any meter; None: bars of 16 steps."""
+    if step_bar is None:
+        step_bar = np.broadcast_to(np.arange(n_steps) // H.STEPS_PER_BAR, (n, n_steps))
+    bars_of = np.asarray(step_bar).max(axis=1) + 1 if n else np.zeros(0, np.int64)
+    mask = np.zeros((n, max(int(bars_of.max()) if n else 0, 1), H.N_VOICES), bool)
     kind = np.where(rng.random(n) < share, rng.integers(0, 4, n), -1)
     for i in np.nonzero(kind >= 0)[0]:
+        n_bars = int(bars_of[i])
         length = int(rng.integers(1, min(4, n_bars) + 1))
         first = int(rng.integers(0, n_bars - length + 1))
         span = np.ones(n_bars, bool)
@@ -167,11 +193,11 @@ def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: flo
         voices = np.zeros(H.N_VOICES, bool)
         voices[rng.choice(H.N_VOICES, int(rng.integers(1, 5)), replace=False)] = True
         if kind[i] == 0:
-            mask[i] = span[:, None]
+            mask[i, :n_bars] = span[:, None]
         elif kind[i] == 1:
-            mask[i] = voices[None, :]
+            mask[i, :n_bars] = voices[None, :]
         elif kind[i] == 2:
-            mask[i] = span[:, None] | voices[None, :]
-    steps = np.repeat(mask, H.STEPS_PER_BAR, axis=1)
+            mask[i, :n_bars] = span[:, None] | voices[None, :]
+    steps = M.per_step(mask, np.asarray(step_bar))
     cells = (kind == 3)[:, None, None] & (rng.random((n, n_steps, H.N_VOICES)) < rng.uniform(0.2, 0.8, (n, 1, 1)))
     return steps | cells

@@ -18,7 +18,8 @@ and feeds a model (`condition_array`); sampling steers drums to these same defin
 * instruments: each voice's share of the bar's hits (sums to 1); share exactly 0 = the voice is muted.
 * style: a GMD primary style (STYLES), as an index.
 * fill: 1 = the bar is a fill, 0 = a beat, as the fill judge (`drumgen.fills`) hears it; the judge
-  hears 16-step bars (4/4), so in other bars a measured fill is NaN (unknown).
+  hears bars of 16 steps, and a bar of another meter as 16 of its steps (`fills.judged_steps`); a bar
+  a window's end cuts short is NaN (unknown).
 
 "Free" (the model chooses) is NaN in a per-bar array, a missing key, or None for a style (-1 as an index).
 """
@@ -108,7 +109,7 @@ def density_table(counts) -> np.ndarray:
 def measure_controls(hvo: np.ndarray, bars: M.Bars | list[M.Bars] | None = None) -> dict[str, np.ndarray]:
     """HVO (N, T, 27) or (T, 27) -> per-bar controls, float32: density (N, B), intensity (N, B) (0 for
     an empty bar), instruments (N, B, 9) (0 for an empty bar), fill (N, B) (1 = a fill, as the fill
-    judge hears the bar; NaN in bars that are not 16 steps). bars: one Bars for every item or one
+    judge hears the bar, in any meter; NaN in a bar cut short by the window's end). bars: one Bars for every item or one
     each (a bar cut short by the window's end counts the steps it has); None: 16 steps a bar, T a
     multiple of 16."""
     hvo = np.asarray(hvo, np.float32)
@@ -128,7 +129,7 @@ def measure_controls(hvo: np.ndarray, bars: M.Bars | list[M.Bars] | None = None)
         hits = hvo[..., H.HITS] > 0.5
         per_voice = M.bar_sums(hits, index, steps.shape[1])
         velocity = M.bar_sums((hvo[..., H.VELOCITIES] * hits).sum(-1), index, steps.shape[1])
-        fill = bar_fill_flags(hvo, index, steps)
+        fill = bar_fill_flags(hvo, index, steps, bars)
     total = per_voice.sum(axis=-1)
     safe = np.maximum(total, 1)
     return {"density": density_from_counts(total * BAR / np.maximum(steps, 1)).astype(np.float32),
@@ -137,16 +138,20 @@ def measure_controls(hvo: np.ndarray, bars: M.Bars | list[M.Bars] | None = None)
             "fill": fill}
 
 
-def bar_fill_flags(hvo: np.ndarray, index: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """(N, B) float32: the fill judge on every whole 16-step bar, NaN on the others."""
+def bar_fill_flags(hvo: np.ndarray, index: np.ndarray, steps: np.ndarray, bars: M.Bars | list[M.Bars]) -> np.ndarray:
+    """(N, B) float32: the fill judge on every whole bar, of any meter (fills.judged_steps says how a
+    bar that is not 16 steps is heard); NaN on a bar the window's end cuts short."""
     out = np.full(steps.shape, np.nan, np.float32)
-    whole = [(i, b) for i, b in zip(*np.nonzero(steps == BAR))]
-    if whole:
-        first = {(i, b): int(np.argmax(index[i] == b)) for i, b in whole}
-        clips = np.stack([hvo[i, first[i, b]:first[i, b] + BAR] for i, b in whole])
-        flags = fills.fill_flags(clips)[:, 0]
-        for (i, b), f in zip(whole, flags):
-            out[i, b] = f
+    layouts = [bars] * len(hvo) if isinstance(bars, M.Bars) else list(bars)
+    whole, pieces = [], []
+    for i, layout in enumerate(layouts):
+        for b in range(min(layout.n_bars, steps.shape[1])):
+            start, stop = int(layout.starts[b]), int(layout.starts[b + 1])
+            if steps[i, b] == stop - start and stop <= hvo.shape[1]:
+                whole.append((i, b))
+                pieces.append(hvo[i, start:stop])
+    for (i, b), f in zip(whole, fills.bar_fill_flags(pieces)):
+        out[i, b] = f
     return out
 
 

@@ -87,3 +87,32 @@ def shipped_judge() -> FillJudge:
 def fill_flags(hvo: np.ndarray) -> np.ndarray:
     """(N, T, 27) -> (N, B) float32, 1 = the shipped judge calls the bar a fill."""
     return shipped_judge().is_fill(hvo).astype(np.float32)
+
+
+def judged_steps(length: int) -> list[np.ndarray]:
+    """The views of a bar of `length` sixteenths the judge hears, each as one bar of 16; the bar is a
+    fill when it is one in every view. A fill builds to the bar's end, so every bar is heard from its
+    end: a longer bar's last 16 steps (a 5/4 fill is a beat of time, then a 4/4 fill), a shorter one
+    after its own last 16 - length steps, as if it went round. A shorter bar is also heard from its
+    start (the bar, then its first steps again): from its end alone a 7/8 beat bar was called a fill
+    1 time in 5. A longer bar's first 16 steps hold a fill's start only, so they are not asked.
+    `python -m drumgen.judges` reports how often GMD fill clips fitted to each meter
+    (`augment.fit_fill`) and its beat bars re-cut to it are called fills. A bar of 4/4 is itself."""
+    if length < 1:
+        raise ValueError(f"a bar has at least one step, got {length}")
+    if length >= BAR:
+        return [np.arange(length - BAR, length)]
+    return [(np.arange(BAR) - BAR) % length, np.arange(BAR) % length]
+
+
+def bar_fill_flags(bars: list[np.ndarray], judge: FillJudge | None = None) -> np.ndarray:
+    """Bars (each (L, 27), any L) -> (len(bars),) float32, 1 = a fill in every view of judged_steps
+    (by `judge`, default the shipped one)."""
+    if not len(bars):
+        return np.zeros(0, np.float32)
+    judge = judge or shipped_judge()
+    views = [(i, b[view]) for i, b in enumerate(np.asarray(b, np.float32) for b in bars) for view in judged_steps(len(b))]
+    said = judge.is_fill(np.stack([v for _, v in views]))[:, 0]
+    out = np.ones(len(bars), bool)
+    np.logical_and.at(out, np.array([i for i, _ in views]), said)
+    return out.astype(np.float32)

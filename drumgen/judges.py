@@ -121,6 +121,26 @@ def judge_report(judge: fills.FillJudge, features: np.ndarray, is_fill: np.ndarr
             "fill_clips": int(is_fill.sum()), "beat_bars": int((~is_fill).sum())}
 
 
+def other_meter_report(judge: fills.FillJudge, windows) -> dict:
+    """How the judge hears bars of other meters (`fills.judged_steps`), per bar length: the split's
+    fill clips fitted to the bar (`augment.fit_fill`, as training splices them) and its beat bars
+    re-cut to it (`augment.recut_bars`, as training re-cuts 4/4 windows): how many of each it calls
+    fills."""
+    from .augment import METER_RECUTS, fit_fill, recut_bars
+
+    from_fill = np.array([fills.is_fill_file(f) for f in windows.files], bool)[windows.file_index]
+    first = windows.hvo[:, :H.STEPS_PER_BAR]
+    playing = first[..., H.HITS].sum(axis=(1, 2)) > 0
+    clips, beats = first[playing & from_fill], first[playing & ~from_fill]
+    report = {}
+    for meter, steps in sorted(METER_RECUTS.items(), key=lambda item: item[1]):
+        cut = [recut_bars(np.concatenate([b, b]), steps)[:steps] for b in beats]
+        fitted = [fit_fill(c, cut[k % len(cut)]) for k, c in enumerate(clips)]
+        report[meter] = {"fill_clips_judged_fill": round(float(fills.bar_fill_flags(fitted, judge).mean()), 4),
+                         "beat_bars_judged_fill": round(float(fills.bar_fill_flags(cut, judge).mean()), 4)}
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m drumgen.judges --data PATH`: train the fill judge on GMD train bars, report it on
     every split, write it (default: the shipped checkpoints/fill_judge.json)."""
@@ -136,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                   **{split: judge_report(judge, *labelled_bars(sets[split])) for split in data.SPLITS}}
     for split in data.SPLITS:
         print(f"{split:>10}: {judge.meta[split]}")
+    judge.meta["other_meters_test"] = other_meter_report(judge, sets["test"])
+    print(f"test, bars of other meters: {judge.meta['other_meters_test']}")
     Path(args.out).write_text(json.dumps(judge.to_dict()) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -73,11 +73,18 @@ def read_controls(controls: Any, n_bars: int) -> Reading:
     return Reading(controls)
 
 
-def fills_in_four_four(reading: Reading, bars) -> Reading:
+def plays_fills_in_every_meter(model: Any) -> bool:
+    """Whether a model learnt the fill flag in bars of every meter (fill clips fitted to them in
+    training: `augment.fit_fill`), not in 4/4 bars alone."""
+    config = getattr(model, "config", None)
+    return bool(getattr(config, "fill_control", False) and getattr(config, "fills_any_meter", False))
+
+
+def fills_in_four_four(reading: Reading, bars, model: Any = None) -> Reading:
     """The reading with the fill lane left to the model in bars that are not 4/4, and a note naming
-    those where a fill was asked: the fill clips drumgen learns fills from (and its fill judge) are
-    bars of 4/4, so in other bars the model was only ever trained with the fill free."""
-    if reading.controls is None or bars is None or bars.is_four_four:
+    those where a fill was asked, for a model that learnt fills in 4/4 bars only (the GMD's fill
+    clips are bars of 4/4; one trained with them fitted to every meter plays them everywhere)."""
+    if reading.controls is None or bars is None or bars.is_four_four or plays_fills_in_every_meter(model):
         return reading
     controls = C.validate_controls(reading.controls, 1, bars.n_bars)  # every accepted form, checked
     odd = (bars.lengths != H.STEPS_PER_BAR)[None, :]
@@ -88,7 +95,7 @@ def fills_in_four_four(reading: Reading, bars) -> Reading:
     if len(asked):
         meters = sorted({f"{n}/{d}" for n, d in (bars.meters[b] for b in asked)})
         which = "the fill asked" if len(asked) == 1 else "the fills asked"
-        notes.append(f"fills are played in bars of 4/4 only (the fills drumgen learnt from are 4/4 bars): "
+        notes.append(f"this model plays fills in bars of 4/4 only (it learnt fills from 4/4 bars): "
                      f"{which} {in_bars(asked)} ({', '.join(meters)}) {'is' if len(asked) == 1 else 'are'} "
                      "left to the model")
     fill = np.where(odd, np.nan, controls.fill).astype(np.float32)
@@ -112,7 +119,7 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
     t0 = time.perf_counter()
     song = read_source(source)
     groove = midi.song_to_groove(song, track, channel)
-    reading = fills_in_four_four(read_controls(controls, song.n_bars), song.bars)
+    reading = fills_in_four_four(read_controls(controls, song.n_bars), song.bars, model)
     t1 = time.perf_counter()
     if keep is not None or keep_mask is not None:
         if keep is None or keep_mask is None:

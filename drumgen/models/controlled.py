@@ -154,6 +154,8 @@ class ControlledConfig(ModelConfig):
     fill_control: bool = False
     splice_fills: float = 0.0    # share of training windows whose drums (not groove) get a fill clip in one bar
     fill_history_dropout: float = 0.0  # share of the beats of fill bars whose drum history is hidden
+    fills_any_meter: bool = False  # clips spliced into bars of every meter too (augment.fit_fill), so the
+    # flag is learnt in every meter (False: 4/4 bars only, and fills elsewhere are left to the model)
     # sampling (no effect on training): classifier-free guidance in the bars asked to be fills, hit
     # logits = free + g (asked - free); 1 = none. Trained with the flag dropped at random, the model
     # knows both; g > 1 makes an asked fill surer at the cost of one more decoder pass (other bars, a
@@ -386,7 +388,7 @@ class RhythmDrivenDrumGen(DrumModel):
             groove_from = drums
             if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
                 drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills,  # the drummer's fill
-                                     where=four_four)  # fill clips are bars of 4/4
+                                     where=four_four | self.config.fills_any_meter, layouts=layouts)
             groove = augmented_grooves(groove_from, augment, rng)
             thin = rng.random(n) < self.config.thin_drums
             shift = rng.random(n) < self.config.shift_loudness
@@ -413,7 +415,8 @@ class RhythmDrivenDrumGen(DrumModel):
                  "cond": torch.from_numpy(cond), "style": torch.from_numpy(style),
                  **WindowBars.stack([window_bars(b, drums.shape[1]) for b in layouts]).tensors()}
         if self.config.known_drums and rng is not None:  # a take to edit: some of the true drums known
-            mask = random_keep_masks(n, drums.shape[1], rng, self.config.known_share)
+            mask = random_keep_masks(n, drums.shape[1], rng, self.config.known_share,  # spans: the window's own bars
+                                     M.step_bars(layouts, n, drums.shape[1])[0])
             batch["known"] = torch.from_numpy(known_input(drums, mask))
         return batch
 
