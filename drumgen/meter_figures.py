@@ -29,6 +29,11 @@ other bars: then only the 4/4 reading runs, and the report says so.
        dotted-quarter beats (steps 0, 6, 12, 18 of the bar) against the other eighths, and the mean
        velocity of the hits there: the accents belong on the dotted quarters.
    All over the seeds (each seed: its own grooves and its own sampling), pooled.
+3. Fills in each meter (a model with the fill control): the bass lines and taps of 2., fills asked in
+   bars 4 and 8, none in the others, every other control free; the share of playing bars the fill
+   judge calls fills where one was asked and where none was (`fills.bar_fill_flags`: a bar of any
+   length heard as 16 of its steps), beside the same with the fill lane free; the share of bars 5
+   (after the fill of bar 4) with a kick or crash on beat 1.
 """
 from __future__ import annotations
 
@@ -74,6 +79,11 @@ def plays_meters(model) -> bool:
         if flag is not None:
             return bool(flag)
     return False
+
+
+def plays_fills(model) -> bool:
+    """Whether a model (or a loader's Runtime around one) has the fill control."""
+    return any(getattr(getattr(c, "config", None), "fill_control", False) for c in (model, getattr(model, "model", None)))
 
 
 def generate(model, groove: np.ndarray, controls: C.Controls | None, seed: int, bars: M.Bars | None,
@@ -153,6 +163,39 @@ def synthetic_figures(model, meters: Sequence[str] = METERS, kinds: Sequence[str
     return out
 
 
+FILL_BARS = (3, 7)  # 0-based: fills asked in bars 4 and 8, as edit_figures asks them in 4/4
+
+
+def fill_figures(model, meters: Sequence[str] = METERS, seeds: Sequence[int] = (0,), n_grooves: int = N_GROOVES,
+                 n_bars: int = N_BARS, temperature: float = 1.0, batch: int = 64) -> dict:
+    """Figure 3: per meter, fills asked in FILL_BARS of the bass lines and taps, judged."""
+    from . import fills
+
+    out: dict[str, Any] = {}
+    for meter in meters:
+        made = [make_grooves(kind, meter, n_grooves, seed, n_bars) for kind in ("bass", "taps") for seed in seeds]
+        bars = made[0][1]
+        asked = np.isin(np.arange(bars.n_bars), FILL_BARS)
+        free = np.full((n_grooves, bars.n_bars), np.nan, np.float32)
+        lane = C.Controls(free, free, np.full(free.shape + (H.N_VOICES,), np.nan, np.float32),
+                          np.full(free.shape, -1, np.int64), np.tile(asked.astype(np.float32), (n_grooves, 1)))
+        runs = {"asked": [], "free": []}
+        for (groove, _), seed in zip(made, list(seeds) * 2):
+            runs["asked"].append(generate(model, groove, lane, seed, bars, temperature, batch))
+            runs["free"].append(generate(model, groove, None, seed, bars, temperature, batch))
+        row: dict[str, Any] = {"grooves": int(sum(len(g) for g, _ in made))}
+        for name, drums in ((k, np.concatenate(v)) for k, v in runs.items()):
+            pieces = [d[a:b] for d in drums for a, b in zip(bars.starts[:-1], bars.starts[1:])]
+            judged = fills.bar_fill_flags(pieces).reshape(len(drums), bars.n_bars) > 0
+            playing = np.array([p[:, H.HITS].any() for p in pieces]).reshape(len(drums), bars.n_bars)
+            row[name] = {"fill_bars_judged_fill": float(judged[:, asked][playing[:, asked]].mean()),
+                         "other_bars_judged_fill": float(judged[:, ~asked][playing[:, ~asked]].mean()),
+                         "after_fill_kick_or_crash": float((drums[:, bars.starts[FILL_BARS[0] + 1], LANDING] > 0.5)
+                                                           .any(-1).mean())}
+        out[meter] = row
+    return out
+
+
 def meter_figures(model, windows=None, seeds: Sequence[int] = (0, 1, 2), limit: int = 0, n_grooves: int = N_GROOVES,
                   meters: Sequence[str] = METERS, kinds: Sequence[str] = KINDS, n_bars: int = N_BARS,
                   temperature: float = 1.0, batch: int = 64) -> dict:
@@ -166,6 +209,8 @@ def meter_figures(model, windows=None, seeds: Sequence[int] = (0, 1, 2), limit: 
     if windows is not None:
         result["gmd"] = gmd_figures(model, windows, seeds, limit, temperature, batch)
     result["synthetic"] = synthetic_figures(model, meters, kinds, seeds, n, n_bars, temperature, batch)
+    if plays_fills(model) and plays_meters(model):
+        result["fills"] = fill_figures(model, meters, seeds, n, n_bars, temperature, batch)
     return result
 
 
@@ -263,7 +308,21 @@ def format_report(result: dict, name: str = "model") -> str:
               "(c) compound meters: kick, snare and hats, velocity x hit summed, per step on the dotted-quarter beats "
               "against the other eighths (on / off above 1: accents on the dotted quarters)",
               format_accents(result["synthetic"])]
+    if "fills" in result:
+        parts += ["3. fills asked in bars 4 and 8 of the bass lines and taps, none in the others (the fill judge, "
+                  "a bar heard as 16 of its steps; playing bars)", format_fills(result["fills"])]
     return "\n\n".join(parts)
+
+
+def format_fills(fills_result: dict) -> str:
+    lines = ["| meter | grooves | fill asked: judged a fill | none asked: judged a fill | lane free: fill in bars 4, 8 "
+             "| lane free: elsewhere | bar 5 starts with a kick or crash |", "|---|---|---|---|---|---|---|"]
+    for meter, r in fills_result.items():
+        a, f = r["asked"], r["free"]
+        lines.append(f"| {meter} | {r['grooves']} | {_num(a['fill_bars_judged_fill'])} | {_num(a['other_bars_judged_fill'])} | "
+                     f"{_num(f['fill_bars_judged_fill'])} | {_num(f['other_bars_judged_fill'])} | "
+                     f"{_num(a['after_fill_kick_or_crash'])} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

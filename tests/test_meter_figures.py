@@ -134,7 +134,11 @@ def test_end_to_end_on_a_tiny_meter_aware_model(tiny_models):
                 assert all(in_range(v, -1, 1) for v in r["periodicity"].values())
                 assert in_range(r["downbeat"]["share"]) and r["downbeat"]["bars"] > 0
                 assert ("accents" in r) == (meter == "6/8")
+    for meter, row in result["fills"].items():  # figure 3: the fill control, in every meter
+        assert row["grooves"] == 8 and set(row) == {"grooves", "asked", "free"}
+        assert all(in_range(v) for r in (row["asked"], row["free"]) for v in r.values())
     report = F.format_report(result)
+    assert "| 7/8 | 8 |" in report and "3. fills asked in bars 4 and 8" in report
     assert "| 3/4 | 2 (1) | in its meter |" in report and "| 3/4 | 2 (1) | read as 4/4 |" in report
     assert "| 7/8 (14) | song | in its meter |" in report and "| 6/8 | taps | read as 4/4 |" in report
     json.dumps(result)  # plain numbers, lists and dicts: the --json file
@@ -145,7 +149,7 @@ def test_a_four_four_model_runs_the_four_four_reading_only(tiny_models):
     assert not result["plays_meters"]
     assert "meter" not in result["gmd"]["3/4"] and in_range(result["gmd"]["3/4"]["4/4"]["f1_free"])
     assert set(result["synthetic"]["3/4"]) == {"bass", "taps"}  # no song: it changes meter
-    assert "does not hear the meter" in F.format_report(result)
+    assert "does not hear the meter" in F.format_report(result) and "fills" not in result
 
 
 def test_main_prints_the_tables(tiny_models, tmp_path, capsys):
@@ -157,3 +161,29 @@ def test_main_prints_the_tables(tiny_models, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "hears the meter: yes" in printed and "| 6/8 | bass | in its meter |" in printed
     assert set(json.loads(out.read_text())["synthetic"]) == {"6/8", "5/4"}
+
+
+def test_the_fill_figure_tells_a_model_that_plays_fills_where_asked(monkeypatch):
+    """A stand-in model that plays a tom run in every bar asked to be a fill and a plain beat elsewhere
+    scores every asked bar a fill and no other; one that ignores the lane scores none."""
+    class Drummer:
+        plays_meters = True
+
+        def __init__(self, follows: bool):
+            self.follows, self.config = follows, type("Config", (), {"fill_control": True})()
+
+        def generate(self, groove, controls=None, seed=0, temperature=1.0, bars=None):
+            out = drummer(bars, len(groove))
+            if self.follows and controls is not None:
+                for b in np.nonzero(controls.fill[0] == 1)[0]:
+                    start, stop = bars.starts[b], bars.starts[b + 1]
+                    out[:, start:stop, :H.N_VOICES] = 0
+                    out[:, start:stop, 4:7] = 1.0       # toms on every step: a fill to any ear
+                    out[:, start:stop, H.N_VOICES + 4:H.N_VOICES + 7] = 0.9
+            return out
+
+    good = F.fill_figures(Drummer(True), ("3/4", "7/8"), seeds=(0,), n_grooves=2)
+    deaf = F.fill_figures(Drummer(False), ("3/4",), seeds=(0,), n_grooves=2)
+    for meter in ("3/4", "7/8"):
+        assert good[meter]["asked"]["fill_bars_judged_fill"] == 1.0 and good[meter]["asked"]["other_bars_judged_fill"] == 0.0
+    assert deaf["3/4"]["asked"]["fill_bars_judged_fill"] == 0.0
