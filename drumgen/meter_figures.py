@@ -171,6 +171,10 @@ def fill_figures(model, meters: Sequence[str] = METERS, seeds: Sequence[int] = (
     """Figure 3: per meter, fills asked in FILL_BARS of the bass lines and taps, judged."""
     from . import fills
 
+    if n_bars <= max(FILL_BARS):
+        raise ValueError(f"the fill figure asks fills in bars {FILL_BARS[0] + 1} and {FILL_BARS[1] + 1}: it needs "
+                         f"{max(FILL_BARS) + 2} bars or more, got {n_bars}")
+
     out: dict[str, Any] = {}
     for meter in meters:
         made = [make_grooves(kind, meter, n_grooves, seed, n_bars) for kind in ("bass", "taps") for seed in seeds]
@@ -188,12 +192,17 @@ def fill_figures(model, meters: Sequence[str] = METERS, seeds: Sequence[int] = (
             pieces = [d[a:b] for d in drums for a, b in zip(bars.starts[:-1], bars.starts[1:])]
             judged = fills.bar_fill_flags(pieces).reshape(len(drums), bars.n_bars) > 0
             playing = np.array([p[:, H.HITS].any() for p in pieces]).reshape(len(drums), bars.n_bars)
-            row[name] = {"fill_bars_judged_fill": float(judged[:, asked][playing[:, asked]].mean()),
-                         "other_bars_judged_fill": float(judged[:, ~asked][playing[:, ~asked]].mean()),
+            row[name] = {"fill_bars_judged_fill": _share(judged[:, asked][playing[:, asked]]),
+                         "other_bars_judged_fill": _share(judged[:, ~asked][playing[:, ~asked]]),
                          "after_fill_kick_or_crash": float((drums[:, bars.starts[FILL_BARS[0] + 1], LANDING] > 0.5)
                                                            .any(-1).mean())}
         out[meter] = row
     return out
+
+
+def _share(flags: np.ndarray) -> float:
+    """The share of True, NaN for none (no playing bar to judge)."""
+    return float(flags.mean()) if flags.size else float("nan")
 
 
 def meter_figures(model, windows=None, seeds: Sequence[int] = (0, 1, 2), limit: int = 0, n_grooves: int = N_GROOVES,
@@ -209,7 +218,7 @@ def meter_figures(model, windows=None, seeds: Sequence[int] = (0, 1, 2), limit: 
     if windows is not None:
         result["gmd"] = gmd_figures(model, windows, seeds, limit, temperature, batch)
     result["synthetic"] = synthetic_figures(model, meters, kinds, seeds, n, n_bars, temperature, batch)
-    if plays_fills(model) and plays_meters(model):
+    if plays_fills(model) and plays_meters(model) and n_bars > max(FILL_BARS) + 1:
         result["fills"] = fill_figures(model, meters, seeds, n, n_bars, temperature, batch)
     return result
 

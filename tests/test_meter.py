@@ -351,3 +351,17 @@ def test_a_model_that_learnt_fills_in_every_meter_plays_them_there(tmp_path):
     src = song_with(((0, 4, 4), (8 * TPB, 3, 4)), end_tick=14 * TPB, tmp_path=tmp_path)
     part = pipeline.make_drums(model, src, controls={"fill": 1.0})
     assert not part.reading.notes and part.reading.controls == {"fill": 1.0}  # asked in the 3/4 bars too
+
+
+def test_a_model_that_learns_fills_in_four_four_only_leaves_other_bars_free_in_training():
+    from drumgen.models.controlled import measure_windows
+
+    rng = np.random.default_rng(0)
+    drums = (rng.random((2, 128, 27)) < 0.3).astype(np.float32)
+    layouts = [M.Bars.four_four(8), M.Bars.covering("3/4", 128)]
+    four_four = np.array([True, False])
+    old = measure_windows(drums, layouts, four_four)["fill"]
+    new = measure_windows(drums, layouts, four_four, fills_any_meter=True)["fill"]
+    assert old.shape == (2, 11)                                           # padded to the 3/4 window's 11 bars
+    assert np.isfinite(old[0, :8]).all() and np.isnan(old[1]).all()       # as before fills in every meter
+    assert np.array_equal(old[0], new[0], equal_nan=True) and np.isfinite(new[1, :10]).all() and np.isnan(new[1, 10:]).all()

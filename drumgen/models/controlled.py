@@ -280,9 +280,11 @@ def window_bars(bars: M.Bars, width: int) -> WindowBars:
 _WINDOW_CACHE: dict = {}
 
 
-def measure_windows(drums: np.ndarray, layouts: list[M.Bars], four_four: np.ndarray) -> dict[str, np.ndarray]:
+def measure_windows(drums: np.ndarray, layouts: list[M.Bars], four_four: np.ndarray,
+                    fills_any_meter: bool = False) -> dict[str, np.ndarray]:
     """measure_controls of windows in mixed meters: the 4/4 ones in one go, the others by their bars,
-    padded to the most bars of any (free there)."""
+    padded to the most bars of any (free there). The fill flag of a bar that is not 16 steps is free
+    unless fills_any_meter (a model that learns fills in 4/4 bars only, as before it existed)."""
     if four_four.all():
         return C.measure_controls(drums)
     n, length, _ = drums.shape
@@ -298,6 +300,10 @@ def measure_windows(drums: np.ndarray, layouts: list[M.Bars], four_four: np.ndar
         rows = np.nonzero(four_four == flag)[0]
         for k, v in measured.items():
             out[k][rows, :v.shape[1]] = v
+    if not fills_any_meter:
+        for i in np.nonzero(~four_four)[0]:
+            lengths = np.asarray(layouts[i].lengths)[:n_bars]
+            out["fill"][i, :len(lengths)][lengths != H.STEPS_PER_BAR] = np.nan
     return out
 
 
@@ -399,7 +405,8 @@ class RhythmDrivenDrumGen(DrumModel):
                 drums[shift] = shift_loudness(drums[shift], rng)
         else:
             groove = H.hvo_to_groove(drums)
-        true = C.controls_from_measure(measure_windows(drums, layouts, four_four), windows.style[index])
+        true = C.controls_from_measure(measure_windows(drums, layouts, four_four, self.config.fills_any_meter),
+                                       windows.style[index])
         ctrl = true
         if rng is not None:
             ctrl = C.drop_controls(true, rng, self.config.control_dropout)
