@@ -173,7 +173,7 @@ def fill_figures(model, meters: Sequence[str] = METERS, seeds: Sequence[int] = (
 
     if n_bars <= max(FILL_BARS):
         raise ValueError(f"the fill figure asks fills in bars {FILL_BARS[0] + 1} and {FILL_BARS[1] + 1}: it needs "
-                         f"{max(FILL_BARS) + 2} bars or more, got {n_bars}")
+                         f"{max(FILL_BARS) + 1} bars or more, got {n_bars}")
 
     out: dict[str, Any] = {}
     for meter in meters:
@@ -218,7 +218,7 @@ def meter_figures(model, windows=None, seeds: Sequence[int] = (0, 1, 2), limit: 
     if windows is not None:
         result["gmd"] = gmd_figures(model, windows, seeds, limit, temperature, batch)
     result["synthetic"] = synthetic_figures(model, meters, kinds, seeds, n, n_bars, temperature, batch)
-    if plays_fills(model) and plays_meters(model) and n_bars > max(FILL_BARS) + 1:
+    if plays_fills(model) and plays_meters(model) and n_bars > max(FILL_BARS):
         result["fills"] = fill_figures(model, meters, seeds, n, n_bars, temperature, batch)
     return result
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import controls as C
 from . import hvo as H
+from . import meter as M
 from . import midi
 from .control_input import Reading, in_bars
 from .recording import read_source
@@ -73,29 +74,34 @@ def read_controls(controls: Any, n_bars: int) -> Reading:
     return Reading(controls)
 
 
-def plays_fills_in_every_meter(model: Any) -> bool:
-    """Whether a model learnt the fill flag in bars of every meter (fill clips fitted to them in
-    training: `augment.fit_fill`), not in 4/4 bars alone."""
+def fill_meters(model: Any) -> set[tuple[int, int]] | None:
+    """The meters whose bars a model plays fills in: None for every meter (trained with fills fitted
+    to every meter: `augment.fit_fill`), else 4/4 (and 2/2) and those its checkpoint names
+    (`fill_meters`: measured to play fills there although trained on 4/4 fills)."""
     config = getattr(model, "config", None)
-    return bool(getattr(config, "fill_control", False) and getattr(config, "fills_any_meter", False))
+    if getattr(config, "fills_any_meter", False):
+        return None
+    return set(M.PLAYED_AS_FOUR_FOUR) | {M.parse_meter(m) for m in getattr(config, "fill_meters", ()) or ()}
 
 
-def fills_in_four_four(reading: Reading, bars, model: Any = None) -> Reading:
-    """The reading with the fill lane left to the model in bars that are not 4/4, and a note naming
-    those where a fill was asked, for a model that learnt fills in 4/4 bars only (the GMD's fill
-    clips are bars of 4/4; one trained with them fitted to every meter plays them everywhere)."""
-    if reading.controls is None or bars is None or bars.is_four_four or plays_fills_in_every_meter(model):
+def fills_where_played(reading: Reading, bars, model: Any = None) -> Reading:
+    """The reading with the fill lane left to the model in the bars of meters it does not play fills
+    in (`fill_meters`: the GMD's fill clips are bars of 4/4), and a note naming those where a fill
+    was asked."""
+    allowed = fill_meters(model)
+    if reading.controls is None or bars is None or bars.is_four_four or allowed is None:
         return reading
     controls = C.validate_controls(reading.controls, 1, bars.n_bars)  # every accepted form, checked
-    odd = (bars.lengths != H.STEPS_PER_BAR)[None, :]
+    odd = np.array([tuple(m) not in allowed for m in bars.meters])[None, :]
     if not (np.isfinite(controls.fill) & odd).any():
         return reading
     asked = np.nonzero(((controls.fill > 0.5) & odd).any(axis=0))[0]
     notes = list(reading.notes)
     if len(asked):
         meters = sorted({f"{n}/{d}" for n, d in (bars.meters[b] for b in asked)})
+        plays = ", ".join(sorted((M.meter_name(m) for m in allowed if m != (2, 2)), key=lambda m: (m != "4/4", m)))
         which = "the fill asked" if len(asked) == 1 else "the fills asked"
-        notes.append(f"this model plays fills in bars of 4/4 only (it learnt fills from 4/4 bars): "
+        notes.append(f"this model plays fills in bars of {plays} only: "
                      f"{which} {in_bars(asked)} ({', '.join(meters)}) {'is' if len(asked) == 1 else 'are'} "
                      "left to the model")
     fill = np.where(odd, np.nan, controls.fill).astype(np.float32)
@@ -119,7 +125,7 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
     t0 = time.perf_counter()
     song = read_source(source)
     groove = midi.song_to_groove(song, track, channel)
-    reading = fills_in_four_four(read_controls(controls, song.n_bars), song.bars, model)
+    reading = fills_where_played(read_controls(controls, song.n_bars), song.bars, model)
     t1 = time.perf_counter()
     if keep is not None or keep_mask is not None:
         if keep is None or keep_mask is None:

@@ -28,3 +28,21 @@ def test_half_precision_weights_halve_the_file_and_load_as_float32(tmp_path, tin
 def test_unknown_weight_storage_is_refused(tmp_path, tiny_model):
     with pytest.raises(ValueError, match="weights must be one of"):
         F.save_checkpoint(tmp_path / "x.pth", tiny_model, weights="int8")
+
+
+def test_fill_meters_are_set_on_a_checkpoint_and_read_by_the_pipeline(tmp_path):
+    from drumgen import pipeline
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+
+    path = tmp_path / "fills.pth"
+    RhythmDrivenDrumGen(tiny_config(meter_aware=True, fill_control=True)).save(str(path))
+    before = load_model(str(path))
+    assert pipeline.fill_meters(before) == {(4, 4), (2, 2)}
+    assert F.main([str(path), "--fill-meters", "3/4, 6/8"]) == 0
+    model = load_model(str(path))
+    assert list(model.config.fill_meters) == ["3/4", "6/8"] and pipeline.fill_meters(model) == {(4, 4), (2, 2), (3, 4), (6, 8)}
+    assert json.loads(path.with_suffix(".json").read_text())["config"]["fill_meters"] == ["3/4", "6/8"]
+    with pytest.raises(SystemExit, match="fill-meters"):
+        F.main([str(path), "--fill-meters", "7/16"])
+    every = RhythmDrivenDrumGen(tiny_config(meter_aware=True, fill_control=True, fills_any_meter=True))
+    assert pipeline.fill_meters(every) is None

@@ -111,3 +111,25 @@ def test_default_checkpoint_prefers_the_controlled_model(tmp_path, monkeypatch):
     controlled.unlink()
     with pytest.raises(FileNotFoundError, match="not shipped yet"):
         load_default_model(model="controlled")
+
+
+def test_the_shipped_model_plays_fills_in_the_meters_its_card_names():
+    """A fill asked in bar 4 of the waltz is played there (the fill judge hears the 3/4 bar as a fill,
+    the bar before it as a beat); one asked in a 7/8 bar, a meter the model has no fills in, is left to
+    the model with a note."""
+    from drumgen import fills
+    from drumgen.models.checkpoint import load_model
+
+    model = load_model(SHIPPED["controlled"])
+    assert {"3/4", "6/8", "12/8"} <= set(model.config.fill_meters) and "7/8" not in model.config.fill_meters
+    n_bars = midi.read_song(ROOT / "assets" / "waltz_bass.mid").n_bars
+    part = pipeline.make_drums(model, ROOT / "assets" / "waltz_bass.mid", seed=0,
+                               controls={"fill": [1.0 if b == 3 else 0.0 for b in range(n_bars)]})
+    bars = part.song.bars
+    assert not part.reading.notes
+    judged = fills.bar_fill_flags([part.hvo[s:e] for s, e in zip(bars.starts[2:4], bars.starts[3:5])])
+    assert judged.tolist() == [0.0, 1.0]
+    odd = pipeline.make_drums(model, ROOT / "assets" / "changing_meters.mid", controls={"fill": 1.0}, seed=0)
+    assert any("(7/8) are left to the model" in note for note in odd.reading.notes)
+    sevens = [b for b, m in enumerate(odd.song.bars.meters) if m == (7, 8)]
+    assert np.isnan(odd.reading.controls.fill[0, sevens]).all() and (odd.reading.controls.fill[0, :4] == 1).all()

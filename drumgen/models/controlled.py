@@ -161,6 +161,10 @@ class ControlledConfig(ModelConfig):
     # knows both; g > 1 makes an asked fill surer at the cost of one more decoder pass (other bars, a
     # "no fill" included, play as the model has them: it keeps fills out of them well on its own)
     fill_guidance: float = 1.0
+    # sampling: meters (besides 4/4) whose bars take the fill flag from a model trained with fills in
+    # 4/4 bars only, measured to play them there (`meter_figures` figure 3; set with
+    # `python -m drumgen.models.format CKPT --fill-meters 3/4,6/8`); fills_any_meter: every meter
+    fill_meters: tuple[str, ...] = ()
     # meters: where each step is in its bar (meter.Bars.features) reaches the encoder and the decoder
     # (zero weights at first, so a model fine-tuned from a 4/4 one starts as it; in 4/4 the bars and
     # beats are as before, so such a model plays 4/4 as it did)

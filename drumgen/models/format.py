@@ -95,8 +95,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """`python -m drumgen.models.format CKPT --weights float16 [-o OUT] [--fill-guidance G]`: store a
     checkpoint's weights in half precision (a release under the 10 MiB a Space takes without LFS);
-    --fill-guidance sets a sampling setting of the config that training does not use (the weights
-    stay as they are)."""
+    --fill-guidance and --fill-meters set sampling settings of the config that training does not use
+    (the weights stay as they are)."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Re-store a drumgen checkpoint's weights.")
@@ -105,8 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", default=None, help="where to write it (default: in place)")
     parser.add_argument("--fill-guidance", type=float, default=None,
                         help="the controllable model's classifier-free guidance in bars asked to be fills (1 = none)")
+    parser.add_argument("--fill-meters", default=None, metavar="M,M,...",
+                        help="meters besides 4/4 whose bars take the fill lane (a model trained on 4/4 fills, measured "
+                             "to play them there: python -m drumgen.meter_figures); '' for 4/4 only")
     args = parser.parse_args(argv)
     ckpt = read_checkpoint(args.checkpoint)
+    if args.fill_meters is not None:
+        from ..meter import meter_name, parse_meter
+
+        if "fill_guidance" not in ckpt["config"]:
+            raise SystemExit("--fill-meters: for a model with the fill control")
+        try:
+            ckpt["config"]["fill_meters"] = [meter_name(parse_meter(m)) for m in args.fill_meters.split(",") if m.strip()]
+        except ValueError as exc:
+            raise SystemExit(f"--fill-meters: {exc}") from None
     if args.fill_guidance is not None:
         if "fill_guidance" not in ckpt["config"] or not 1.0 <= args.fill_guidance <= 10.0:
             raise SystemExit("--fill-guidance: a number from 1 to 10, for a model with the fill control")
