@@ -607,3 +607,18 @@ def test_fill_history_dropout_hides_beats_of_fill_bars_only(monkeypatch):
     model.eval()
     model(torch.zeros(1, W, 3), drums, cond, style)
     assert seen["hide"] is None  # never outside training
+
+
+def test_the_selection_score_is_the_mean_of_its_named_parts(monkeypatch, capsys, tmp_path):
+    from drumgen import selection
+
+    windows = _windows(6, 0, steps=8 * 16)
+    model = RhythmDrivenDrumGen(tiny_config(max_bars=8, context_bars=4, known_drums=True, fill_control=True)).eval()
+    parts = model.selection_parts(windows)
+    assert list(parts) == ["f1_true_controls", "f1_free", "bars_made_new", "kick_snare_kept", "fills_as_asked"]
+    assert model.selection_score(windows) == pytest.approx(np.mean(list(parts.values())))
+    path = tmp_path / "tiny.pth"
+    model.save(str(path))
+    monkeypatch.setattr(data, "load_split", lambda *a, **k: windows)
+    assert selection.main([str(path), "--threads", "1"]) == 0
+    assert "= mean of f1_true_controls" in capsys.readouterr().out

@@ -476,8 +476,8 @@ class RhythmDrivenDrumGen(DrumModel):
             weight = 1.0 + (c.known_cell_weight - 1.0) * kept
         return elbo_loss(c, *(x.float() for x in outputs), target, step, weight)  # float32 sums under bf16 autocast
 
-    def selection_score(self, windows) -> float:
-        """Mean hit F1 on (up to) 256 validation windows with the true controls and with all free:
+    def selection_parts(self, windows) -> dict[str, float]:
+        """Hit F1 on (up to) 256 validation windows with the true controls and with all free:
         the model must both follow the controls and play well without them. A model trained to edit
         takes (`known_drums`) is also scored on it: two bars made new with the other bars true, and
         the voices but kick and snare made new with those true (F1 of the new cells); one trained
@@ -488,18 +488,20 @@ class RhythmDrivenDrumGen(DrumModel):
         true = windows.hvo[pick]
         groove = H.hvo_to_groove(true)
         measured = C.controls_from_measure(C.measure_controls(true), windows.style[pick])
-        scores = [score(self.generate(groove, measured), true)["f1"], score(self.generate(groove), true)["f1"]]
+        scores = {"f1_true_controls": score(self.generate(groove, measured), true)["f1"],
+                  "f1_free": score(self.generate(groove), true)["f1"]}
         if self.config.known_drums:
             steps = true.shape[1]
             phrase_ends = [b for b in range(steps // H.STEPS_PER_BAR) if b % 4 >= 2]  # bars 3-4, 7-8 new
-            for mask in (keep_mask(steps, regenerate=phrase_ends), keep_mask(steps, lock=["kick", "snare"])):
+            for name, mask in (("bars_made_new", keep_mask(steps, regenerate=phrase_ends)),
+                               ("kick_snare_kept", keep_mask(steps, lock=["kick", "snare"]))):
                 out = self.generate(groove, keep=true, keep_mask=mask)
                 new = np.tile(~mask, 3)
-                scores.append(score(out * new, true * new)["f1"])
+                scores[name] = score(out * new, true * new)["f1"]
         if self.config.fill_control:  # fills asked in bars 4 and 8, none in the others: judged as asked
             asked = np.arange(true.shape[1] // H.STEPS_PER_BAR) % 4 == 3
             judged = fills.fill_flags(self.generate(groove, {"fill": asked.astype(np.float32)})) > 0
-            scores.append(0.5 * (judged[:, asked].mean() + 1 - judged[:, ~asked].mean()))
+            scores["fills_as_asked"] = 0.5 * (judged[:, asked].mean() + 1 - judged[:, ~asked].mean())
         if odd is not None and len(odd):  # the other meters: F1 with all free, each meter's windows in its bars
             f1 = []
             for name in np.unique(odd.meter):
@@ -507,8 +509,12 @@ class RhythmDrivenDrumGen(DrumModel):
                 true_odd = these.hvo[:64]
                 out = self.generate(H.hvo_to_groove(true_odd), bars=these.bars_of([0])[0])
                 f1.append(score(out, true_odd)["f1"])
-            scores.append(float(np.mean(f1)))
-        return float(np.mean(scores))
+            scores["f1_free_other_meters"] = float(np.mean(f1))
+        return {k: float(v) for k, v in scores.items()}
+
+    def selection_score(self, windows) -> float:
+        """The mean of selection_parts: the score training keeps its best epoch by."""
+        return float(np.mean(list(self.selection_parts(windows).values())))
 
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
