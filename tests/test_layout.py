@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("drumgen.models", "drumgen.models.")),
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity",
                                      "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.meter_probes",
-                                     "drumgen.audio_figures")),
+                                     "drumgen.audio_figures", "drumgen.selection")),
     ("interfaces", ("drumgen.cli", "drumgen.__main__", "drumgen.widgets", "drumgen.take_grid", "drumgen.request_files",
                     "drumgen.webapp", "drumgen.take_session", "drumgen.page_input", "drumgen.page_limits",
                     "drumgen.previews", "drumgen.bench", "drumgen.export_page", "drumgen.recording_page",
