@@ -62,6 +62,7 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     load,
     mono,
     onset_envelope,
+    onset_velocities,
     parse_bar_one,
     parse_bpm,
     parse_meter,
@@ -159,6 +160,7 @@ class Hearing:
     notes: list[str] = field(default_factory=list)
     path: str | None = None      # where the recording is, for the mix (or `data`)
     data: bytes | None = None
+    velocities: np.ndarray | None = None  # each onset's velocity 0-1 from its level (audio_in.onset_velocities)
 
     @functools.cached_property
     def song(self) -> midi.Song:
@@ -269,7 +271,8 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
                       strengths=strengths, beats=beats, bar_one=bar_one_at, bpm=tempo, meter=meter,
                       sensitivity=sensitivity, tempo_from=tempo_from,
                       bar_one_from="as given" if bar_one is not None else "the first strong onset",
-                      envelope=envelope, notes=notes, path=path, data=data)
+                      envelope=envelope, notes=notes, path=path, data=data,
+                      velocities=onset_velocities(y, ANALYSIS_RATE, onsets))
     playing = hearing.onset_beats() >= -PICKUP_SLACK
     if not playing.any():
         raise RecordingError(f"No onset falls after bar 1 ({bar_one_at:.2f} s): move bar 1 earlier.")
@@ -288,7 +291,9 @@ def midi_plural(n: int, word: str) -> str:
 def _song_from_hearing(h: Hearing) -> midi.Song:
     positions = h.onset_beats()
     keep = positions >= -PICKUP_SLACK
-    velocities = np.clip(np.round(127 * onset_velocity(h.strengths[keep])), 1, 127).astype(np.int64)
+    loudness = h.velocities if h.velocities is not None and len(h.velocities) == len(h.onsets) \
+        else onset_velocity(h.strengths)
+    velocities = np.clip(np.round(127 * np.asarray(loudness)[keep]), 1, 127).astype(np.int64)
     ticks = np.maximum(np.round(positions[keep] * TICKS_PER_BEAT), 0).astype(np.int64)
     index = np.arange(len(h.beats), dtype=np.float64)
     zero = float(np.interp(h.bar_one, h.beats, index))

@@ -93,11 +93,11 @@ def _draw(hearing: R.Hearing, width: float):
             ax.text(at, 1.12, "bar 1" if first else str(number), color="#dc2626" if first else "#334155",
                     fontsize=8, ha="left", va="bottom", clip_on=False)
     kept = hearing.onset_beats() >= -R.PICKUP_SLACK
-    for mask, colour, label in ((kept, "#ea580c", "onsets (height: strength)"), (~kept, "#9ca3af", "left out")):
+    heights = hearing.velocities if hearing.velocities is not None else hearing.strengths
+    for mask, colour, label in ((kept, "#ea580c", "onsets (height: velocity)"), (~kept, "#9ca3af", "left out")):
         if mask.any():
-            ax.vlines(hearing.onsets[mask], 0, hearing.strengths[mask], color=colour, linewidth=1.4, zorder=3,
-                      label=label)
-            ax.plot(hearing.onsets[mask], hearing.strengths[mask], "o", color=colour, markersize=3, zorder=3)
+            ax.vlines(hearing.onsets[mask], 0, heights[mask], color=colour, linewidth=1.4, zorder=3, label=label)
+            ax.plot(hearing.onsets[mask], heights[mask], "o", color=colour, markersize=3, zorder=3)
     ax.set_xlim(0, max(hearing.duration, 1e-3))
     ax.set_ylim(-1.05, 1.1)
     ax.set_yticks([])

@@ -343,3 +343,24 @@ def test_a_take_trimmed_to_its_downbeat_keeps_its_first_note():
         hearing = R.hear(wav_bytes(clip(times, levels=levels)))
         assert hearing.onsets[0] < start + 0.05  # heard (within the figures' 50 ms), not lost
         assert abs(hearing.bar_one - start) < 0.03
+
+
+def test_an_onsets_velocity_follows_how_loud_the_note_is():
+    """Notes 6 and 20 dB under the loudest play at the General MIDI curve's velocities for those
+    levels (10 ** (-6 / 40) = 0.71, 10 ** (-20 / 40) = 0.32), whatever the order they come in."""
+    from drumgen.audio_in import onset_velocities
+
+    rate = 22050
+    gains = [1.0, 0.5, 0.1, 1.0, 0.1, 0.5] * 4
+    y = np.zeros(int(rate * 0.25 * len(gains)) + rate, np.float32)
+    t = np.arange(int(rate * 0.2)) / rate
+    note = (np.sin(2 * np.pi * 220 * t) * np.exp(-t * 12)).astype(np.float32)
+    onsets = []
+    for k, g in enumerate(gains):
+        start = int(rate * (0.1 + 0.25 * k))
+        y[start:start + len(note)] += 0.5 * g * note
+        onsets.append(start / rate)
+    v = onset_velocities(y, rate, np.array(onsets))
+    expected = np.array([10 ** (20 * np.log10(g) / 40) for g in gains])
+    assert np.allclose(v, expected, atol=0.04)
+    assert onset_velocities(y, rate, np.zeros(0)).shape == (0,)
