@@ -31,6 +31,8 @@ Figures (targets of the issue in brackets):
 3. 16th-step groove F1 against the MIDI's groove, hits on the same step of the same bar, with the
    tempo detected and bar 1 found by drumgen's own rule, and with bar 1 given (the true time)
    [>= 0.90];
+   beside it, each heard onset's velocity against the MIDI velocity of the note it is matched to
+   (the nearest within 50 ms): Spearman rho and the mean absolute error (velocities 0-1);
 4. the drums from the audio's groove against the drums from the MIDI's groove (the shipped model
    checkpoints/controlled_gmd.pth, seed 0, the common bars), hit F1 [>= 0.80];
 5. with --speed: a 30 s recording (a WAV file) to every output (hear, groove, generate, the drum MIDI:
@@ -346,6 +348,7 @@ def evaluate(cases: list[Case], cache: Path, model=None, verbose: bool = False) 
             found = h.onsets if h is not None else np.zeros(0)
             row["onsets"] = onset_counts(found, onsets_true)
             row["librosa_default"] = onset_counts(librosa_default_onsets(path), onsets_true)
+            row["velocity_pairs"] = velocity_pairs(case, h) if h is not None else []
             row["bpm_heard"] = h.bpm if h is not None else float("nan")
             ratio = row["bpm_heard"] / case.bpm
             row["tempo_ok"] = bool(abs(ratio - 1) <= 0.04)
@@ -372,6 +375,23 @@ def evaluate(cases: list[Case], cache: Path, model=None, verbose: bool = False) 
                       + (f" drums {f1(*row['drums']):.3f}" if 'drums' in row else "") + (f" ERR {error}" if error else ""),
                       flush=True)
     return summarize(rows)
+
+
+def velocity_pairs(case: Case, h) -> list[tuple[float, float]]:
+    """(heard velocity, MIDI velocity) of each heard onset within WINDOW of a note of the case's
+    groove (its nearest), both 0-1: how well an onset's velocity follows the played one."""
+    g = case.groove
+    steps = np.flatnonzero(g[:, 0] > 0.5)
+    ticks = np.maximum(np.round((steps + g[steps, 2]) * TPB / 4), 0)
+    times = ticks / TPB * 60.0 / case.bpm + case.lead
+    played = np.clip(np.round(g[steps, 1] * 127), 1, 127) / 127.0
+    heard = h.velocities if h.velocities is not None else np.full(len(h.onsets), np.nan)
+    pairs = []
+    for t, v in zip(h.onsets, heard):
+        j = int(np.argmin(np.abs(times - t))) if len(times) else -1
+        if j >= 0 and abs(times[j] - t) <= WINDOW and np.isfinite(v):
+            pairs.append((float(v), float(played[j])))
+    return pairs
 
 
 def drums_counts(model, found: np.ndarray, truth: np.ndarray) -> tuple[int, int, int]:
@@ -440,6 +460,12 @@ def summarize(rows: list[dict]) -> dict:
             "refused": int(sum(r["error"] is not None for r in sub)),
             "hear_s_median": float(np.median([r["hear_s"] for r in sub])),
         }
+        pairs = np.array([p for r in sub for p in r.get("velocity_pairs", [])], np.float64).reshape(-1, 2)
+        if len(pairs) > 2:
+            from scipy.stats import spearmanr
+
+            fig["velocity_spearman"] = float(spearmanr(pairs[:, 0], pairs[:, 1])[0])
+            fig["velocity_mean_abs_error"] = float(np.abs(pairs[:, 0] - pairs[:, 1]).mean())
         if "drums" in sub[0]:
             fig["drums_f1"] = pooled(sub, "drums")
         for key in ("drums_ref_seed", "drums_ref_audio_velocities", "drums_ref_audio_hits"):
@@ -494,6 +520,8 @@ def report(figs: dict) -> str:
     names = [("onset_f1", "onset F1 (50 ms)", ">= 0.95 / 0.90"),
              ("onset_f1_file_median", "  median over files", ""),
              ("onset_f1_librosa_defaults", "  librosa onset_detect defaults", "(reference)"),
+             ("velocity_spearman", "onset velocity vs MIDI's, Spearman", ""),
+             ("velocity_mean_abs_error", "  mean abs error (0-1)", ""),
              ("tempo_within_4pct", "tempo within 4% (share of files)", ">= 0.95"),
              ("bar_one_within_50ms", "bar 1 found within 50 ms", ""),
              ("groove_f1", "groove F1, bar 1 found", ">= 0.90"),
