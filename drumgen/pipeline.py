@@ -92,7 +92,8 @@ def fills_where_played(reading: Reading, bars, model: Any = None) -> Reading:
     if reading.controls is None or bars is None or bars.is_four_four or allowed is None:
         return reading
     controls = C.validate_controls(reading.controls, 1, bars.n_bars)  # every accepted form, checked
-    odd = np.array([tuple(m) not in allowed for m in bars.meters])[None, :]
+    four = M.beat_groups(4, 4)  # a bar the model hears as 4/4 (8/8, 2/2) takes fills as 4/4 does
+    odd = np.array([tuple(m) not in allowed and M.beat_groups(*m) != four for m in bars.meters])[None, :]
     if not (np.isfinite(controls.fill) & odd).any():
         return reading
     asked = np.nonzero(((controls.fill > 0.5) & odd).any(axis=0))[0]

@@ -160,7 +160,7 @@ class Hearing:
     notes: list[str] = field(default_factory=list)
     path: str | None = None      # where the recording is, for the mix (or `data`)
     data: bytes | None = None
-    velocities: np.ndarray | None = None  # each onset's velocity 0-1 from its level (audio_in.onset_velocities)
+    velocities: np.ndarray | None = None  # 0-1, from each onset's level (None: 0.3 + 0.7 strength)
 
     @functools.cached_property
     def song(self) -> midi.Song:
@@ -291,9 +291,8 @@ def midi_plural(n: int, word: str) -> str:
 def _song_from_hearing(h: Hearing) -> midi.Song:
     positions = h.onset_beats()
     keep = positions >= -PICKUP_SLACK
-    loudness = h.velocities if h.velocities is not None and len(h.velocities) == len(h.onsets) \
-        else onset_velocity(h.strengths)
-    velocities = np.clip(np.round(127 * np.asarray(loudness)[keep]), 1, 127).astype(np.int64)
+    loud = h.velocities if h.velocities is not None and len(h.velocities) == len(h.onsets) else 0.3 + 0.7 * h.strengths
+    velocities = np.clip(np.round(127 * np.asarray(loud)[keep]), 1, 127).astype(np.int64)
     ticks = np.maximum(np.round(positions[keep] * TICKS_PER_BEAT), 0).astype(np.int64)
     index = np.arange(len(h.beats), dtype=np.float64)
     zero = float(np.interp(h.bar_one, h.beats, index))
@@ -312,11 +311,6 @@ def _song_from_hearing(h: Hearing) -> midi.Song:
         tempos = [(0, h.bpm)]
     track_name = f"onsets heard in {h.name}"
     return song_from_onsets(ticks, velocities, tempos, h.meter, track_name, recording=h)
-
-
-def onset_velocity(strengths: np.ndarray) -> np.ndarray:
-    """Onset strength 0-1 -> a groove velocity 0-1: soft onsets still play (a ghost note is not silent)."""
-    return 0.3 + 0.7 * np.asarray(strengths, np.float64)
 
 
 def song_from_onsets(ticks: np.ndarray, velocities: np.ndarray, tempos: list[tuple[int, float]],

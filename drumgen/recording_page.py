@@ -60,7 +60,7 @@ def bar_times(hearing: R.Hearing) -> np.ndarray:
 
 
 def hearing_figure(hearing: R.Hearing, width: float = 12.0) -> bytes:
-    """PNG: the recording's level (its envelope), each onset as a stem as high as its strength (grey:
+    """PNG: the recording's level (its envelope), each onset as a stem as high as its velocity (grey:
     before bar 1, left out), the beats, the bar lines with their numbers and bar 1 in red; the tempo in
     the title. Drawn under the page's one figure lock (matplotlib's caches are not made for threads)."""
     from .piano_roll import FIGURE_LOCK, figure_to_png
@@ -93,7 +93,8 @@ def _draw(hearing: R.Hearing, width: float):
             ax.text(at, 1.12, "bar 1" if first else str(number), color="#dc2626" if first else "#334155",
                     fontsize=8, ha="left", va="bottom", clip_on=False)
     kept = hearing.onset_beats() >= -R.PICKUP_SLACK
-    heights = hearing.velocities if hearing.velocities is not None else hearing.strengths
+    heights = hearing.velocities if hearing.velocities is not None and len(hearing.velocities) == len(hearing.onsets) \
+        else hearing.strengths
     for mask, colour, label in ((kept, "#ea580c", "onsets (height: velocity)"), (~kept, "#9ca3af", "left out")):
         if mask.any():
             ax.vlines(hearing.onsets[mask], 0, heights[mask], color=colour, linewidth=1.4, zorder=3, label=label)

@@ -609,7 +609,7 @@ def test_fill_history_dropout_hides_beats_of_fill_bars_only(monkeypatch):
     assert seen["hide"] is None  # never outside training
 
 
-def test_the_selection_score_is_the_mean_of_its_named_parts(monkeypatch, capsys, tmp_path):
+def test_the_selection_score_is_the_mean_of_its_named_parts(monkeypatch, capsys, tmp_path, tiny_model):
     from drumgen import selection
 
     windows = _windows(6, 0, steps=8 * 16)
@@ -622,3 +622,5 @@ def test_the_selection_score_is_the_mean_of_its_named_parts(monkeypatch, capsys,
     monkeypatch.setattr(data, "load_split", lambda *a, **k: windows)
     assert selection.main([str(path), "--threads", "1"]) == 0
     assert "= mean of f1_true_controls" in capsys.readouterr().out
+    tiny_model.save(str(tmp_path / "vae.pth"))  # chosen on 2-bar 4/4 windows: not what this compares
+    assert selection.main([str(tmp_path / "vae.pth"), "--threads", "1"]) == 2

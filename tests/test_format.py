@@ -46,3 +46,22 @@ def test_fill_meters_are_set_on_a_checkpoint_and_read_by_the_pipeline(tmp_path):
         F.main([str(path), "--fill-meters", "7/16"])
     every = RhythmDrivenDrumGen(tiny_config(meter_aware=True, fill_control=True, fills_any_meter=True))
     assert pipeline.fill_meters(every) is None
+
+
+def test_fill_meters_in_a_config_are_meters_and_bars_heard_as_four_four_take_fills():
+    from drumgen import meter as M
+    from drumgen import pipeline
+    from drumgen.control_input import Reading
+    from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+
+    with pytest.raises(ValueError, match="fill_meters"):
+        tiny_config(fill_control=True, fill_meters="3/4")
+    with pytest.raises(ValueError, match="meter"):
+        tiny_config(fill_control=True, fill_meters=["7/16"])
+    model = RhythmDrivenDrumGen(tiny_config(meter_aware=True, fill_control=True, fill_meters=["6/8", "3/4"]))
+    assert model.config.fill_meters == ("6/8", "3/4")
+    bars = M.Bars(((4, 4), (8, 8), (7, 8), (3, 4), (2, 2)))
+    out = pipeline.fills_where_played(Reading({"fill": 1.0}), bars, model)
+    assert out.controls.fill[0].tolist()[:2] == [1.0, 1.0] and np.isnan(out.controls.fill[0, 2])
+    assert out.controls.fill[0].tolist()[3:] == [1.0, 1.0]
+    assert "fills in bars of 4/4, 3/4, 6/8 only: the fill asked in bar 3 (7/8) is left to the model" in out.notes[-1]

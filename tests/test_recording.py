@@ -364,3 +364,23 @@ def test_an_onsets_velocity_follows_how_loud_the_note_is():
     expected = np.array([10 ** (20 * np.log10(g) / 40) for g in gains])
     assert np.allclose(v, expected, atol=0.04)
     assert onset_velocities(y, rate, np.zeros(0)).shape == (0,)
+
+
+def test_a_soft_note_just_before_an_accent_keeps_its_own_velocity():
+    """Bursts 100 ms apart, all soft but one: the soft ones on both sides of the accent stay soft
+    (a level frame reaching into the next note would give the one before it the accent's level)."""
+    from drumgen.audio_in import onset_velocities
+
+    rate = 22050
+    rng = np.random.default_rng(0)
+    burst = rng.standard_normal(int(rate * 0.03)).astype(np.float32) * np.exp(-np.arange(int(rate * 0.03)) / 200.0)
+    y = np.zeros(int(rate * 6.2), np.float32)
+    onsets = []
+    for k in range(59):
+        start = int(rate * (0.1 + 0.1 * k))
+        y[start:start + len(burst)] += (1.0 if k == 10 else 0.05) * burst
+        onsets.append(start / rate)
+    v = onset_velocities(y, rate, np.array(onsets))
+    assert v[10] == 1.0 and np.median(v) < 0.7
+    assert abs(v[9] - np.median(v)) < 0.15 and abs(v[11] - np.median(v)) < 0.15
+    assert np.array_equal(onset_velocities(y, rate, np.array(onsets)[::-1]), v[::-1])  # in any order

@@ -172,6 +172,9 @@ class ControlledConfig(ModelConfig):
     meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
 
     def __post_init__(self) -> None:
+        if isinstance(self.fill_meters, str) or not all(isinstance(m, str) for m in self.fill_meters):
+            raise ValueError(f"fill_meters: a list of meters such as ['3/4', '6/8'], got {self.fill_meters!r}")
+        self.fill_meters = tuple(M.meter_name(M.parse_meter(m)) for m in self.fill_meters)
         # each next window must add at least one bar, or a song longer than a window never finishes
         if not 0 <= self.context_bars < self.max_bars:
             raise ValueError(f"context_bars must be from 0 to max_bars - 1 ({self.max_bars - 1}), got {self.context_bars} "
