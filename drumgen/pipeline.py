@@ -100,7 +100,7 @@ def fills_where_played(reading: Reading, bars, model: Any = None) -> Reading:
     notes = list(reading.notes)
     if len(asked):
         meters = sorted({f"{n}/{d}" for n, d in (bars.meters[b] for b in asked)})
-        plays = ", ".join(sorted((M.meter_name(m) for m in allowed if m != (2, 2)), key=lambda m: (m != "4/4", m)))
+        plays = ", ".join(M.meter_name(m) for m in sorted(allowed - {(2, 2)}, key=lambda m: (m[1], m[0])))
         which = "the fill asked" if len(asked) == 1 else "the fills asked"
         notes.append(f"this model plays fills in bars of {plays} only: "
                      f"{which} {in_bars(asked)} ({', '.join(meters)}) {'is' if len(asked) == 1 else 'are'} "

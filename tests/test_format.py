@@ -64,4 +64,4 @@ def test_fill_meters_in_a_config_are_meters_and_bars_heard_as_four_four_take_fil
     out = pipeline.fills_where_played(Reading({"fill": 1.0}), bars, model)
     assert out.controls.fill[0].tolist()[:2] == [1.0, 1.0] and np.isnan(out.controls.fill[0, 2])
     assert out.controls.fill[0].tolist()[3:] == [1.0, 1.0]
-    assert "fills in bars of 4/4, 3/4, 6/8 only: the fill asked in bar 3 (7/8) is left to the model" in out.notes[-1]
+    assert "fills in bars of 3/4, 4/4, 6/8 only: the fill asked in bar 3 (7/8) is left to the model" in out.notes[-1]
