@@ -129,7 +129,7 @@ def measure_controls(hvo: np.ndarray, bars: M.Bars | list[M.Bars] | None = None)
         hits = hvo[..., H.HITS] > 0.5
         per_voice = M.bar_sums(hits, index, steps.shape[1])
         velocity = M.bar_sums((hvo[..., H.VELOCITIES] * hits).sum(-1), index, steps.shape[1])
-        fill = bar_fill_flags(hvo, index, steps, bars)
+        fill = bar_fill_flags(hvo, steps, bars)
     total = per_voice.sum(axis=-1)
     safe = np.maximum(total, 1)
     return {"density": density_from_counts(total * BAR / np.maximum(steps, 1)).astype(np.float32),
@@ -138,7 +138,7 @@ def measure_controls(hvo: np.ndarray, bars: M.Bars | list[M.Bars] | None = None)
             "fill": fill}
 
 
-def bar_fill_flags(hvo: np.ndarray, index: np.ndarray, steps: np.ndarray, bars: M.Bars | list[M.Bars]) -> np.ndarray:
+def bar_fill_flags(hvo: np.ndarray, steps: np.ndarray, bars: M.Bars | list[M.Bars]) -> np.ndarray:
     """(N, B) float32: the fill judge on every whole bar, of any meter (fills.judged_steps says how a
     bar that is not 16 steps is heard); NaN on a bar the window's end cuts short."""
     out = np.full(steps.shape, np.nan, np.float32)

@@ -50,6 +50,7 @@ import numpy as np
 from . import controls as C
 from . import hvo as H
 from . import meter as M
+from .edit_figures import FILL_BARS  # fills asked in bars 4 and 8, as in 4/4
 from .fidelity import spread
 from .meter_probes import (  # noqa: F401
     FOUR_FOUR_LAG,
@@ -163,9 +164,6 @@ def synthetic_figures(model, meters: Sequence[str] = METERS, kinds: Sequence[str
     return out
 
 
-FILL_BARS = (3, 7)  # 0-based: fills asked in bars 4 and 8, as edit_figures asks them in 4/4
-
-
 def fill_figures(model, meters: Sequence[str] = METERS, seeds: Sequence[int] = (0,), n_grooves: int = N_GROOVES,
                  n_bars: int = N_BARS, temperature: float = 1.0, batch: int = 64) -> dict:
     """Figure 3: per meter, fills asked in FILL_BARS of the bass lines and taps, judged."""
@@ -180,9 +178,7 @@ def fill_figures(model, meters: Sequence[str] = METERS, seeds: Sequence[int] = (
         made = [make_grooves(kind, meter, n_grooves, seed, n_bars) for kind in ("bass", "taps") for seed in seeds]
         bars = made[0][1]
         asked = np.isin(np.arange(bars.n_bars), FILL_BARS)
-        free = np.full((n_grooves, bars.n_bars), np.nan, np.float32)
-        lane = C.Controls(free, free, np.full(free.shape + (H.N_VOICES,), np.nan, np.float32),
-                          np.full(free.shape, -1, np.int64), np.tile(asked.astype(np.float32), (n_grooves, 1)))
+        lane = C.validate_controls({"fill": asked.astype(np.float32)}, n_grooves, bars.n_bars)
         runs = {"asked": [], "free": []}
         for (groove, _), seed in zip(made, list(seeds) * 2):
             runs["asked"].append(generate(model, groove, lane, seed, bars, temperature, batch))
