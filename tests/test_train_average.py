@@ -1,0 +1,66 @@
+"""train/average.py: the weighted mean of fine-tunes of one model, refused for models that are not one."""
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from drumgen.models.checkpoint import load_model
+from drumgen.models.controlled import RhythmDrivenDrumGen, tiny_config
+from drumgen.models.format import read_checkpoint
+from tests.conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("train_average", ROOT / "train" / "average.py")
+average = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(average)
+
+
+def _saved(tmp_path, name, seed, **overrides):
+    torch.manual_seed(seed)
+    model = RhythmDrivenDrumGen(tiny_config(**overrides))
+    model.thresholds = [0.3 + 0.01 * seed] * 9
+    path = tmp_path / f"{name}.pth"
+    model.save(str(path))
+    return path
+
+
+def test_the_average_is_the_weighted_mean_of_every_weight(tmp_path):
+    a, b = _saved(tmp_path, "a", 0), _saved(tmp_path, "b", 1)
+    ca, cb = read_checkpoint(a), read_checkpoint(b)
+    state = average.average_states([ca, cb], [0.25, 0.75])
+    for name, value in state.items():
+        expected = 0.25 * ca["state_dict"][name].float() + 0.75 * cb["state_dict"][name].float()
+        assert torch.allclose(value, expected), name
+    assert not torch.allclose(state["decoder.out.weight"], ca["state_dict"]["decoder.out.weight"])
+
+
+def test_models_that_are_not_one_are_refused(tmp_path):
+    a, wider = _saved(tmp_path, "a", 0), _saved(tmp_path, "wide", 1, d_model=24)
+    with pytest.raises(ValueError, match="not the same model"):
+        average.average_states([read_checkpoint(a), read_checkpoint(wider)], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("text, message", [("1", "2 numbers"), ("0.5,x", "numbers separated"), ("-1,2", "none negative"),
+                                           ("0,0", "not all zero"), ("nan,1", "none negative")])
+def test_bad_weights_are_refused_in_words(text, message):
+    with pytest.raises(SystemExit, match=message):
+        average.parse_weights(text, 2)
+
+
+def test_the_script_writes_a_checkpoint_that_loads_and_generates(tmp_path):
+    a, b = _saved(tmp_path, "a", 0), _saved(tmp_path, "b", 1)
+    out = tmp_path / "soup.pth"
+    result = subprocess.run([sys.executable, "train/average.py", str(a), str(b), "--weights", "1,3", "--keep-thresholds",
+                             "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    soup = read_checkpoint(out)
+    assert soup["meta"]["average_of"] == [{"checkpoint": str(a), "weight": 0.25}, {"checkpoint": str(b), "weight": 0.75}]
+    assert soup["sampling"]["thresholds"] == pytest.approx([0.3] * 9)  # the first's, kept
+    groove = np.zeros((1, 64, 3), np.float32)
+    groove[:, ::4, 0], groove[:, ::4, 1] = 1, 0.8
+    assert load_model(out, cache=False).generate(groove, seed=0).shape == (1, 64, 27)
+    refused = subprocess.run([sys.executable, "train/average.py", str(a), "-o", str(out)], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "two checkpoints or more" in refused.stderr
