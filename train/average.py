@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
+from pathlib import Path
 
 import torch
 
@@ -33,29 +35,43 @@ def parse_weights(text: str | None, n: int) -> list[float]:
         weights = [float(w) for w in text.split(",")]
     except ValueError:
         raise SystemExit(f"--weights: numbers separated by commas, got {text!r}") from None
-    if len(weights) != n or any(not w >= 0 for w in weights) or sum(weights) <= 0:
-        raise SystemExit(f"--weights: {n} numbers, none negative, not all zero; got {text!r}")
+    if len(weights) != n or not all(math.isfinite(w) and w >= 0 for w in weights) or not 0 < sum(weights) < math.inf:
+        raise SystemExit(f"--weights: {n} finite numbers, none negative, not all zero; got {text!r}")
     return [w / sum(weights) for w in weights]
 
 
 def average_states(checkpoints: list[dict], weights: list[float]) -> dict[str, torch.Tensor]:
-    """The weighted mean of the checkpoints' weights, in float32 (a float16 release is read as float32).
-    ValueError when they are not one model: another kind, or weights of other names or shapes."""
+    """The weighted mean of the checkpoints' weights, in float32 (a float16 release is read as float32),
+    each first upgraded to the first's model (a checkpoint from before an input was added, beside its
+    fine-tune). ValueError when they cannot be one model: another kind, or weights of other names or
+    shapes. Two models trained apart pass this check and average to noise: compare the result."""
     first = checkpoints[0]
     for other in checkpoints[1:]:
         if other["model_kind"] != first["model_kind"]:
             raise ValueError(f"a {first['model_kind']} and a {other['model_kind']} cannot be averaged")
-        a, b = first["state_dict"], other["state_dict"]
+    model = build_model(first)
+    states = [model.upgrade_state_dict(c["state_dict"]) for c in checkpoints]
+    a = states[0]
+    for b in states[1:]:
         if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
             raise ValueError("the checkpoints are not the same model (their weights differ in names or shapes); "
                              "average fine-tunes of one checkpoint")
     out = {}
-    for name, value in first["state_dict"].items():
+    for name, value in a.items():
         if not value.is_floating_point():  # counters and the like: the first's
             out[name] = value
             continue
-        out[name] = sum(w * c["state_dict"][name].float() for w, c in zip(weights, checkpoints))
+        out[name] = sum(w * s[name].float() for w, s in zip(weights, states))
     return out
+
+
+def threshold_windows(checkpoint: dict) -> dict:
+    """The validation windows train/train.py chose the first checkpoint's thresholds on: its data
+    settings (window length, hop, fewest hits), 4/4 only; a checkpoint without them: its model's window."""
+    spec = checkpoint.get("meta", {}).get("data_windows") or {}
+    windows = {k: spec[k] for k in ("n_bars", "hop_bars", "min_hits") if k in spec}
+    windows.setdefault("n_bars", int(checkpoint["config"].get("max_bars", 2)))
+    return windows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,16 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     model = build_model({**checkpoints[0], "state_dict": state, "weights": "float32"})
+    model.meta = {}  # the first's scores, epoch and command are not this checkpoint's
     meta = {**{k: v for k, v in checkpoints[0].get("meta", {}).items() if k in ("data", "data_windows")},
             "command": " ".join(["python"] + sys.argv),
             "average_of": [{"checkpoint": p, "weight": round(w, 4)} for p, w in zip(args.checkpoints, weights)]}
     if not args.keep_thresholds:
-        validation = data.load_split("validation", args.data, n_bars=model.config.max_bars, cache_dir=args.cache_dir)
+        validation = data.load_split("validation", args.data, cache_dir=args.cache_dir, **threshold_windows(checkpoints[0]))
         model.thresholds = [round(float(t), 3) for t in choose_thresholds(model, validation.hvo)]
         meta["thresholds"] = THRESHOLDS_NOTE
         logging.info("thresholds chosen on validation: %s", model.thresholds)
     model.save(args.output, meta=meta)
-    print(f"wrote {args.output}: the mean of {len(checkpoints)} checkpoints, weights {[round(w, 4) for w in weights]}")
+    print(f"wrote {Path(args.output).with_suffix('.pth')} (float32; `python -m drumgen.models.format` halves it): the mean of {len(checkpoints)} checkpoints, weights {[round(w, 4) for w in weights]}")
     return 0
 
 
