@@ -63,10 +63,7 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     mono,
     onset_envelope,
     onset_velocities,
-    parse_bar_one,
-    parse_bpm,
-    parse_meter,
-    parse_sensitivity,
+    parse_bar_one, parse_bpm, parse_meter, parse_sensitivity,
     refine_bar_one,
     resample,
     sounds_like_noise,
@@ -165,6 +162,12 @@ class Hearing:
     @functools.cached_property
     def song(self) -> midi.Song:
         return _song_from_hearing(self)
+
+    @property
+    def played_velocities(self) -> np.ndarray:
+        """Each onset's groove velocity 0-1: from its level; a Hearing made without: 0.3 + 0.7 strength."""
+        v = self.velocities
+        return v if v is not None and len(v) == len(self.onsets) else 0.3 + 0.7 * np.asarray(self.strengths)
 
     @property
     def n_dropped(self) -> int:
@@ -291,8 +294,7 @@ def midi_plural(n: int, word: str) -> str:
 def _song_from_hearing(h: Hearing) -> midi.Song:
     positions = h.onset_beats()
     keep = positions >= -PICKUP_SLACK
-    loud = h.velocities if h.velocities is not None and len(h.velocities) == len(h.onsets) else 0.3 + 0.7 * h.strengths
-    velocities = np.clip(np.round(127 * np.asarray(loud)[keep]), 1, 127).astype(np.int64)
+    velocities = np.clip(np.round(127 * h.played_velocities[keep]), 1, 127).astype(np.int64)
     ticks = np.maximum(np.round(positions[keep] * TICKS_PER_BEAT), 0).astype(np.int64)
     index = np.arange(len(h.beats), dtype=np.float64)
     zero = float(np.interp(h.bar_one, h.beats, index))

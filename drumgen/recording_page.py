@@ -93,8 +93,7 @@ def _draw(hearing: R.Hearing, width: float):
             ax.text(at, 1.12, "bar 1" if first else str(number), color="#dc2626" if first else "#334155",
                     fontsize=8, ha="left", va="bottom", clip_on=False)
     kept = hearing.onset_beats() >= -R.PICKUP_SLACK
-    heights = hearing.velocities if hearing.velocities is not None and len(hearing.velocities) == len(hearing.onsets) \
-        else hearing.strengths
+    heights = hearing.played_velocities
     for mask, colour, label in ((kept, "#ea580c", "onsets (height: velocity)"), (~kept, "#9ca3af", "left out")):
         if mask.any():
             ax.vlines(hearing.onsets[mask], 0, heights[mask], color=colour, linewidth=1.4, zorder=3, label=label)
