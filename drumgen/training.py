@@ -24,6 +24,7 @@ import yaml
 from tqdm import tqdm
 
 from .data import AugmentConfig, WindowSet
+from .models.base import weighted_score
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ class TrainConfig:
     bf16: bool = False          # bf16 autocast for the forward pass
     max_train_windows: int = 0  # 0 = all; small values make smoke runs
     max_val_windows: int = 0
+    # the weight of each named part of the model's selection score in the score the best epoch is kept
+    # by (parts not named weigh 1); e.g. {"f1_free": 2}: F1 with no controls counts twice
+    score_weights: dict[str, float] = field(default_factory=dict)
+    keep_epochs: bool = False   # also save every epoch's weights (epoch<N>.pth), to choose among them later
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,13 +153,14 @@ def distributed_context(cfg: TrainConfig) -> tuple[int, int, str]:
 
 def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg: TrainConfig,
           resume: bool = True, meta: dict[str, Any] | None = None,
-          score_fn: Callable[[torch.nn.Module, WindowSet], float] | None = None) -> Path:
+          score_fn: Callable[[torch.nn.Module, WindowSet], float | dict[str, float]] | None = None) -> Path:
     """Train `model` (any DrumModel: the loop only calls `make_batch` and `loss`); returns the path
     of the best checkpoint (`out_dir/best.pth`).
 
     "Best" is the highest `score_fn(model, validation windows)` when one is given (what the model
     is judged by, e.g. hit F1: the BCE on validation turns up long before F1 stops improving),
-    else the lowest validation reconstruction loss. Under `torchrun` every process trains on its
+    else the lowest validation reconstruction loss. A score_fn may return named parts: each is
+    logged, and the score is their mean weighed by `cfg.score_weights`. Under `torchrun` every process trains on its
     own shard of each epoch's batches (DistributedDataParallel averages the gradients); rank 0
     alone validates, writes checkpoints, logs and the resume file."""
     torch.set_num_threads(cfg.threads)
@@ -237,7 +243,11 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                 record.update(validate(model, val_set, cfg, device, step))
                 if score_fn is not None:
                     model.eval()
-                    record["val_score"] = float(score_fn(model, val_set))
+                    result = score_fn(model, val_set)
+                    if isinstance(result, dict):
+                        record.update({f"val_{k}": float(v) for k, v in result.items()})
+                        result = weighted_score(result, cfg.score_weights)
+                    record["val_score"] = float(result)
                 loss_like = -record["val_score"] if score_fn is not None else record["val_recon"]
                 improved = loss_like < best
                 if improved:
@@ -245,6 +255,9 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                     model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
                                                             "val_recon": record["val_recon"],
                                                             "val_score": record.get("val_score")})
+                if cfg.keep_epochs:
+                    model.save(str(out / f"epoch{epoch}.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
+                                                                     "val_score": record.get("val_score")})
             record["best"] = improved
             with open(out / "metrics.jsonl", "a") as metrics_log:
                 metrics_log.write(json.dumps(record) + "\n")

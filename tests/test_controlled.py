@@ -617,6 +617,8 @@ def test_the_selection_score_is_the_mean_of_its_named_parts(monkeypatch, capsys,
     parts = model.selection_parts(windows)
     assert list(parts) == ["f1_true_controls", "f1_free", "bars_made_new", "kick_snare_kept", "fills_as_asked"]
     assert model.selection_score(windows) == pytest.approx(np.mean(list(parts.values())))
+    weighed = (parts["f1_free"] * 3 + sum(parts.values()) - parts["f1_free"]) / 7
+    assert model.selection_score(windows, {"f1_free": 3}) == pytest.approx(weighed)
     path = tmp_path / "tiny.pth"
     model.save(str(path))
     monkeypatch.setattr(data, "load_split", lambda *a, **k: windows)

@@ -11,6 +11,7 @@ import torch
 from drumgen import data, load_variational_mgt_model
 from drumgen import hvo as H
 from drumgen.models.vae import MonotonicGrooveVAE, tiny_config
+from drumgen.models.base import weighted_score
 from drumgen.training import TrainConfig, train
 from tests.conftest import ROOT
 
@@ -83,6 +84,22 @@ def test_bf16_autocast_training_runs(tmp_path):
     best = train(MonotonicGrooveVAE(tiny_config()), _windows(64, 0), _windows(16, 1), cfg)
     record = json.loads((tmp_path / "bf16" / "metrics.jsonl").read_text())
     assert np.isfinite(record["train_loss"]) and np.isfinite(record["val_recon"]) and best.is_file()
+
+
+def test_named_score_parts_are_logged_weighed_and_every_epoch_kept(tmp_path):
+    """A score of named parts: each part in the log, the best epoch by their weighed mean, and with
+    keep_epochs every epoch's weights beside best.pth (to choose among them by another rule later)."""
+    values = iter([{"a": 0.2, "b": 0.9}, {"a": 0.6, "b": 0.3}])  # means 0.55, 0.45; weighed a x3: 0.375, 0.525
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), epochs=2, batch_size=16, warmup_steps=2, threads=1,
+                      score_weights={"a": 3.0}, keep_epochs=True)
+    train(MonotonicGrooveVAE(tiny_config()), _windows(32, 0), _windows(8, 1), cfg, score_fn=lambda m, w: next(values))
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["val_a"] for r in records] == [0.2, 0.6] and [r["best"] for r in records] == [True, True]
+    assert [r["val_score"] for r in records] == pytest.approx([0.375, 0.525])
+    assert (tmp_path / "run" / "epoch1.pth").is_file() and (tmp_path / "run" / "epoch2.pth").is_file()
+    assert json.loads((tmp_path / "run" / "best.json").read_text())["meta"]["epoch"] == 2
+    with pytest.raises(ValueError, match="score_weights names"):
+        weighted_score({"a": 1.0}, {"f1_free": 2.0})
 
 
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path):

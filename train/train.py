@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             "data_windows": spec.get("data", {}),
             "config_file": args.config, "command": " ".join(["python"] + sys.argv), **({"init": str(init)} if init else {})}
     best = train(model, windows["train"], windows["validation"], train_cfg, resume=not args.no_resume, meta=meta,
-                 score_fn=lambda m, ws: m.selection_score(ws))
+                 score_fn=lambda m, ws: m.selection_parts(ws))
     if int(os.environ.get("RANK", "0")) != 0:
         return
 

@@ -95,6 +95,16 @@ def elbo_loss(c: Any, hit_logits: torch.Tensor, velocities: torch.Tensor, offset
 LOOP_BARS = 2  # a loop-ready last bar hears this many bars of the loop's start after it
 
 
+def weighted_score(parts: dict[str, float], weights: dict[str, float] | None = None) -> float:
+    """The mean of a model's named selection parts, each weighed (default 1)."""
+    weights = weights or {}
+    unknown = set(weights) - set(parts)
+    if unknown:
+        raise ValueError(f"score_weights names {sorted(unknown)}; the score's parts are {sorted(parts)}")
+    w = np.array([float(weights.get(k, 1.0)) for k in parts])
+    return float(np.dot(w, list(parts.values())) / w.sum())
+
+
 class DrumModel(nn.Module):
     config_class: type
     window: int
@@ -116,9 +126,13 @@ class DrumModel(nn.Module):
     def kind(self) -> str:
         return type(self).__name__
 
-    def selection_score(self, windows) -> float:
-        """What training keeps the best epoch by (higher is better): hit F1 on validation windows."""
-        return quick_f1(self, windows.hvo)
+    def selection_parts(self, windows) -> dict[str, float]:
+        """What training keeps the best epoch by (higher is better), by name: hit F1 on validation windows."""
+        return {"f1": quick_f1(self, windows.hvo)}
+
+    def selection_score(self, windows, weights: dict[str, float] | None = None) -> float:
+        """The mean of selection_parts, each weighed as training's `score_weights` says (default 1)."""
+        return weighted_score(self.selection_parts(windows), weights)
 
     def make_batch(self, windows, index: np.ndarray, rng: np.random.Generator | None, augment) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -515,10 +515,6 @@ class RhythmDrivenDrumGen(DrumModel):
             scores["f1_free_other_meters"] = float(np.mean(f1))
         return {k: float(v) for k, v in scores.items()}
 
-    def selection_score(self, windows) -> float:
-        """The mean of selection_parts: the score training keeps its best epoch by."""
-        return float(np.mean(list(self.selection_parts(windows).values())))
-
     @torch.inference_mode()
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
                       thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True,
