@@ -24,7 +24,7 @@ import yaml
 from tqdm import tqdm
 
 from .data import AugmentConfig, WindowSet
-from .models.base import weighted_score
+from .models.base import check_score_weights, weighted_score
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ class TrainConfig:
     score_weights: dict[str, float] = field(default_factory=dict)
     keep_epochs: bool = False   # also save every epoch's weights (epoch<N>.pth), to choose among them later
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):  # a mistyped --set is refused before the first epoch, not after it
+        self.score_weights = check_score_weights(self.score_weights)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,6 +188,10 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, best = state["step"], state["epoch"], state["best"]
+        if state.get("score_weights", {}) != cfg.score_weights:  # a best of another mean compares with nothing now
+            log.warning("score_weights changed since %s was written (%s -> %s): the best so far is forgotten",
+                        resume_path, state.get("score_weights", {}), cfg.score_weights)
+            best = float("inf")
         ema = state.get("ema", ema)
         numpy_rng = state["numpy_rng"]  # every rank's; older resume files: one state for all
         numpy_rng = numpy_rng if isinstance(numpy_rng, list) else [numpy_rng]
@@ -245,6 +252,9 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                     model.eval()
                     result = score_fn(model, val_set)
                     if isinstance(result, dict):
+                        taken = {f"val_{k}" for k in result} & (set(record) | {"val_score"})
+                        if taken:
+                            raise ValueError(f"selection parts named as a logged figure: {sorted(taken)}")
                         record.update({f"val_{k}": float(v) for k, v in result.items()})
                         result = weighted_score(result, cfg.score_weights)
                     record["val_score"] = float(result)
@@ -257,6 +267,7 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                                                             "val_score": record.get("val_score")})
                 if cfg.keep_epochs:
                     model.save(str(out / f"epoch{epoch}.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
+                                                                     "val_recon": record["val_recon"],
                                                                      "val_score": record.get("val_score")})
             record["best"] = improved
             with open(out / "metrics.jsonl", "a") as metrics_log:
@@ -265,7 +276,7 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                      record["val_recon"], record.get("val_score", "-"), "  *best*" if improved else "", record["seconds"])
             tmp = resume_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                        "best": best, "ema": ema, "order_rng": order_rng.bit_generator.state, "numpy_rng": rng_states,
+                        "best": best, "score_weights": cfg.score_weights, "ema": ema, "order_rng": order_rng.bit_generator.state, "numpy_rng": rng_states,
                         # rank 0's after validation, which draws latents from it as it would going on
                         "torch_rng": [torch.get_rng_state()] + torch_states[1:]}, tmp)
             tmp.replace(resume_path)

@@ -624,5 +624,9 @@ def test_the_selection_score_is_the_mean_of_its_named_parts(monkeypatch, capsys,
     monkeypatch.setattr(data, "load_split", lambda *a, **k: windows)
     assert selection.main([str(path), "--threads", "1"]) == 0
     assert "= mean of f1_true_controls" in capsys.readouterr().out
+    assert selection.main([str(path), "--threads", "1", "--weights", "f1_free=3"]) == 0
+    assert f"score {model.selection_score(windows, {'f1_free': 3}):.4f} = weighed mean" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a part the score does not have: argparse's message, exit 2
+        selection.main([str(path), "--threads", "1", "--weights", "f1_nothing=3"])
     tiny_model.save(str(tmp_path / "vae.pth"))  # chosen on 2-bar 4/4 windows: not what this compares
     assert selection.main([str(tmp_path / "vae.pth"), "--threads", "1"]) == 2

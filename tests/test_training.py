@@ -100,6 +100,20 @@ def test_named_score_parts_are_logged_weighed_and_every_epoch_kept(tmp_path):
     assert json.loads((tmp_path / "run" / "best.json").read_text())["meta"]["epoch"] == 2
     with pytest.raises(ValueError, match="score_weights names"):
         weighted_score({"a": 1.0}, {"f1_free": 2.0})
+    for bad in ({"a": 0.0}, {"a": -1.0}, {"a": float("inf")}):  # no score of nan or +-inf: best.pth always written
+        with pytest.raises(ValueError):
+            weighted_score({"a": 0.5}, bad)
+    for typo in ("f1_free=3", {"f1_free": "three"}):  # a mistyped --set, refused before the first epoch
+        with pytest.raises(ValueError, match="score_weights"):
+            TrainConfig(score_weights=typo)
+    assert TrainConfig.from_dict({"score_weights": {"f1_free": 3}}).score_weights == {"f1_free": 3.0}
+
+
+def test_a_part_named_as_a_logged_figure_is_refused(tmp_path):
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), epochs=1, batch_size=16, warmup_steps=2, threads=1)
+    with pytest.raises(ValueError, match="val_recon"):
+        train(MonotonicGrooveVAE(tiny_config()), _windows(32, 0), _windows(8, 1), cfg,
+              score_fn=lambda m, w: {"recon": 0.5})
 
 
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path):

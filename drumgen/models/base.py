@@ -95,14 +95,36 @@ def elbo_loss(c: Any, hit_logits: torch.Tensor, velocities: torch.Tensor, offset
 LOOP_BARS = 2  # a loop-ready last bar hears this many bars of the loop's start after it
 
 
+def check_score_weights(weights: Any) -> dict[str, float]:
+    """{part name: weight} as training's `score_weights` must be: a mapping of finite weights >= 0."""
+    if weights is None:
+        return {}
+    if not isinstance(weights, dict):
+        raise ValueError(f"score_weights: a mapping of part name to weight, e.g. {{f1_free: 3}}; got {weights!r}")
+    out = {}
+    for name, value in weights.items():
+        try:
+            out[str(name)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"score_weights[{name!r}]: a number, got {value!r}") from None
+        if not np.isfinite(out[str(name)]) or out[str(name)] < 0:
+            raise ValueError(f"score_weights[{name!r}]: a finite number >= 0, got {value!r}")
+    return out
+
+
 def weighted_score(parts: dict[str, float], weights: dict[str, float] | None = None) -> float:
     """The mean of a model's named selection parts, each weighed (default 1)."""
-    weights = weights or {}
+    weights = check_score_weights(weights)
     unknown = set(weights) - set(parts)
     if unknown:
         raise ValueError(f"score_weights names {sorted(unknown)}; the score's parts are {sorted(parts)}")
-    w = np.array([float(weights.get(k, 1.0)) for k in parts])
-    return float(np.dot(w, list(parts.values())) / w.sum())
+    w = np.array([weights.get(k, 1.0) for k in parts])
+    if not w.sum() > 0:
+        raise ValueError(f"score_weights weigh every part 0: {weights}")
+    value = float(np.dot(w, list(parts.values())) / w.sum())
+    if not np.isfinite(value):
+        raise ValueError(f"the selection score is not a number: parts {parts}")
+    return value
 
 
 class DrumModel(nn.Module):
@@ -127,7 +149,8 @@ class DrumModel(nn.Module):
         return type(self).__name__
 
     def selection_parts(self, windows) -> dict[str, float]:
-        """What training keeps the best epoch by (higher is better), by name: hit F1 on validation windows."""
+        """What training keeps the best epoch by (higher is better), by name: hit F1 on validation windows.
+        Training calls this (not selection_score) and weighs the parts by its `score_weights`."""
         return {"f1": quick_f1(self, windows.hvo)}
 
     def selection_score(self, windows, weights: dict[str, float] | None = None) -> float:
