@@ -172,13 +172,14 @@ def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, s
 
 
 def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6,
-                      step_bar: np.ndarray | None = None) -> np.ndarray:
+                      step_bar: np.ndarray | None = None, max_spans: int = 1) -> np.ndarray:
     """(n, n_steps, 9) bool keep masks for training a model to edit takes, True = known: for a `share`
     of the windows, one of (in equal parts) a span of 1-4 bars to make new with the rest known, a few
     voices known everywhere (1-4 of them), both (a span new but for a few locked voices), or single
     cells known at random; the other windows know nothing (free generation stays as it was).
     step_bar (n, n_steps): each step's bar (`meter.step_bars`, -1 past the bars), so spans are the
-    song's bars in any meter; None: bars of 16 steps."""
+    song's bars in any meter; None: bars of 16 steps. max_spans > 1: a window's new bars may be
+    several spans apart (1 to max_spans of them, as "regenerate 3-4 and 7-8"), each 1-4 bars."""
     if step_bar is None:
         step_bar = np.broadcast_to(np.arange(n_steps) // H.STEPS_PER_BAR, (n, n_steps))
     bars_of = np.asarray(step_bar).max(axis=1) + 1 if n else np.zeros(0, np.int64)
@@ -190,6 +191,11 @@ def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: flo
         first = int(rng.integers(0, n_bars - length + 1))
         span = np.ones(n_bars, bool)
         span[first:first + length] = False
+        if max_spans > 1 and kind[i] in (0, 2):  # drawn only then: max_spans 1 draws as before
+            for _ in range(int(rng.integers(1, max_spans + 1)) - 1):
+                length = int(rng.integers(1, min(4, n_bars) + 1))
+                first = int(rng.integers(0, n_bars - length + 1))
+                span[first:first + length] = False
         voices = np.zeros(H.N_VOICES, bool)
         voices[rng.choice(H.N_VOICES, int(rng.integers(1, 5)), replace=False)] = True
         if kind[i] == 0:

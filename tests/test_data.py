@@ -85,3 +85,20 @@ def test_random_keep_masks_mix_spans_voices_cells_and_nothing():
     per_bar = masks.reshape(400, 8, 16, 9)
     whole_bars = (per_bar.all(axis=(2, 3)) | ~per_bar.any(axis=(2, 3))).all(axis=1) & ~nothing
     assert whole_bars.any() and (~whole_bars & ~nothing).any()  # spans of bars, and voices or cells
+
+
+def test_random_keep_masks_with_several_spans_make_bars_new_apart():
+    """max_spans: new bars in more than one place ("regenerate 3-4 and 7-8"); max_spans 1 draws as before."""
+    from itertools import groupby
+
+    from drumgen.data import random_keep_masks
+
+    one = random_keep_masks(200, 128, np.random.default_rng(3), share=1.0)
+    assert np.array_equal(one, random_keep_masks(200, 128, np.random.default_rng(3), share=1.0, max_spans=1))
+    several = random_keep_masks(400, 128, np.random.default_rng(3), share=1.0, max_spans=3)
+
+    def spans(masks):  # runs of bars where every cell is new
+        new = ~masks.reshape(len(masks), 8, 16, 9).any(axis=(2, 3))
+        return np.array([sum(1 for is_new, _ in groupby(row) if is_new) for row in new])
+    runs = spans(several)[spans(several) > 0]  # the masks of new bars with nothing locked in them
+    assert spans(one).max() == 1 and (runs >= 2).mean() > 0.15

@@ -145,6 +145,7 @@ class ControlledConfig(ModelConfig):
     # new bars fit the kept bars after them as well as before; trained with random keep masks
     known_drums: bool = False
     known_share: float = 0.6     # share of training windows with some drums known (the rest: nothing known)
+    known_spans: int = 1         # the most spans of new bars a training keep mask has (random_keep_masks)
     known_cell_weight: float = 1.0  # loss weight of the known cells: kept cells are copied at sampling time
     # anyway, so what the model must learn there is the new cells around them
     # fills: a per-bar fill flag among the conditions (controls.FILL, as the fill judge hears each bar);
@@ -430,7 +431,7 @@ class RhythmDrivenDrumGen(DrumModel):
                  **WindowBars.stack([window_bars(b, drums.shape[1]) for b in layouts]).tensors()}
         if self.config.known_drums and rng is not None:  # a take to edit: some of the true drums known
             mask = random_keep_masks(n, drums.shape[1], rng, self.config.known_share,  # spans: the window's own bars
-                                     M.step_bars(layouts, n, drums.shape[1])[0])
+                                     M.step_bars(layouts, n, drums.shape[1])[0], self.config.known_spans)
             batch["known"] = torch.from_numpy(known_input(drums, mask))
         return batch
 
