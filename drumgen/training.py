@@ -260,15 +260,13 @@ def train(model: torch.nn.Module, train_set: WindowSet, val_set: WindowSet, cfg:
                     record["val_score"] = float(result)
                 loss_like = -record["val_score"] if score_fn is not None else record["val_recon"]
                 improved = loss_like < best
+                saved_meta = {**(meta or {}), "epoch": epoch, "step": step, "val_recon": record["val_recon"],
+                              "val_score": record.get("val_score")}
                 if improved:
                     best = loss_like
-                    model.save(str(out / "best.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
-                                                            "val_recon": record["val_recon"],
-                                                            "val_score": record.get("val_score")})
+                    model.save(str(out / "best.pth"), meta=saved_meta)
                 if cfg.keep_epochs:
-                    model.save(str(out / f"epoch{epoch}.pth"), meta={**(meta or {}), "epoch": epoch, "step": step,
-                                                                     "val_recon": record["val_recon"],
-                                                                     "val_score": record.get("val_score")})
+                    model.save(str(out / f"epoch{epoch}.pth"), meta=saved_meta)
             record["best"] = improved
             with open(out / "metrics.jsonl", "a") as metrics_log:
                 metrics_log.write(json.dumps(record) + "\n")
