@@ -23,7 +23,8 @@ How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
   steady click at that tempo, fine-tuned to the whole take (steady_tempo), and the one of the two that
   puts the onsets nearer its 16ths is kept (grid_fit): the tracker can slip half a beat in a bar of
   syncopation and put every later onset on the wrong 16th, a steady click cannot;
-* bar 1: the musician's, or the first strong onset moved onto the grid the onsets make (refine_bar_one).
+* bar 1: the musician's, or the first onset played at least softly (first_strong_onset) moved onto the
+  grid the onsets make (refine_bar_one).
 Tick 0 of the Song is bar 1 and each beat is a quarter note (480 ticks): an onset's tick is its place
 between the beats around it, so a tempo that drifts becomes a tempo map (one tempo a beat) and each
 onset keeps its own timing against the beats (the groove's micro-timing offsets).
@@ -43,20 +44,15 @@ import numpy as np
 from . import meter as M
 from . import midi
 from .audio_in import (  # noqa: F401  (the limits and RecordingError are recording's words too)
-    ANALYSIS_RATE,
-    AUDIO_FORMATS_SAID,
-    DEFAULT_SENSITIVITY,
-    ENVELOPE_RATE,
-    MAX_AUDIO_BYTES,
-    MAX_BPM,
-    MIN_BPM,
-    MAX_SECONDS,
+    ANALYSIS_RATE, AUDIO_FORMATS_SAID, DEFAULT_SENSITIVITY, ENVELOPE_RATE,
+    MAX_AUDIO_BYTES, MAX_BPM, MIN_BPM, MAX_SECONDS,
     RecordingError,
     beat_positions,
     decode,
     detect_onsets,
     estimate_tempo,
     extend_beats,
+    first_strong_onset,
     grid_fit,
     level_envelope,
     load,
@@ -250,8 +246,8 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
                                  "and where bar 1 starts, or tap the tempo.")
     else:
         beats, tempo_from = None, "typed"
-    first_strong = float(onsets[np.argmax(strengths >= 0.5 * strengths.max())])
-    anchor = first_strong if bar_one is None else bar_one
+    velocities = onset_velocities(y, ANALYSIS_RATE, onsets)
+    anchor = first_strong_onset(onsets, velocities) if bar_one is None else bar_one
     if beats is None:  # a steady click from bar 1 at the tempo given
         period = 60.0 / bpm
         beats = anchor + period * np.arange(-np.floor(anchor / period) - 1, (duration - anchor) / period + 2)
@@ -275,7 +271,7 @@ def _hear(key: tuple, data: bytes | None, path: str | None, bpm: float | None, b
                       sensitivity=sensitivity, tempo_from=tempo_from,
                       bar_one_from="as given" if bar_one is not None else "the first strong onset",
                       envelope=envelope, notes=notes, path=path, data=data,
-                      velocities=onset_velocities(y, ANALYSIS_RATE, onsets))
+                      velocities=velocities)
     playing = hearing.onset_beats() >= -PICKUP_SLACK
     if not playing.any():
         raise RecordingError(f"No onset falls after bar 1 ({bar_one_at:.2f} s): move bar 1 earlier.")

@@ -112,6 +112,18 @@ def test_a_steady_syncopated_take_gets_a_steady_grid():
     assert list(np.flatnonzero(groove[:, 0] > 0.5)) == steps
 
 
+def test_bar_one_is_the_first_note_played_at_least_softly():
+    """A soft downbeat before loud backbeats is bar 1 (the loudest-onset rule put it on beat 2);
+    a ghost-level tick before the music is not."""
+    assert audio_in.first_strong_onset(np.array([0.2, 1.0, 1.6, 2.2]), np.array([0.05, 0.35, 1.0, 0.9])) == 1.0
+    assert audio_in.first_strong_onset(np.array([0.2, 1.0]), np.array([0.05, 0.1])) == 1.0  # none strong: the loudest
+    beat = 60.0 / 100.0
+    times = [1.0 + k * beat / 2 for k in range(16)]
+    levels = [0.2 if k % 4 == 0 else 0.9 if k % 4 == 2 else 0.5 for k in range(16)]  # 1 soft, 2 and 4 loud
+    h = R.hear(wav_bytes(clip([0.3] + times, levels=[0.006] + levels)))
+    assert h.bar_one == pytest.approx(1.0, abs=0.02)
+
+
 def test_bar_one_given_or_found():
     times, levels = steady(start=1.0)
     data = wav_bytes(clip(times, levels=levels))
