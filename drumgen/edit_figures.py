@@ -1,6 +1,7 @@
 """How well a model edits a take: the figures of regenerating bars and locking voices, for any checkpoint.
 
     python -m drumgen.edit_figures CKPT [CKPT ...] --data groove-v1.0.0-midionly.zip [--split test] [--limit N]
+    python -m drumgen.edit_figures CKPT --data ... --split validation --follow-kept-bars 0,0.3,0.5   # the sweep
 
 On the split's 8-bar windows (the fidelity script's), the take is the true drums and the groove
 their monotonic groove; every model is called through `generate(groove, keep=take, keep_mask=mask)`:
@@ -223,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fill-guidance", default=None, metavar="G,G,...",
                         help="instead: the fill figures and F1 with the true controls and fills of each checkpoint "
                              "at each fill guidance (how the shipped model's was chosen, on validation)")
+    parser.add_argument("--follow-kept-bars", default=None, metavar="W,W,...",
+                        help="instead: bars made new (3-4, 7-8, both, 5-8) with each pull toward the kept bars around "
+                             "them, and how often two seeds make the same bars (how the shipped model's was chosen, on "
+                             "validation)")
     args = parser.parse_args(argv)
     import torch
 
@@ -231,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     pick = spread(len(windows), args.limit)
     true_hvo = windows.hvo[pick]
     beats = true_hvo[~np.array([fills.is_fill_file(windows.files[i]) for i in windows.file_index[pick]], bool)]
+    if args.follow_kept_bars:
+        return follow_sweep(args, [float(w) for w in args.follow_kept_bars.split(",")], true_hvo)
     if args.fill_guidance:
         return guidance_sweep(args, [float(g) for g in args.fill_guidance.split(",")], true_hvo,
                               windows.style[pick], beats)
@@ -273,6 +280,43 @@ def guidance_sweep(args, guidances: list[float], true_hvo: np.ndarray, styles, b
             f1 = with_true_fills(Generator(runtime, args.seed, args.temperature, 256, None), true_hvo, styles)["f1"]
             print(f"| {Path(path).stem} | {g:g} | {f['asked_fill_judged_fill']:.3f} | {f['asked_none_judged_fill']:.3f} | "
                   f"{f['hits_per_bar_fill_bars']:.1f} / {f['tom_share_fill_bars']:.2f} | {f1:.3f} |")
+    return 0
+
+
+FOLLOW_CASES = ((2, 3), (6, 7), (2, 3, 6, 7), (4, 5, 6, 7))  # 0-based bars made new, the rest true
+
+
+def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
+    """For each checkpoint and pull toward the kept bars (`follow_kept_bars`): hit F1 of the bars made
+    new in each of FOLLOW_CASES and their mean (the choice), and the share of windows whose bars 3-4
+    made new come out the same with two seeds (what a pull costs in variety)."""
+    from .models.checkpoint import load_model
+
+    groove = H.hvo_to_groove(true_hvo)
+    length = true_hvo.shape[1]
+    cases = ", ".join("-".join(str(b + 1) for b in bars) for bars in FOLLOW_CASES)
+    print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars, seed {args.seed} (and {args.seed + 1}), "
+          f"temperature {args.temperature}")
+    print(f"| checkpoint | follow kept bars | F1 of the bars made new ({cases}) | mean | bars 3-4 alike for two seeds |")
+    print("|---|---|---|---|---|")
+    for path in args.checkpoints:
+        model = load_model(path)
+        for w in weights:
+            def made(bars, seed=args.seed):
+                mask = keep_mask(length, regenerate=list(bars))
+                return mask, np.concatenate([model.generate(groove[i:i + 256], seed=seed, temperature=args.temperature,
+                                                            keep=true_hvo[i:i + 256], keep_mask=mask, follow_kept_bars=w)
+                                             for i in range(0, len(groove), 256)])
+            scores = []
+            for bars in FOLLOW_CASES:
+                mask, out = made(bars)
+                new = np.tile(~mask, 3)
+                scores.append(f1(out * new, true_hvo * new))
+            one, other = made(FOLLOW_CASES[0])[1], made(FOLLOW_CASES[0], args.seed + 1)[1]
+            steps = slice(FOLLOW_CASES[0][0] * BAR, (FOLLOW_CASES[0][-1] + 1) * BAR)
+            alike = np.mean([np.array_equal(a[steps, :9], b[steps, :9]) for a, b in zip(one, other)])
+            print(f"| {Path(path).stem} | {w:g} | {' / '.join(f'{x:.3f}' for x in scores)} | {np.mean(scores):.4f} | "
+                  f"{alike:.3f} |", flush=True)
     return 0
 
 

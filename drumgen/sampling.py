@@ -260,6 +260,7 @@ class Kept:
 
     hvo: np.ndarray
     mask: np.ndarray
+    follow: float | None = None  # how far new cells follow the kept bars around them (None: the model's setting)
 
     def steps(self, start: int, stop: int) -> Kept:
         """Steps start..stop-1 of every item (one window of a long song); past the take: nothing kept."""
@@ -268,7 +269,7 @@ class Kept:
         if pad > 0:
             hvo = np.pad(hvo, ((0, 0), (0, pad), (0, 0)))
             mask = np.pad(mask, ((0, 0), (0, pad), (0, 0)))
-        return Kept(hvo, mask)
+        return Kept(hvo, mask, self.follow)
 
     def hits_onto(self, hits: np.ndarray) -> np.ndarray:
         return np.where(self.mask, self.hvo[..., H.HITS], hits).astype(np.float32)
@@ -280,10 +281,35 @@ class Kept:
     def onto(self, hvo: np.ndarray) -> np.ndarray:
         return np.where(np.tile(self.mask, 3), self.hvo, hvo).astype(np.float32)
 
+    def around(self, bars: M.Bars, start: int = 0, distances: Sequence[int] = (1, 2)) -> tuple[np.ndarray, np.ndarray]:
+        """What the take plays around each cell: the mean of the kept hits at the same place in the bars
+        `distances` before and after it of the same length (a 3/4 bar hears 3/4 bars), and where there
+        is any ((N, W, 9) each). self holds steps start..start+W-1 of a song laid out in `bars`."""
+        hits, kept = self.hvo[..., H.HITS] * self.mask, self.mask.astype(np.float32)
+        width = hits.shape[1]
+        steps = np.arange(start, start + width)
+        bar, position = bars.step_bar[steps], bars.step_position[steps]
+        total, count = np.zeros_like(hits), np.zeros_like(kept)
+        for other in (bar + sign * d for d in distances for sign in (-1, 1)):
+            inside = (other >= 0) & (other < bars.n_bars)
+            other = np.clip(other, 0, bars.n_bars - 1)
+            source = bars.starts[other] + position - start
+            use = np.flatnonzero(inside & (bars.lengths[other] == bars.lengths[bar]) & (source >= 0) & (source < width))
+            total[:, use] += hits[:, source[use]]
+            count[:, use] += kept[:, source[use]]
+        known = count > 0
+        return np.where(known, total / np.maximum(count, 1.0), 0.0).astype(np.float32), known
 
-def check_keep(keep, keep_mask, n_items: int, n_steps: int) -> Kept | None:
-    """generate's `keep` (the take, (N, T, 27)) and `keep_mask` ((N, T, 9) or one (T, 9) for every
-    item, True = keep) -> Kept, checked; None when nothing is kept. ValueError in words otherwise."""
+
+def check_keep(keep, keep_mask, n_items: int, n_steps: int, follow: float | None = None) -> Kept | None:
+    """generate's `keep` (the take, (N, T, 27)), `keep_mask` ((N, T, 9) or one (T, 9) for every
+    item, True = keep) and `follow_kept_bars` (0-1 or None) -> Kept, checked; None when nothing is
+    kept. ValueError in words otherwise."""
+    if follow is not None:
+        value = H.real_array(follow, "follow_kept_bars")
+        if value.ndim != 0 or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"follow_kept_bars must be a number from 0 to 1 (or None: the model's own), got {follow!r}")
+        follow = float(value)
     if keep is None and keep_mask is None:
         return None
     if keep is None or keep_mask is None:
@@ -303,7 +329,7 @@ def check_keep(keep, keep_mask, n_items: int, n_steps: int) -> Kept | None:
     if mask.shape != (n_items, n_steps, H.N_VOICES):
         raise ValueError(f"keep_mask must be ({n_items}, {n_steps}, {H.N_VOICES}) or ({n_steps}, {H.N_VOICES}), "
                          f"got {mask.shape}")
-    return Kept(hvo, mask.copy())
+    return Kept(hvo, mask.copy(), follow)
 
 
 def to_hvo(groove: np.ndarray, probs: np.ndarray, velocities: np.ndarray, offsets: np.ndarray,

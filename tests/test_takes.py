@@ -448,3 +448,59 @@ def test_a_checkpoint_whose_encoder_alone_heard_kept_drums_still_loads(tmp_path)
     torch.save(ckpt, path)
     loaded = load_model(path, cache=False)
     assert not loaded.model.decoder.embed_known.weight.any()
+
+
+# --- new cells drawn toward what the kept bars around them play (kept_bars_prior) ---------------------------
+
+def test_what_the_kept_bars_around_a_cell_play():
+    from drumgen import meter as M
+    from drumgen.sampling import Kept
+
+    bars = M.Bars(((4, 4), (4, 4), (4, 4), (3, 4), (4, 4), (4, 4)))    # 16+16+16+12+16+16 = 92 steps
+    take = H.empty_hvo(92)[None]
+    take[0, 0, 0] = 1.0                                        # bar 1: a kick on beat 1; bar 2 none
+    mask = np.zeros((1, 92, 9), bool)
+    mask[0, :32] = mask[0, 48:60] = mask[0, 76:92] = True      # bars 1, 2, 4 (3/4) and 6 kept; 3 and 5 new
+    prior, known = Kept(take, mask).around(bars)
+    assert known[0, 32:48].all() and prior[0, 32, 0] == 0.5    # bar 3 hears bars 1 (a kick) and 2 (none)
+    assert prior[0, 36, 0] == 0.0 and prior[0, 32, 1:].max() == 0.0
+    assert not known[0, 48:60].any()                           # the 3/4 bar has no 3/4 bar around it
+    assert known[0, 60:76].all() and prior[0, 60].max() == 0.0  # bar 5 hears bar 6 alone (4 is 3/4, 3 is new)
+    take[0, 80, 2] = 1.0                                       # a hat in bar 6: bar 5 hears it
+    prior, known = Kept(take, mask).around(bars)
+    assert prior[0, 64, 2] == 1.0
+    cut = Kept(take[:, :70], mask[:, :70]).around(bars)        # a window that ends inside bar 5: no bar 6
+    assert not cut[1][0, 60:70].any()
+    late = Kept(take[:, 40:], mask[:, 40:]).around(bars, start=40)   # a window from step 40, inside bar 3
+    assert np.array_equal(late[0][0, 20:36], prior[0, 60:76]) and late[1][0, 20:36].all()
+    assert not late[1][0, :8].any()                            # bar 3's kept neighbours are before the window
+
+
+def test_kept_bars_prior_draws_new_bars_toward_the_bars_around_them(known_model, monkeypatch):
+    from tests.conftest import random_groove
+
+    groove = random_groove(n=2, bars=8, seed=5)
+    take = H.empty_hvo(128)[None].repeat(2, 0)
+    take[:, ::4, 2], take[:, ::4, 11] = 1.0, 0.7            # a closed hat on every beat of every bar
+    mask = T.keep_mask(128, regenerate=[2, 3])[None].repeat(2, 0)
+    plain = known_model.generate(groove, seed=1, keep=take, keep_mask=mask)
+    monkeypatch.setattr(known_model.config, "kept_bars_prior", 1.0)   # all prior: the new bars play what is around
+    drawn = known_model.generate(groove, seed=1, keep=take, keep_mask=mask)
+    assert kept_equal(plain, take, mask) and kept_equal(drawn, take, mask)
+    assert np.array_equal(drawn[:, 32:64, :9], take[:, 32:64, :9]) and not np.array_equal(plain, drawn)
+    asked = {"fill": [0, 0, 0, 1, 0, 0, 0, 0]}                  # a fill asked in bar 4: the model's, not the prior's
+    filled = known_model.generate(groove, asked, seed=1, keep=take, keep_mask=mask)
+    assert np.array_equal(filled[:, 32:48, :9], take[:, 32:48, :9]) and not np.array_equal(filled[:, 48:64], drawn[:, 48:64])
+    free = known_model.generate(groove, seed=1)                 # nothing kept: nothing to draw toward
+    off = known_model.generate(groove, seed=1, keep=take, keep_mask=mask, follow_kept_bars=0.0)
+    last_new = T.keep_mask(128, regenerate=[7])[None].repeat(2, 0)
+    last_drawn = known_model.generate(groove, seed=1, keep=take, keep_mask=last_new)
+    looped = known_model.generate(groove, seed=1, keep=take, keep_mask=last_new, loop=True)
+    monkeypatch.setattr(known_model.config, "kept_bars_prior", 0.0)
+    assert np.array_equal(free, known_model.generate(groove, seed=1)) and np.array_equal(off, plain)
+    assert np.array_equal(drawn, known_model.generate(groove, seed=1, keep=take, keep_mask=mask, follow_kept_bars=1.0))
+    assert np.array_equal(last_drawn[:, 112:, :9], take[:, 112:, :9])   # bar 8 made new: the hats around it, but
+    assert not np.array_equal(looped[:, 112:, :9], take[:, 112:, :9])   # made to loop, the model's own lead into bar 1
+    for bad in (1.5, -0.1, float("nan"), "a", [0.5, 0.5]):
+        with pytest.raises(ValueError, match="follow_kept_bars"):
+            known_model.generate(groove, seed=1, keep=take, keep_mask=mask, follow_kept_bars=bad)

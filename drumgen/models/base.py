@@ -183,7 +183,7 @@ class DrumModel(nn.Module):
                  max_hits: int | list[int] | None = None, keep_groove_timing: bool = True,
                  rest_in_silent_bars: bool = True, steer: bool = True, engine: Any = None,
                  keep: np.ndarray | None = None, keep_mask: np.ndarray | None = None, loop: bool = False,
-                 bars: M.Bars | str | None = None) -> np.ndarray:
+                 bars: M.Bars | str | None = None, follow_kept_bars: float | None = None) -> np.ndarray:
         """Grooves (N, T, 3) (hit 0/1, velocity 0..1, offset in steps) -> drums HVO (N, T, 27) with
         hits in {0, 1}.
 
@@ -204,8 +204,10 @@ class DrumModel(nn.Module):
         but mutes, which always hold). engine: the loader's fast path (the `Runtime` passes it).
         keep (N, T, 27), keep_mask (N, T, 9) or (T, 9): a take and the cells of it to keep (True):
         those come out exactly as they are in `keep`, and the rest is made to go with them
-        (`drumgen.takes` builds masks from "bars 5-8" or "keep the kick"). loop: make the last bar
-        lead back into the first, so the part loops without a seam (`loop_ready`).
+        (`drumgen.takes` builds masks from "bars 5-8" or "keep the kick"). follow_kept_bars (0-1): how
+        far a new cell's hit probability is drawn toward what the kept bars around it play at its
+        place (None: the checkpoint's `kept_bars_prior`; models without it ignore it). loop: make the
+        last bar lead back into the first, so the part loops without a seam (`loop_ready`).
         """
         groove = H.validate_groove(groove, whole_bars=bars is None)
         bars = M.bars_for(bars, groove.shape[1])
@@ -226,7 +228,7 @@ class DrumModel(nn.Module):
         thresholds = sampling.per_voice(thresholds, self.thresholds, "thresholds", 0.0, 1.0)
         caps = None if max_hits is None else sampling.per_voice(max_hits, [0] * H.N_VOICES, "max_hits", 0, integer=True)
         ctrl = C.validate_controls(controls, n, bars.n_bars)
-        kept = sampling.check_keep(keep, keep_mask, n, length)
+        kept = sampling.check_keep(keep, keep_mask, n, length, follow_kept_bars)
         if n == 0:  # an empty batch: nothing to play (the models' window code needs at least one item)
             return np.zeros((0, length, H.HVO_DIM), np.float32)
         if self.training:  # dropout off; checked, not set each call (eval() walks every module)
@@ -276,8 +278,10 @@ class DrumModel(nn.Module):
         order = np.r_[first:n_bars, 0:wrap_bars]
         wrapped_ctrl = C.Controls(*(getattr(ctrl, k)[:, order] for k in C.CONTROL_KEYS))
         wrapped_bars = bars.slice(first, n_bars) + bars.slice(0, wrap_bars)
+        # the last bar alone is new, drawn toward nothing but the model's own sense of the loop: pulled toward
+        # the bars around it (follow_kept_bars), it joined bar 1 less well on the test split (edit_figures)
         out = self.generate(groove[:, steps], wrapped_ctrl, keep=take[:, steps], keep_mask=mask, bars=wrapped_bars,
-                            **settings)
+                            follow_kept_bars=0.0, **settings)
         looped = take.copy()
         looped[:, last:] = out[:, last - start:length - start]
         return looped

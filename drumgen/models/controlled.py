@@ -166,6 +166,10 @@ class ControlledConfig(ModelConfig):
     # 4/4 bars only, measured to play them there (`meter_figures` figure 3; set with
     # `python -m drumgen.models.format CKPT --fill-meters 3/4,6/8`); fills_any_meter: every meter
     fill_meters: tuple[str, ...] = ()
+    # sampling: when a take keeps bars, a new cell's hit probability is drawn this far toward what the
+    # kept bars 1 and 2 before and after it play at its place (sampling.Kept.around; 0 = the model alone):
+    # drummers repeat themselves, and the model alone under-weighs it (chosen on validation: model card)
+    kept_bars_prior: float = 0.0
     # meters: where each step is in its bar (meter.Bars.features) reaches the encoder and the decoder
     # (zero weights at first, so a model fine-tuned from a 4/4 one starts as it; in 4/4 the bars and
     # beats are as before, so such a model plays 4/4 as it did)
@@ -173,6 +177,8 @@ class ControlledConfig(ModelConfig):
     meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.kept_bars_prior <= 1.0:
+            raise ValueError(f"kept_bars_prior must be from 0 to 1, got {self.kept_bars_prior}")
         if isinstance(self.fill_meters, str) or not all(isinstance(m, str) for m in self.fill_meters):
             raise ValueError(f"fill_meters: a list of meters such as ['3/4', '6/8'], got {self.fill_meters!r}")
         self.fill_meters = tuple(M.meter_name(M.parse_meter(m)) for m in self.fill_meters)
@@ -341,6 +347,9 @@ class RhythmDrivenDrumGen(DrumModel):
     @property
     def plays_meters(self) -> bool:
         return self.config.meter_aware
+
+    def follows_kept_bars(self, kept: sampling.Kept) -> float:
+        return self.config.kept_bars_prior if kept.follow is None else kept.follow
     skip_kept_windows = True  # a window a take keeps whole is not decoded (the same drums, only faster)
 
     def __init__(self, config: ControlledConfig):
@@ -520,7 +529,8 @@ class RhythmDrivenDrumGen(DrumModel):
     def decode_window(self, groove: np.ndarray, ctrl: C.Controls, noise: np.ndarray | None, temperature: float,
                       thresholds: np.ndarray, prefix: np.ndarray | None = None, use_cache: bool = True,
                       n_steps: int | None = None, rest: np.ndarray | None = None, engine: Any = None,
-                      kept: sampling.Kept | None = None, layout: WindowBars | None = None):
+                      kept: sampling.Kept | None = None, layout: WindowBars | None = None,
+                      around: tuple[np.ndarray, np.ndarray] | None = None):
         """One window, token by token. groove (B, W, 3), padded to the window with silence as in
         training; prefix (B, P, 27): drums already played in its first P steps (a multiple of 4),
         kept as they are; n_steps: how many steps to generate (default all W); rest (B, n_steps)
@@ -528,7 +538,9 @@ class RhythmDrivenDrumGen(DrumModel):
         kept (B, n_steps): cells of a take fed back as they are instead of the model's own;
         engine: the loader's fast path (`engines.TracedDecoding`: the same loop with a traced step,
         used with the cache only); layout: where the window's steps are in their bars, and which of
-        ctrl's bars each belongs to (None: 4/4 from a bar line).
+        ctrl's bars each belongs to (None: 4/4 from a bar line); around: what the kept bars around each
+        new cell play and where (`Kept.around`, (B, n_steps, 9) each), its hit probability drawn that
+        way by `kept_bars_prior`.
         Returns probs, velocities, offsets, hits (B, n_steps, 9) as numpy."""
         B, W, _ = groove.shape
         W = W if n_steps is None else n_steps
@@ -561,6 +573,9 @@ class RhythmDrivenDrumGen(DrumModel):
             mute = mute | np.asarray(rest, bool)[:, :W, None]
         mute = torch.from_numpy(mute).to(device)
         threshold = torch.as_tensor(thresholds, dtype=torch.float32, device=device)
+        if around is not None:  # new cells drawn toward the kept bars around them, but where a fill is asked
+            weight = self.follows_kept_bars(kept) * (around[1] & ~M.per_step(fill_bars, layout.step_bar[:, :W])[..., None])
+            around = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (around[0], weight.astype(np.float32))]
         if kept is not None:  # kept cells are heard as they are (hits, velocities, offsets)
             kept_mask = torch.from_numpy(np.ascontiguousarray(kept.mask[:, :W])).to(device)
             kept_hits, kept_vel, kept_off = (torch.from_numpy(np.ascontiguousarray(a[:, :W])).to(device)
@@ -584,6 +599,8 @@ class RhythmDrivenDrumGen(DrumModel):
                 hit_logits = torch.where(scale != 1, free_logits + scale * (hit_logits - free_logits), hit_logits)
             steps = slice(j * BEAT, last * BEAT)
             probs[:, steps], vel[:, steps], off[:, steps] = torch.sigmoid(hit_logits), v, o
+            if around is not None:
+                probs[:, steps] = torch.lerp(probs[:, steps], around[0][:, steps], around[1][:, steps])
             for t in range(max(j, done), last):  # the prefix was already played: kept as it is
                 s = slice(t * BEAT, (t + 1) * BEAT)
                 hit = ((probs[:, s] > threshold) & ~mute[:, s]).float()
@@ -670,9 +687,12 @@ class RhythmDrivenDrumGen(DrumModel):
                 hits, velocities, offsets = out[3][:, start:done], out[1][:, start:done], out[2][:, start:done]
                 prefix = H.join_hvo(hits, velocities, offsets)
             window_kept = None if kept is None else kept.steps(start, end)
+            around = None
+            if window_kept is not None and self.follows_kept_bars(window_kept) > 0:
+                around = window_kept.around(laid_out, start)
             result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start,
                                         rest=None if rest is None else rest[:, start:end], engine=engine,
-                                        kept=window_kept, layout=layout)
+                                        kept=window_kept, layout=layout, around=around)
             if steer:  # the next window continues from the bars as they will sound
                 probs = result[0] if rest is None else np.where(rest[:, start:end, None], 0.0, result[0])
                 if window_kept is not None:

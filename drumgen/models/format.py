@@ -95,7 +95,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """`python -m drumgen.models.format CKPT --weights float16 [-o OUT] [--fill-guidance G]`: store a
     checkpoint's weights in half precision (a release under the 10 MiB a Space takes without LFS);
-    --fill-guidance and --fill-meters set sampling settings of the config that training does not use
+    --fill-guidance, --fill-meters and --kept-bars-prior set sampling settings of the config that training does not use
     (the weights stay as they are)."""
     import argparse
 
@@ -108,8 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fill-meters", default=None, metavar="M,M,...",
                         help="meters besides 4/4 whose bars take the fill lane (a model trained on 4/4 fills, measured "
                              "to play them there: python -m drumgen.meter_figures); '' for 4/4 only")
+    parser.add_argument("--kept-bars-prior", type=float, default=None, metavar="W",
+                        help="the controllable model's pull (0-1) of a new cell toward what the kept bars around it play "
+                             "(0 = the model alone)")
     args = parser.parse_args(argv)
     ckpt = read_checkpoint(args.checkpoint)
+    if args.kept_bars_prior is not None:
+        if "known_drums" not in ckpt["config"] or not 0.0 <= args.kept_bars_prior <= 1.0:
+            raise SystemExit("--kept-bars-prior: a number from 0 to 1, for the controllable model")
+        ckpt["config"]["kept_bars_prior"] = args.kept_bars_prior
     if args.fill_meters is not None:
         from ..meter import meter_name, parse_meter
 
