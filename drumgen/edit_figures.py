@@ -288,8 +288,10 @@ FOLLOW_CASES = ((2, 3), (6, 7), (2, 3, 6, 7), (4, 5, 6, 7))  # 0-based bars made
 
 def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
     """For each checkpoint and pull toward the kept bars (`follow_kept_bars`): hit F1 of the bars made
-    new in each of FOLLOW_CASES and their mean (the choice), and the share of windows whose bars 3-4
-    made new come out the same with two seeds (what a pull costs in variety)."""
+    new in each of FOLLOW_CASES and their mean (the choice), the share of windows whose bars 3-4
+    made new come out the same with two seeds (what a pull costs in variety), and the share whose
+    bars 3-4, made again (next seed) in a take the model made itself, come out as they were (what a
+    musician pressing Regenerate meets)."""
     from .models.checkpoint import load_model
 
     groove = H.hvo_to_groove(true_hvo)
@@ -297,10 +299,13 @@ def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
     cases = ", ".join("-".join(str(b + 1) for b in bars) for bars in FOLLOW_CASES)
     print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars, seed {args.seed} (and {args.seed + 1}), "
           f"temperature {args.temperature}")
-    print(f"| checkpoint | follow kept bars | F1 of the bars made new ({cases}) | mean | bars 3-4 alike for two seeds |")
-    print("|---|---|---|---|---|")
+    print(f"| checkpoint | follow kept bars | F1 of the bars made new ({cases}) | mean | bars 3-4 alike for two seeds | "
+          "bars 3-4 of the model's own take made again: unchanged |")
+    print("|---|---|---|---|---|---|")
     for path in args.checkpoints:
         model = load_model(path)
+        own = np.concatenate([model.generate(groove[i:i + 256], seed=args.seed, temperature=args.temperature)
+                              for i in range(0, len(groove), 256)])   # a take the model made, as a musician's is
         for w in weights:
             def made(bars, seed=args.seed):
                 mask = keep_mask(length, regenerate=list(bars))
@@ -315,8 +320,12 @@ def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
             one, other = made(FOLLOW_CASES[0])[1], made(FOLLOW_CASES[0], args.seed + 1)[1]
             steps = slice(FOLLOW_CASES[0][0] * BAR, (FOLLOW_CASES[0][-1] + 1) * BAR)
             alike = np.mean([np.array_equal(a[steps, :9], b[steps, :9]) for a, b in zip(one, other)])
+            again = np.concatenate([model.generate(groove[i:i + 256], seed=args.seed + 1, temperature=args.temperature,
+                                                   keep=own[i:i + 256], keep_mask=keep_mask(length, regenerate=[2, 3]),
+                                                   follow_kept_bars=w) for i in range(0, len(groove), 256)])
+            unchanged = np.mean([np.array_equal(a[steps, :9], b[steps, :9]) for a, b in zip(again, own)])
             print(f"| {Path(path).stem} | {w:g} | {' / '.join(f'{x:.3f}' for x in scores)} | {np.mean(scores):.4f} | "
-                  f"{alike:.3f} |", flush=True)
+                  f"{alike:.3f} | {unchanged:.3f} |", flush=True)
     return 0
 
 
