@@ -253,9 +253,10 @@ class DrumApp:
         bars the grid's value selects, or every bar), voices to lock (names or 'kick,snare'; empty: the
         grid's locked voices), lanes, style, model, temperature, seed (empty: a new one, so the bars do
         change), loop, hearing) -> (seed, *generate's outputs), the take output the new take."""
-        seed = secrets.randbelow(MAX_SEED + 1) if seed is None or (isinstance(seed, str) and not seed.strip()) else seed
+        fresh = seed is None or (isinstance(seed, str) and not seed.strip())  # then bars that come out as they were
+        seed = secrets.randbelow(MAX_SEED + 1) if fresh else seed           # are made again with other seeds
         result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock,
-                          loop=loop, hearing=hearing)
+                          loop=loop, hearing=hearing, fresh_seeds=fresh)
         return (result.seed, *result.outputs)
 
     @user_errors
@@ -292,10 +293,12 @@ class DrumApp:
 
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
-            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None) -> Result:
+            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None,
+            fresh_seeds: bool = False) -> Result:
         """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
         Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
-        and voices asked for are made new (Regenerate)."""
+        and voices asked for are made new (Regenerate); fresh_seeds: no seed was asked for, so new bars
+        that come out as the take had them are made again with other seeds (`pipeline.regenerate_drums`)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
@@ -310,16 +313,19 @@ class DrumApp:
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars, song_seconds(song)):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
-                                [clamped] if clamped else [], edit, loop)
+                                [clamped] if clamped else [], edit, loop, fresh_seeds)
         result.timings["read"] += read_s
         return result
 
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
-              edit: Edit | None = None, loop: bool = False) -> Result:
+              edit: Edit | None = None, loop: bool = False, fresh_seeds: bool = False) -> Result:
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
-        keep = {} if edit is None else {"keep": edit.take, "keep_mask": edit.keep_mask}
-        part = pipeline.make_drums(runtime, song, track_index, controls=reading, seed=seed, temperature=temperature,
-                                   loop=loop, **keep)
+        settings = dict(track=track_index, controls=reading, temperature=temperature, loop=loop)
+        if edit is None:
+            part = pipeline.make_drums(runtime, song, seed=seed, **settings)
+        else:
+            fresh = (lambda: secrets.randbelow(MAX_SEED + 1)) if fresh_seeds else None
+            part, seed = pipeline.regenerate_drums(runtime, song, edit.take, edit.keep_mask, seed, fresh, **settings)
         notes = list(part.reading.notes) + said
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "

@@ -55,3 +55,38 @@ def test_make_drums_writes_both_files_with_the_export_options(tmp_path, tiny_mod
     assert np.array_equal(back[:, H.HITS], part.hvo[:, H.HITS])
     with pytest.raises(ValueError, match="export must be midi.ExportOptions"):
         pipeline.make_drums(tiny_model, data, export="ad2")
+
+
+class EchoModel:
+    """A model whose new cells come out as the take had them for the seeds in `echo`, changed otherwise."""
+
+    kind, learns_controls, follows_fills, plays_meters = "echo", False, False, False
+
+    def __init__(self, echo):
+        self.echo, self.seeds = set(echo), []
+
+    def generate(self, groove, controls=None, seed=0, keep=None, keep_mask=None, **kwargs):
+        self.seeds.append(seed)
+        out = keep.copy()
+        if seed not in self.echo:
+            out[:, ~keep_mask[0].any(axis=1), 0] = 1.0 - out[:, ~keep_mask[0].any(axis=1), 0]  # flip the new kicks
+        return out
+
+
+def test_a_regenerate_with_no_seed_asked_tries_fresh_seeds_until_bars_change(tmp_path):
+    from drumgen import takes
+
+    data = make_midi(tmp_path / "in.mid", rock_beat(4)).read_bytes()
+    take = np.zeros((64, 27), np.float32)
+    mask = takes.keep_mask(64, regenerate=[1])
+    fresh = iter([11, 12, 13, 14, 15])
+    model = EchoModel(echo=[3, 11])
+    part, seed = pipeline.regenerate_drums(model, data, take, mask, 3, lambda: next(fresh))
+    assert model.seeds == [3, 11, 12] and seed == 12 and part.hvo[16:32, 0].all()
+    assert np.array_equal(part.hvo[:16], take[:16]) and np.array_equal(part.hvo[32:], take[32:])
+    model = EchoModel(echo=[3])                        # a seed asked for: kept, even if nothing changed
+    part, seed = pipeline.regenerate_drums(model, data, take, mask, 3)
+    assert model.seeds == [3] and seed == 3 and not part.hvo.any()
+    model = EchoModel(echo=range(100))                 # never changes: gives up after REGENERATE_TRIES
+    part, seed = pipeline.regenerate_drums(model, data, take, mask, 3, lambda: next(fresh))
+    assert len(model.seeds) == pipeline.REGENERATE_TRIES and seed == 15
