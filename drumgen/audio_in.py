@@ -71,8 +71,7 @@ def parse_bar_one(value: Any) -> float | None:
 
 
 def parse_meter(value: Any) -> tuple[int, int]:
-    """A meter ("6/8", or a pair of whole numbers (6, 8); None / '': 4/4) -> (numerator, denominator);
-    ValueError with a sentence for anything else (a pair of lists or of fractions is no meter)."""
+    """A meter ("6/8", a pair of whole numbers (6, 8); None / '': 4/4) -> (numerator, denominator)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return (4, 4)
     if isinstance(value, (tuple, list)):
@@ -88,7 +87,6 @@ def parse_meter(value: Any) -> tuple[int, int]:
         return M.check_meter(int(num), int(den), where="")
     except ValueError as exc:
         raise ValueError(f"drumgen cannot play this groove in {exc}") from None
-
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -136,8 +134,7 @@ def decode(source: bytes | str) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:
-        samples, rate = sf.read(io.BytesIO(source) if isinstance(source, bytes) else source, dtype="float32",
-                                always_2d=True)
+        samples, rate = sf.read(io.BytesIO(source) if isinstance(source, bytes) else source, dtype="float32", always_2d=True)
     except Exception as exc:
         raise RecordingError(f"drumgen cannot read this audio file ({_said(exc)}). Save it as "
                              f"{AUDIO_FORMATS_SAID}.") from None
@@ -145,8 +142,7 @@ def decode(source: bytes | str) -> tuple[np.ndarray, int]:
 
 
 def _said(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    return (str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)[:160]
 
 
 def _db(x: float) -> str:
@@ -207,11 +203,10 @@ def _frames(seconds: float, rate: int) -> int:
 def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,
                   env: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(onset times in s, strengths 0-1). A peak counts when it is the highest within 30 ms either side
-    and rises over the lowest point of the 50 ms before it by a share of the envelope's top (delta:
-    0.03 at sensitivity 0.5, twice that at 0, half at 1) and by MIN_RISE_DB at least. A rise, not a
-    level over a local mean: a soft note right after a loud one still stands out of its own trough.
-    Peaks at least 30 ms apart; each backtracked to the start of its attack (the envelope's minimum
-    before it); strength from the peak's height (1 = the 95th percentile of the peaks)."""
+    and rises over the lowest point of the 50 ms before it by a share of the envelope's top (delta: 0.03
+    at sensitivity 0.5, twice that at 0, half at 1) and by MIN_RISE_DB at least: a rise, not a level over
+    a local mean, so a soft note right after a loud one stands out of its own trough. Peaks 30 ms apart
+    or more, each backtracked to its attack's start; strength: its height (1 = the peaks' 95th percentile)."""
     import librosa
     import scipy.ndimage as ndi
 
@@ -274,18 +269,17 @@ def onset_velocities(y: np.ndarray, rate: int, onsets: np.ndarray) -> np.ndarray
     return np.clip(10 ** ((loud - reference) / VELOCITY_DB), 1 / 127, 1.0)
 
 
-STRONG_VELOCITY = 0.3    # bar 1 by default: the first onset at least this loud (38 of 127, about 21 dB under the loudest)
+STRONG_VELOCITY = 0.3    # bar 1 by default: the first onset this loud (38 of 127, ~21 dB under the loudest) or louder
 
 
 def first_strong_onset(onsets: np.ndarray, velocities: np.ndarray) -> float:
-    """Where bar 1 is by default: the first onset played at least softly (velocity >= STRONG_VELOCITY,
-    above pianissimo), so ghost notes and handling noise before the music are passed over, but not a
-    soft first downbeat: a drummer's beat 1 is often quieter than the backbeat, and the rule before
-    (half the loudest onset strength) put bar 1 on a later beat in 3 GMD validation grooves of 10
-    (`python -m drumgen.audio_figures --split validation`, "bar 1 found")."""
-    onsets, velocities = np.asarray(onsets, np.float64), np.asarray(velocities, np.float64)
-    strong = velocities >= STRONG_VELOCITY
-    return float(onsets[int(np.argmax(strong))] if strong.any() else onsets[int(np.argmax(velocities))])
+    """Bar 1 by default: the first onset played at least softly, not a ghost note or a handling noise, but
+    a soft downbeat (a drummer's beat 1 is often quieter than the backbeat: half the loudest onset strength,
+    the rule before, put bar 1 a beat late in 3 GMD validation grooves of 10). ValueError: no onsets."""
+    onsets, loud = np.asarray(onsets, np.float64), np.nan_to_num(np.asarray(velocities, np.float64))
+    if not len(onsets) or onsets.shape != loud.shape:
+        raise ValueError(f"bar 1 needs onsets and a velocity each, got {onsets.shape} and {loud.shape}")
+    return float(onsets[int(np.argmax(loud >= STRONG_VELOCITY)) if (loud >= STRONG_VELOCITY).any() else int(np.argmax(loud))])
 
 
 def sounds_like_noise(env: np.ndarray, onsets: np.ndarray, rate: int) -> bool:

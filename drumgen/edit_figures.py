@@ -312,12 +312,13 @@ def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
                 return mask, np.concatenate([model.generate(groove[i:i + 256], seed=seed, temperature=args.temperature,
                                                             keep=true_hvo[i:i + 256], keep_mask=mask, follow_kept_bars=w)
                                              for i in range(0, len(groove), 256)])
-            scores = []
+            scores, outs = [], []
             for bars in FOLLOW_CASES:
                 mask, out = made(bars)
                 new = np.tile(~mask, 3)
                 scores.append(f1(out * new, true_hvo * new))
-            one, other = made(FOLLOW_CASES[0])[1], made(FOLLOW_CASES[0], args.seed + 1)[1]
+                outs.append(out)
+            one, other = outs[0], made(FOLLOW_CASES[0], args.seed + 1)[1]
             steps = slice(FOLLOW_CASES[0][0] * BAR, (FOLLOW_CASES[0][-1] + 1) * BAR)
             alike = np.mean([np.array_equal(a[steps, :9], b[steps, :9]) for a, b in zip(one, other)])
             again = np.concatenate([model.generate(groove[i:i + 256], seed=args.seed + 1, temperature=args.temperature,

@@ -144,15 +144,18 @@ def make_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, track:
 REGENERATE_TRIES = 4  # a Regenerate with no seed asked for tries this many fresh seeds for bars that change
 
 
-def regenerate_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, keep: np.ndarray,
-                     keep_mask: np.ndarray, seed: int | None, fresh_seed: Any = None, tries: int = REGENERATE_TRIES,
+def regenerate_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, keep: np.ndarray | None,
+                     keep_mask: np.ndarray | None, seed: int | None, fresh_seed: Any = None, tries: int = REGENERATE_TRIES,
                      **kwargs) -> tuple[DrumPart, int | None]:
     """make_drums for a Regenerate: (the part, the seed that made it). The model's likeliest bars are
     often the ones it made before (bars 3-4 of a take it made came out as they were for 14% of
     validation windows: `python -m drumgen.edit_figures --follow-kept-bars`), and a Regenerate that
     changes nothing feels broken; so when the new cells come out with the hits the take has there and
     `fresh_seed` (a function giving a new seed) is given, because no seed was asked for, it tries again
-    with fresh seeds, up to `tries` in all. A seed asked for is kept: same seed, same drums."""
+    with fresh seeds, up to `tries` in all. A seed asked for is kept: same seed, same drums. No take
+    (keep None): make_drums once."""
+    if keep is None or keep_mask is None:
+        return make_drums(model, source, keep=keep, keep_mask=keep_mask, seed=seed, **kwargs), seed
     new_cells = ~np.asarray(keep_mask, bool)
     for attempt in range(max(int(tries), 1) if fresh_seed is not None else 1):
         if attempt:

@@ -281,20 +281,26 @@ class Kept:
     def onto(self, hvo: np.ndarray) -> np.ndarray:
         return np.where(np.tile(self.mask, 3), self.hvo, hvo).astype(np.float32)
 
-    def around(self, bars: M.Bars, start: int = 0, distances: Sequence[int] = (1, 2)) -> tuple[np.ndarray, np.ndarray]:
+    def around(self, bars: M.Bars, sources: np.ndarray | None = None,
+               distances: Sequence[int] = (1, 2)) -> tuple[np.ndarray, np.ndarray]:
         """What the take plays around each cell: the mean of the kept hits at the same place in the bars
-        `distances` before and after it of the same length (a 3/4 bar hears 3/4 bars), and where there
-        is any ((N, W, 9) each). self holds steps start..start+W-1 of a song laid out in `bars`."""
+        `distances` before and after it that are felt alike (the same beats: a 6/8 bar hears 6/8 bars,
+        not 3/4 ones), and where there is any ((N, T, 9) each); `bars` covers the take's T steps.
+        sources (N, T) bool: the steps that may be heard (False: a kept fill or a silent bar, which is
+        no pattern for its neighbours); None: all."""
         hits, kept = self.hvo[..., H.HITS] * self.mask, self.mask.astype(np.float32)
+        if sources is not None:
+            hits, kept = hits * sources[..., None], kept * sources[..., None]
         width = hits.shape[1]
-        steps = np.arange(start, start + width)
-        bar, position = bars.step_bar[steps], bars.step_position[steps]
+        bar, position = bars.step_bar[:width], bars.step_position[:width]
+        kinds = {groups: k for k, groups in enumerate(dict.fromkeys(M.beat_groups(*m) for m in bars.meters))}
+        feel = np.array([kinds[M.beat_groups(*m)] for m in bars.meters])
         total, count = np.zeros_like(hits), np.zeros_like(kept)
         for other in (bar + sign * d for d in distances for sign in (-1, 1)):
             inside = (other >= 0) & (other < bars.n_bars)
             other = np.clip(other, 0, bars.n_bars - 1)
-            source = bars.starts[other] + position - start
-            use = np.flatnonzero(inside & (bars.lengths[other] == bars.lengths[bar]) & (source >= 0) & (source < width))
+            source = bars.starts[other] + position
+            use = np.flatnonzero(inside & (feel[other] == feel[bar]) & (source < width))
             total[:, use] += hits[:, source[use]]
             count[:, use] += kept[:, source[use]]
         known = count > 0

@@ -14,14 +14,13 @@
 Per-bar controls travel as one JSON-able dict, `{lane: [value or None per bar]}` (drumgen.lanes
 says what the lanes mean and how a caller's value is checked, clamped and padded); a take as the
 take grid's value `{"take": take JSON, "groove": ..., "bars": [...], "locked": [...]}`
-(drumgen.take_grid; drumgen.takes for the take's JSON). Generate walks the one path
-(`pipeline.make_drums`), an edit the same without a model (`pipeline.take_part`); what is the
-page's own (the take's value, the audio, the summary, a folder per request) is here.
+(drumgen.take_grid; drumgen.takes for the take's JSON). Generate walks the one path (`pipeline.make_drums`;
+Regenerate `pipeline.regenerate_drums`), an edit without a model (`pipeline.take_part`); the page's own
+(the take's value, the audio, the summary, a folder per request) is here.
 
 Every method an event calls raises `gr.Error` with a sentence for a person (MidiError's text for a
-bad file), never a traceback; each request writes its files in its own new folder, and folders older
-than `keep_seconds` are removed as new ones are made. Models are loaded once per process
-(`checkpoint.load_model` caches them) and shared by every request.
+bad file), never a traceback; each request writes its files in its own new folder, and folders older than
+`keep_seconds` are removed as new ones are made. Models are loaded once per process and shared.
 """
 from __future__ import annotations
 
@@ -246,15 +245,14 @@ class DrumApp:
 
     @user_errors
     def regenerate(self, file: Any, track: Any, take: Any, bars: Any, lock: Any, lanes: Any, style: Any, model: Any,
-                   temperature: Any, seed: Any = None, loop: Any = False, hearing: Any = None,
-                   progress: Any = PROGRESS) -> tuple:
+                   temperature: Any, seed: Any = None, loop: Any = False, hearing: Any = None, progress: Any = PROGRESS) -> tuple:
         """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the
         take (the grid's value, a take's JSON or its drums MIDI file), bars ('5-8, 12'; empty: the
         bars the grid's value selects, or every bar), voices to lock (names or 'kick,snare'; empty: the
-        grid's locked voices), lanes, style, model, temperature, seed (empty: a new one, so the bars do
+        grid's locked voices), lanes, style, model, temperature, seed (empty: new ones until the bars
         change), loop, hearing) -> (seed, *generate's outputs), the take output the new take."""
-        fresh = seed is None or (isinstance(seed, str) and not seed.strip())  # then bars that come out as they were
-        seed = secrets.randbelow(MAX_SEED + 1) if fresh else seed           # are made again with other seeds
+        fresh = seed is None or (isinstance(seed, str) and not seed.strip())
+        seed = secrets.randbelow(MAX_SEED + 1) if fresh else seed
         result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock,
                           loop=loop, hearing=hearing, fresh_seeds=fresh)
         return (result.seed, *result.outputs)
@@ -293,12 +291,10 @@ class DrumApp:
 
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
-            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None,
-            fresh_seeds: bool = False) -> Result:
+            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None, fresh_seeds: bool = False) -> Result:
         """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
         Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
-        and voices asked for are made new (Regenerate); fresh_seeds: no seed was asked for, so new bars
-        that come out as the take had them are made again with other seeds (`pipeline.regenerate_drums`)."""
+        and voices asked for are made new (Regenerate; fresh_seeds: `pipeline.regenerate_drums`)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
@@ -320,12 +316,10 @@ class DrumApp:
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
               edit: Edit | None = None, loop: bool = False, fresh_seeds: bool = False) -> Result:
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
-        settings = dict(track=track_index, controls=reading, temperature=temperature, loop=loop)
-        if edit is None:
-            part = pipeline.make_drums(runtime, song, seed=seed, **settings)
-        else:
-            fresh = (lambda: secrets.randbelow(MAX_SEED + 1)) if fresh_seeds else None
-            part, seed = pipeline.regenerate_drums(runtime, song, edit.take, edit.keep_mask, seed, fresh, **settings)
+        keep = (None, None) if edit is None else (edit.take, edit.keep_mask)
+        fresh = (lambda: secrets.randbelow(MAX_SEED + 1)) if fresh_seeds else None
+        part, seed = pipeline.regenerate_drums(runtime, song, *keep, seed, fresh, track=track_index, controls=reading,
+                                               temperature=temperature, loop=loop)
         notes = list(part.reading.notes) + said
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "

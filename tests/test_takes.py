@@ -456,24 +456,41 @@ def test_what_the_kept_bars_around_a_cell_play():
     from drumgen import meter as M
     from drumgen.sampling import Kept
 
-    bars = M.Bars(((4, 4), (4, 4), (4, 4), (3, 4), (4, 4), (4, 4)))    # 16+16+16+12+16+16 = 92 steps
-    take = H.empty_hvo(92)[None]
+    bars = M.Bars(((4, 4), (4, 4), (4, 4), (3, 4), (4, 4), (4, 4), (6, 8), (3, 4)))   # 16 x 3, 12, 16, 16, 12, 12
+    take = H.empty_hvo(bars.n_steps)[None]
     take[0, 0, 0] = 1.0                                        # bar 1: a kick on beat 1; bar 2 none
-    mask = np.zeros((1, 92, 9), bool)
-    mask[0, :32] = mask[0, 48:60] = mask[0, 76:92] = True      # bars 1, 2, 4 (3/4) and 6 kept; 3 and 5 new
+    take[0, 80, 2] = 1.0                                       # bar 6: a hat on beat 2
+    take[0, 92, 1] = 1.0                                       # bar 7 (6/8): a snare on its first step
+    mask = np.zeros((1, bars.n_steps, 9), bool)
+    mask[0, :32] = mask[0, 48:60] = mask[0, 76:104] = True     # bars 1, 2, 4 (3/4), 6 and 7 (6/8) kept
     prior, known = Kept(take, mask).around(bars)
     assert known[0, 32:48].all() and prior[0, 32, 0] == 0.5    # bar 3 hears bars 1 (a kick) and 2 (none)
     assert prior[0, 36, 0] == 0.0 and prior[0, 32, 1:].max() == 0.0
-    assert not known[0, 48:60].any()                           # the 3/4 bar has no 3/4 bar around it
-    assert known[0, 60:76].all() and prior[0, 60].max() == 0.0  # bar 5 hears bar 6 alone (4 is 3/4, 3 is new)
-    take[0, 80, 2] = 1.0                                       # a hat in bar 6: bar 5 hears it
-    prior, known = Kept(take, mask).around(bars)
-    assert prior[0, 64, 2] == 1.0
-    cut = Kept(take[:, :70], mask[:, :70]).around(bars)        # a window that ends inside bar 5: no bar 6
+    assert not known[0, 48:60].any()                           # the 3/4 bar has no 3/4 bar kept around it
+    assert known[0, 60:76].all() and prior[0, 64, 2] == 1.0    # bar 5 hears bar 6 (4 is 3/4, 3 is new)
+    assert not known[0, 104:116].any()                          # the last 3/4 bar: not the 6/8 one before it
+    heard = np.ones((1, bars.n_steps), bool)
+    heard[0, 76:92] = False                                    # bar 6 a fill, or silent: no pattern to follow
+    prior, known = Kept(take, mask).around(bars, heard)
+    assert not known[0, 60:76].any() and known[0, 32:48].all()
+    cut = Kept(take[:, :70], mask[:, :70]).around(bars)        # a take that ends inside bar 5: no bar 6
     assert not cut[1][0, 60:70].any()
-    late = Kept(take[:, 40:], mask[:, 40:]).around(bars, start=40)   # a window from step 40, inside bar 3
-    assert np.array_equal(late[0][0, 20:36], prior[0, 60:76]) and late[1][0, 20:36].all()
-    assert not late[1][0, :8].any()                            # bar 3's kept neighbours are before the window
+
+
+def test_the_pull_hears_kept_bars_past_the_window(known_model):
+    """A song longer than a window: its last new bar hears the kept bars after it, in the next window."""
+    from tests.conftest import random_groove
+
+    n_bars = known_model.config.max_bars + 4
+    groove = random_groove(n=1, bars=n_bars, seed=6)
+    take = H.empty_hvo(16 * n_bars)[None]
+    take[:, ::2, 2], take[:, ::2, 11] = 1.0, 0.7               # a closed hat on every 8th
+    last_of_window = known_model.config.max_bars - 1
+    mask = T.keep_mask(16 * n_bars, regenerate=[last_of_window - 1, last_of_window])[None]
+    mask[:, :16 * (last_of_window - 1), 2] = False              # the hats before the new bars unknown: only after
+    out = known_model.generate(groove, seed=0, keep=take, keep_mask=mask, follow_kept_bars=1.0)
+    new = slice(16 * last_of_window, 16 * (last_of_window + 1))
+    assert np.array_equal(out[0, new, 2], take[0, new, 2])      # the hats of the bars after, in the next window
 
 
 def test_kept_bars_prior_draws_new_bars_toward_the_bars_around_them(known_model, monkeypatch):

@@ -177,8 +177,9 @@ class ControlledConfig(ModelConfig):
     meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.kept_bars_prior <= 1.0:
-            raise ValueError(f"kept_bars_prior must be from 0 to 1, got {self.kept_bars_prior}")
+        w = self.kept_bars_prior
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:  # NaN fails the range
+            raise ValueError(f"kept_bars_prior must be a number from 0 to 1, got {w!r}")
         if isinstance(self.fill_meters, str) or not all(isinstance(m, str) for m in self.fill_meters):
             raise ValueError(f"fill_meters: a list of meters such as ['3/4', '6/8'], got {self.fill_meters!r}")
         self.fill_meters = tuple(M.meter_name(M.parse_meter(m)) for m in self.fill_meters)
@@ -653,6 +654,11 @@ class RhythmDrivenDrumGen(DrumModel):
         bar_of_step, bar_lines = laid_out.bar_of_step(), set(laid_out.starts.tolist())
         out = [np.zeros((n, length, H.N_VOICES), np.float32) for _ in range(4)]
         start, done = 0, 0
+        song_around = None
+        if kept is not None and self.follows_kept_bars(kept) > 0:  # what the kept bars around each cell play,
+            asked_fills = M.per_step(np.nan_to_num(controls.fill) > 0.5, bar_of_step[None, :length].repeat(n, 0))
+            heard = ~asked_fills if rest is None else ~asked_fills & ~np.asarray(rest, bool)  # fills, silences: none
+            song_around = kept.around(laid_out, heard)  # over the whole song: a window's last bars hear the next
 
         def next_start(done: int) -> int:
             """Where the window after `done` begins: `context` steps back (in 4/4 a bar line), else the
@@ -687,9 +693,7 @@ class RhythmDrivenDrumGen(DrumModel):
                 hits, velocities, offsets = out[3][:, start:done], out[1][:, start:done], out[2][:, start:done]
                 prefix = H.join_hvo(hits, velocities, offsets)
             window_kept = None if kept is None else kept.steps(start, end)
-            around = None
-            if window_kept is not None and self.follows_kept_bars(window_kept) > 0:
-                around = window_kept.around(laid_out, start)
+            around = None if song_around is None else tuple(a[:, start:end] for a in song_around)
             result = self.decode_window(piece, window_ctrl, noise, temperature, thresholds, prefix, n_steps=end - start,
                                         rest=None if rest is None else rest[:, start:end], engine=engine,
                                         kept=window_kept, layout=layout, around=around)
