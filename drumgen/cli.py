@@ -165,6 +165,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="bars that get new drums, as musicians count them: '5-8', '5,12', '3'; default: every bar")
     regen.add_argument("--lock", metavar="VOICES", default=None,
                        help="voices kept as they are in every bar, e.g. kick,snare (new hats around the kept kick)")
+    regen.add_argument("--follow", type=float, default=None, metavar="W",
+                       help="how far the new bars lean toward what the kept bars around them play, 0 (not at all: "
+                            "fresh bars) to 1; default: the model's (0.5 for the shipped controllable model)")
     tracks = sub.add_parser("tracks", help="list a MIDI file's tracks, tempo and meter (a recording: what drumgen heard)")
     tracks.add_argument("input")
     _add_hearing_options(tracks)
@@ -268,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             if bars == []:
                 raise ValueError("--bars names no bar: give bars such as '5-8' (or leave it out for every bar)")
             keep = dict(keep=take, keep_mask=takes.keep_mask(song.n_steps, regenerate=bars, lock=args.lock,
-                                                             bars=song.bars))
+                                                             bars=song.bars), follow_kept_bars=args.follow)
         part = pipeline.make_drums(
             model, song, track=args.track, channel=args.channel, controls=spec,
             seed=args.seed, temperature=args.temperature, thresholds=args.threshold, max_hits=args.max_hits,

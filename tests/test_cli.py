@@ -349,6 +349,25 @@ def test_regenerate_changes_only_the_bars_asked_and_keeps_locked_voices(tmp_path
     assert midi.read_song(third).tempos == midi.read_song(first).tempos
 
 
+def test_regenerate_follow_sets_the_pull_toward_the_kept_bars(tmp_path, tiny_controlled_checkpoint, capsys):
+    from drumgen import takes
+
+    src = make_midi(tmp_path / "in.mid", rock_beat(6))
+    take, full, none = (tmp_path / f"{n}.mid" for n in ("take", "full", "none"))
+    base = ["--checkpoint", tiny_controlled_checkpoint, "--threshold", "0.3", "--seed", "2"]
+    assert cli.main(["generate", str(src), "-o", str(take), *base]) == 0
+    for out, follow in ((full, "1"), (none, "0")):
+        assert cli.main(["regenerate", str(src), "--take", str(take), "--bars", "3", "--follow", follow,
+                         "-o", str(out), *base]) == 0
+    song = midi.read_song(src)
+    was, pulled, fresh = (takes.take_from_midi(p, song)[:, :9] for p in (take, full, none))
+    around = (was[16:32] + was[48:64] + was[:16] + was[64:80]) / 4        # bars 2, 4, 1 and 5 of the take
+    assert np.array_equal(pulled[32:48], (around > 0.3).astype(np.float32)) and not np.array_equal(pulled, fresh)
+    capsys.readouterr()
+    assert cli.main(["regenerate", str(src), "--take", str(take), "--follow", "2", "-o", str(none), *base]) == 2
+    assert "follow_kept_bars must be a number from 0 to 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, words", [
     (["--bars", "9"], "bar 9 is outside the song: it has 4 bars"),
     (["--bars", "2-1"], "runs backwards"),
