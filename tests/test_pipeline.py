@@ -90,3 +90,38 @@ def test_a_regenerate_with_no_seed_asked_tries_fresh_seeds_until_bars_change(tmp
     model = EchoModel(echo=range(100))                 # never changes: gives up after REGENERATE_TRIES
     part, seed = pipeline.regenerate_drums(model, data, take, mask, 3, lambda: next(fresh))
     assert len(model.seeds) == pipeline.REGENERATE_TRIES and seed == 15
+
+
+def test_a_recording_is_heard_with_its_feel_and_less_of_its_jitter():
+    from drumgen import meter as M
+
+    rng = np.random.default_rng(0)
+    groove = np.zeros((64, 3), np.float32)
+    groove[::2, 0], groove[::2, 1] = 1.0, 0.8
+    groove[::2, 2] = np.where(np.arange(0, 64, 2) % 4 == 2, 0.3, 0.0) + rng.normal(0, 0.08, 32)  # swung 8ths, jitter
+    heard = pipeline.heard_groove(groove, kept=0.25)
+    on, swung = groove[:, 0] > 0, np.arange(64) % 4 == 2
+    for place in (swung, ~swung):
+        at = on & place
+        assert np.median(heard[at, 2]) == pytest.approx(np.median(groove[at, 2]), abs=1e-6)   # the feel stays
+        assert np.std(heard[at, 2]) == pytest.approx(0.25 * np.std(groove[at, 2]), rel=1e-4)  # the jitter shrinks
+    assert np.array_equal(heard[:, :2], groove[:, :2]) and not heard[~on].any()
+    assert np.array_equal(pipeline.heard_groove(groove, kept=1.0), groove)
+    compound = pipeline.heard_groove(groove[:48], M.Bars.uniform("6/8", 4), kept=0.0)  # places: the 2 of an 8th
+    assert len(np.unique(compound[:48:2, 2])) == 1
+
+
+def test_drums_for_a_recording_play_on_its_onsets(tiny_model, monkeypatch):
+    from tests.test_recording import clip, steady, wav_bytes
+
+    times, levels = steady(bpm=100.0, bars=2)
+    data = wav_bytes(clip([t + (0.012 if k % 3 == 1 else 0.0) for k, t in enumerate(times)], levels=levels))
+    song = pipeline.read_source(data)
+    assert song.recording is not None
+    groove, seen = midi.song_to_groove(song), []
+    real = tiny_model.generate
+    monkeypatch.setattr(tiny_model, "generate", lambda g, *a, **k: seen.append(g) or real(g, *a, **k))
+    part = pipeline.make_drums(tiny_model, song, seed=0, thresholds=0.05)
+    assert np.array_equal(seen[0][0], pipeline.heard_groove(groove, song.bars))     # the model heard it steadied
+    cells = (groove[:, :1] > 0.5) & (part.hvo[:, :9] > 0.5)
+    assert cells.any() and np.array_equal(part.hvo[:, 18:][cells], np.broadcast_to(groove[:, 2:3], cells.shape)[cells])
