@@ -567,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="figure 4 with this share of each onset's own timing kept (pipeline.heard_groove; "
                              "1: as heard; default the pipeline's)")
     args = parser.parse_args(argv)
+    if args.heard_timing is not None and not 0.0 <= args.heard_timing <= 1.0:
+        parser.error(f"--heard-timing must be from 0 to 1, got {args.heard_timing}")
     out = Path(args.out)
     model = None
     if not args.no_drums or args.speed:

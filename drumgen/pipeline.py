@@ -123,20 +123,24 @@ def heard_groove(groove: np.ndarray, bars: M.Bars | None = None, kept: float = H
     own jitter (10-15 ms, as much as a player's), which the model hears as another groove (numbers at
     HEARD_TIMING_KEPT). The drums still play on the heard onsets (make_drums)."""
     out = np.array(groove, np.float32, copy=True)
+    try:
+        kept = float(kept)
+    except (TypeError, ValueError):
+        raise ValueError(f"kept must be a number from 0 to 1 (1: the timing as heard), got {kept!r}") from None
     if not 0.0 <= kept <= 1.0:
         raise ValueError(f"kept must be from 0 to 1 (1: the timing as heard), got {kept}")
     if kept == 1.0:
         return out
     bars = M.Bars.covering((4, 4), len(out)) if bars is None else bars
-    position = np.zeros(len(out), np.int64)
-    n = min(len(out), bars.n_steps)
-    position[:n] = bars.step_position[:n]
-    straight = all(set(M.beat_groups(*m)) == {4} for m in bars.meters)
-    place = position % (4 if straight else 2)
+    if bars.n_steps < len(out):  # every step in a bar: the last meter carried on
+        bars = bars + M.Bars.covering(bars.meters[-1] if bars.n_bars else (4, 4), len(out) - bars.n_steps)
+    straight = np.array([set(M.beat_groups(*m)) == {4} for m in bars.meters])[bars.step_bar[:len(out)]]
+    split = np.where(straight, 4, 2)              # a bar's own: a 6/8 bar among 4/4 ones keeps their swing
+    place = split * 10 + bars.step_position[:len(out)] % split
     onset = out[:, 0] > 0.5
     for k in np.unique(place[onset]):
         at = onset & (place == k)
-        median = float(np.median(out[at, 2]))
+        median = float(np.nanmedian(out[at, 2]))
         out[at, 2] = median + kept * (out[at, 2] - median)
     return out
 
@@ -195,6 +199,8 @@ def regenerate_drums(model: Any, source: str | os.PathLike | bytes | midi.Song, 
     if keep is None or keep_mask is None:
         return make_drums(model, source, keep=keep, keep_mask=keep_mask, seed=seed, **kwargs), seed
     new_cells = ~np.asarray(keep_mask, bool)
+    if kwargs.get("temperature", 1.0) == 0:  # the most likely drums: the same whatever the seed
+        fresh_seed = None
     for attempt in range(max(int(tries), 1) if fresh_seed is not None else 1):
         if attempt:
             seed = fresh_seed()

@@ -365,7 +365,7 @@ def test_regenerate_follow_sets_the_pull_toward_the_kept_bars(tmp_path, tiny_con
     assert np.array_equal(pulled[32:48], (around > 0.3).astype(np.float32)) and not np.array_equal(pulled, fresh)
     capsys.readouterr()
     assert cli.main(["regenerate", str(src), "--take", str(take), "--follow", "2", "-o", str(none), *base]) == 2
-    assert "follow_kept_bars must be a number from 0 to 1" in capsys.readouterr().err
+    assert "--follow must be a number from 0 to 1, got 2.0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, words", [

@@ -90,6 +90,9 @@ def test_a_regenerate_with_no_seed_asked_tries_fresh_seeds_until_bars_change(tmp
     model = EchoModel(echo=range(100))                 # never changes: gives up after REGENERATE_TRIES
     part, seed = pipeline.regenerate_drums(model, data, take, mask, 3, lambda: next(fresh))
     assert len(model.seeds) == pipeline.REGENERATE_TRIES and seed == 15
+    model = EchoModel(echo=range(100))                 # the most likely drums: the seed changes nothing
+    part, seed = pipeline.regenerate_drums(model, data, take, mask, 3, lambda: next(fresh), temperature=0.0)
+    assert model.seeds == [3] and seed == 3
 
 
 def test_a_recording_is_heard_with_its_feel_and_less_of_its_jitter():
@@ -109,6 +112,15 @@ def test_a_recording_is_heard_with_its_feel_and_less_of_its_jitter():
     assert np.array_equal(pipeline.heard_groove(groove, kept=1.0), groove)
     compound = pipeline.heard_groove(groove[:48], M.Bars.uniform("6/8", 4), kept=0.0)  # places: the 2 of an 8th
     assert len(np.unique(compound[:48:2, 2])) == 1
+    mixed = M.Bars(((4, 4), (6, 8), (4, 4), (4, 4)))                                   # 16 + 12 + 16 + 16 steps
+    swing = np.zeros((60, 3), np.float32)
+    swing[::2, 0], swing[::2, 2] = 1.0, np.where(mixed.step_position[::2] % 4 == 2, 0.3, 0.0)
+    steadied = pipeline.heard_groove(swing, mixed, kept=0.0)
+    four = mixed.step_bar != 1
+    assert np.allclose(steadied[four, 2], swing[four, 2])                                # the 4/4 bars keep their swing
+    assert np.array_equal(pipeline.heard_groove(np.pad(swing, ((0, 4), (0, 0))), mixed, kept=0.0)[:60], steadied)
+    with pytest.raises(ValueError, match="kept must be"):
+        pipeline.heard_groove(swing, mixed, kept="a lot")
 
 
 def test_drums_for_a_recording_play_on_its_onsets(tiny_model, monkeypatch):
