@@ -273,13 +273,13 @@ STRONG_VELOCITY = 0.3    # bar 1 by default: the first onset this loud (38 of 12
 
 
 def first_strong_onset(onsets: np.ndarray, velocities: np.ndarray) -> float:
-    """Bar 1 by default: the first onset played at least softly, not a ghost note or a handling noise, but
-    a soft downbeat (a drummer's beat 1 is often quieter than the backbeat: half the loudest onset strength,
-    the rule before, put bar 1 a beat late in 3 GMD validation grooves of 10). ValueError: no onsets."""
+    """Bar 1 by default: the first onset played at least softly, not a ghost note or handling noise but a soft
+    downbeat (the rule before, half the loudest onset strength, put it a beat late in 3 GMD grooves of 10)."""
     onsets, loud = np.asarray(onsets, np.float64), np.nan_to_num(np.asarray(velocities, np.float64))
     if not len(onsets) or onsets.shape != loud.shape:
         raise ValueError(f"bar 1 needs onsets and a velocity each, got {onsets.shape} and {loud.shape}")
-    return float(onsets[int(np.argmax(loud >= STRONG_VELOCITY)) if (loud >= STRONG_VELOCITY).any() else int(np.argmax(loud))])
+    strong = np.flatnonzero(loud >= STRONG_VELOCITY)
+    return float(onsets[strong[0]] if len(strong) else onsets[np.argmax(loud)])
 
 
 def sounds_like_noise(env: np.ndarray, onsets: np.ndarray, rate: int) -> bool:

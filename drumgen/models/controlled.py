@@ -350,7 +350,9 @@ class RhythmDrivenDrumGen(DrumModel):
         return self.config.meter_aware
 
     def follows_kept_bars(self, kept: sampling.Kept) -> float:
+        """How far new cells lean toward the kept bars around them: the call's, else the checkpoint's."""
         return self.config.kept_bars_prior if kept.follow is None else kept.follow
+
     skip_kept_windows = True  # a window a take keeps whole is not decoded (the same drums, only faster)
 
     def __init__(self, config: ControlledConfig):
