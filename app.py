@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from drumgen import export_page, page_limits, recording_page, webapp
+from drumgen import page_input as P
 from drumgen import hvo as H
 from drumgen import recording as R
 from drumgen.lanes import LANE_ROWS
@@ -126,6 +127,9 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
             regen_lock = gr.CheckboxGroup(label="Voices to keep (the grid's padlocks)", visible=False,
                                           choices=[(H.VOICE_LABELS[v], v) for v in H.VOICES])
             regen_seed = gr.Number(None, visible=False, label="Regenerate seed (empty: a new one)")
+            regen_follow = FreeSlider(0, 1, value=P.follow_default(drums.model()), step=0.05, label="Follow the kept bars",
+                                      info="0: the new bars go their own way; 1: they lean on the kept bars around "
+                                      "them (the controllable model)", scale=2, min_width=180, elem_id="drumgen-regen-follow")
             regenerate = gr.Button("Regenerate the selected bars (keep the rest and the locked drums)", scale=3,
                                    variant="primary")
         with gr.Row(elem_id="drumgen-takes"):
@@ -210,7 +214,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         variation.click(drums.new_variation, [*settings, loop, hearing], [seed, *results], api_name="new_variation",
                         **heavy).success(**record)
         regenerate.click(drums.regenerate, [file, track, grid, regen_bars, regen_lock, lanes, style, model,
-                                            temperature, regen_seed, loop, hearing], [seed, *results],
+                                            temperature, regen_seed, loop, hearing, regen_follow], [seed, *results],
                          api_name="regenerate",
                          **heavy).success(**record)
         # the API's edit (the page's own hand edits below keep the grid as the person left it)
@@ -227,7 +231,9 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
     demo.queue(max_size=page_limits.QUEUE_SIZE)
     # the recording's corrections came last to every endpoint (and /lossless_audio's file before them):
     # a caller from before sends them not, and is served as before
-    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs, {hearing}, {"lossless_audio": {file}})
+    # (and /regenerate's follow after them: left out, the model's own)
+    demo.validate_inputs = _too_few_values_in_words(demo.validate_inputs, {hearing}, {"lossless_audio": {file},
+                                                                                      "regenerate": {regen_follow}})
     return demo
 
 

@@ -64,6 +64,25 @@ def parse_temperature(value: Any) -> tuple[float, str | None]:
     return clamped, note
 
 
+def parse_follow(value: Any) -> float | None:
+    """How far Regenerate's new bars lean toward the kept bars around them: None (also blank) -> the
+    model's own (`kept_bars_prior`), else a number from 0 to 1 (out of range or not a number: ValueError)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        x = float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
+    except (ValueError, OverflowError):
+        x = math.nan
+    if not 0.0 <= x <= 1.0:  # NaN fails too
+        raise ValueError(f"follow the kept bars must be a number from 0 to 1, got {shown(value)}")
+    return x
+
+
+def follow_default(model: Any) -> float:
+    """Where the page's "Follow the kept bars" starts: the model's own pull (0 for a model without one)."""
+    return float(getattr(getattr(model, "config", None), "kept_bars_prior", 0.0))
+
+
 def parse_style(style: Any) -> str:
     """'any' (also None, blank, 'free') or a style of the dataset, case and spaces as a person types them."""
     if style is None or (isinstance(style, str) and C.is_free_style(style)):

@@ -245,16 +245,18 @@ class DrumApp:
 
     @user_errors
     def regenerate(self, file: Any, track: Any, take: Any, bars: Any, lock: Any, lanes: Any, style: Any, model: Any,
-                   temperature: Any, seed: Any = None, loop: Any = False, hearing: Any = None, progress: Any = PROGRESS) -> tuple:
-        """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the
-        take (the grid's value, a take's JSON or its drums MIDI file), bars ('5-8, 12'; empty: the
-        bars the grid's value selects, or every bar), voices to lock (names or 'kick,snare'; empty: the
-        grid's locked voices), lanes, style, model, temperature, seed (empty: new ones until the bars
-        change), loop, hearing) -> (seed, *generate's outputs), the take output the new take."""
+                   temperature: Any, seed: Any = None, loop: Any = False, hearing: Any = None, follow: Any = None,
+                   progress: Any = PROGRESS) -> tuple:
+        """New drums for some bars and voices of a take, the rest kept bit for bit: (file, track, the take (the
+        grid's value, a take's JSON or its drums MIDI file), bars ('5-8, 12'; empty: the bars the grid's value
+        selects, or every bar), voices to lock (names or 'kick,snare'; empty: the grid's locked voices), lanes,
+        style, model, temperature, seed (empty: new ones until the bars change), loop, hearing, follow (0-1: how
+        far the new bars lean toward the kept bars around them; empty: the model's own)) -> (seed, *generate's
+        outputs), the take output the new take."""
         fresh = seed is None or (isinstance(seed, str) and not seed.strip())
         seed = secrets.randbelow(MAX_SEED + 1) if fresh else seed
         result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock,
-                          loop=loop, hearing=hearing, fresh_seeds=fresh)
+                          loop=loop, hearing=hearing, fresh_seeds=fresh, follow=follow)
         return (result.seed, *result.outputs)
 
     @user_errors
@@ -291,14 +293,15 @@ class DrumApp:
 
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
-            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None, fresh_seeds: bool = False) -> Result:
+            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None, fresh_seeds: bool = False,
+            follow: Any = None) -> Result:
         """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
         Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
         and voices asked for are made new (Regenerate; fresh_seeds: `pipeline.regenerate_drums`)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
-        seed, loop = parse_seed(seed), P.parse_loop(loop)
+        seed, loop, follow = parse_seed(seed), P.parse_loop(loop), P.parse_follow(follow)
         temperature, clamped = P.parse_temperature(temperature)
         style = P.parse_style(style)
         song, name = read_song(file, hearing)
@@ -309,17 +312,18 @@ class DrumApp:
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars, song_seconds(song)):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
-                                [clamped] if clamped else [], edit, loop, fresh_seeds)
+                                [clamped] if clamped else [], edit, loop, fresh_seeds, follow)
         result.timings["read"] += read_s
         return result
 
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
-              edit: Edit | None = None, loop: bool = False, fresh_seeds: bool = False) -> Result:
+              edit: Edit | None = None, loop: bool = False, fresh_seeds: bool = False, follow: float | None = None) -> Result:
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
         keep = (None, None) if edit is None else (edit.take, edit.keep_mask)
         fresh = (lambda: secrets.randbelow(MAX_SEED + 1)) if fresh_seeds else None
         part, seed = pipeline.regenerate_drums(runtime, song, *keep, seed, fresh, track=track_index, controls=reading,
-                                               temperature=temperature, loop=loop)
+                                               temperature=temperature, loop=loop,
+                                               **({} if edit is None else {"follow_kept_bars": follow}))
         notes = list(part.reading.notes) + said
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
@@ -345,25 +349,21 @@ class DrumApp:
 
         def lap(stage: str) -> None:
             nonlocal t
-            now = time.perf_counter()
-            timings[stage] = timings.get(stage, 0.0) + now - t
-            t = now
+            timings[stage], t = timings.get(stage, 0.0) + time.perf_counter() - t, time.perf_counter()
 
         step(0.35, desc="writing MIDI")
         folder = self.folders.new()
         stem = file_stem(name)
         drums_out, merged_out = part.drums_midi, part.merged_midi
-        drums_midi = folder / f"{stem}_drums_{tag}.mid"
-        merged_midi = folder / f"{stem}_with_drums_{tag}.mid"
+        drums_midi, merged_midi = folder / f"{stem}_drums_{tag}.mid", folder / f"{stem}_with_drums_{tag}.mid"
         midi.write_midi(drums_out, drums_midi)
         midi.write_midi(merged_out, merged_midi)
         lap("midi")
         timings["midi"] += part.timings["write"]
 
         step(0.45, desc="rendering audio")
-        mix = drums_audio = None
+        mix = drums_audio = sound = None
         reason = audio.audio_unavailable_reason()
-        sound = None
         if reason is None:  # audio renders and encodes outside the GIL, beside the take's value
             end = audio.seconds_at_tick(drums_out, song.n_steps * drums_out.ticks_per_beat // H.STEPS_PER_BEAT)
             sound = previews.start_previews(song.source, drums_out, folder, stem, end, self.audio_rate,
@@ -379,8 +379,8 @@ class DrumApp:
 
         hits = int(H.hit_count(hvo))
         meter = "" if song.bars.is_four_four else f" of {song.meter_label}"
-        heard = getattr(song, "recording", None)
-        bpm = song.bpm if heard is None else heard.bpm  # a recording's tempo map has a tempo a beat: its median
+        heard = getattr(song, "recording", None)  # a recording's tempo map has a tempo a beat: its median shown
+        bpm = song.bpm if heard is None else heard.bpm
         lines = [f"**{plural(hits, 'drum hit')}** over {plural(part.n_bars, 'bar')}{meter} at {bpm:.0f} BPM for **{name}** "
                  f"(groove: {'all notes' if track_index is None else f'track {track_index}'}) · {head}", *lines]
         if notes:

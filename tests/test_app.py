@@ -281,7 +281,8 @@ def test_regenerate_bars_of_a_take_through_the_api(served, groove):
     _, client = served
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/regenerate"]["parameters"]] == [
-        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed", "loop", "hearing"]
+        "file", "track", "take", "bars", "lock", "lanes", "style", "model", "temperature", "seed", "loop", "hearing",
+        "follow"]
     *_, drums_mid, _merged, _summary = generate(client, groove, seed=3, temperature=1.5)
     seed, _take, _mix, _alone, new_mid, _merged2, summary = client.predict(
         handle_file(str(groove)), "all", handle_file(drums_mid), "5-6", [], {}, "any", "mgvae", 1.5, 9,
@@ -291,6 +292,10 @@ def test_regenerate_bars_of_a_take_through_the_api(served, groove):
     one, two = (takes.take_from_midi(p, song) for p in (drums_mid, new_mid))
     changed = (one != two).any(-1).reshape(BARS, 16).any(-1)
     assert changed[4:6].any() and not changed[:4].any() and not changed[6:].any()
+    with pytest.raises(AppError, match="follow the kept bars must be a number from 0 to 1, got 1.5") as error:
+        client.predict(handle_file(str(groove)), "all", handle_file(drums_mid), "5-6", [], {}, "any", "mgvae", 1.5, 9,
+                       False, None, 1.5, api_name="/regenerate")
+    assert "Traceback" not in str(error.value)
 
 
 def test_edit_a_take_through_the_api(served, groove):

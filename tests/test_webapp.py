@@ -268,6 +268,31 @@ def test_regenerate_changes_only_the_bars_asked_and_keeps_locked_voices(drums):
     assert again[4].endswith(".mid") and np.array_equal(takes.take_from_midi(again[4], song), two)  # its seed
 
 
+def test_regenerate_follow_leans_the_new_bars_toward_the_kept_ones(drums):
+    """The page's "Follow the kept bars": 1 and 0 make other bars from one seed, the rest kept; empty is the
+    model's own; a bad value is a sentence."""
+    from drumgen import page_input as P
+    from drumgen import takes
+
+    groove = str(ROOT / "assets" / "funk_bass.mid")
+    first = drums.run(groove, "all", None, "any", "tiny", 1.5, 3)
+    song = midi.read_song(groove)
+    own = P.follow_default(drums.model("tiny"))
+
+    def made(follow):
+        out = drums.regenerate(groove, "all", first.drums_midi, "2-3", [], None, "any", "tiny", 1.5, 7, False, None, follow)
+        return takes.take_from_midi(out[4], song)
+
+    was, pulled, fresh = takes.take_from_midi(first.drums_midi, song), made(1), made("0")
+    assert not np.array_equal(pulled[16:48], fresh[16:48])
+    for new in (pulled, fresh):
+        assert np.array_equal(new[:16], was[:16]) and np.array_equal(new[48:], was[48:])
+    assert np.array_equal(made(None), made(own)) and np.array_equal(made(""), made(own))
+    for bad in (2, -0.1, "lots", float("nan"), True):
+        with pytest.raises(gr.Error, match="follow the kept bars must be a number from 0 to 1"):
+            made(bad)
+
+
 @pytest.mark.parametrize("take, bars, lock, words", [
     (None, "2", None, "Generate first"),
     ("take", "", [], "Choose the bars to make new"),
