@@ -95,7 +95,8 @@ def _add_hearing_options(parser: argparse.ArgumentParser) -> None:
     heard = parser.add_argument_group("a recording (how drumgen hears it; default: found from the music)")
     heard.add_argument("--bpm", default=None, help=f"its tempo, {R.MIN_BPM:g}-{R.MAX_BPM:g} BPM (default: beat tracking)")
     heard.add_argument("--bar-one", metavar="SECONDS", default=None,
-                       help="where bar 1 starts, in seconds from the start (default: the first strong onset, the grid set through the onsets near it)")
+                       help="where bar 1 starts, in seconds from the start (default: the first strong onset, "
+                       "the grid set through the onsets near it)")
     heard.add_argument("--sensitivity", default=None,
                        help=f"0-1: how faint an onset may be and still count (default {R.DEFAULT_SENSITIVITY})")
     heard.add_argument("--meter", default=None, help="its meter, e.g. 3/4 or 6/8 (default 4/4)")
