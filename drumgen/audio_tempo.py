@@ -1,5 +1,7 @@
 """The tempo of a recording from its onsets: candidates from librosa's tempogram estimate and its usual
-confusions (1/3 .. 3 times), each scored by how a metrical hierarchy at that tempo explains the onsets.
+confusions (1/3 .. 3 times) and the tempos whose 16th or triplet grid fits the onsets best (FIT_PEAKS: the
+estimate is sometimes no simple relative of the right tempo), each scored by how a metrical hierarchy at
+that tempo explains the onsets.
 
 A candidate's features are coherences, |mean of exp(2 pi i h t / beat)| over 8 s windows, at harmonics
 h of its beat: h = 4 is the straight 16th grid, 3 and 6 a triplet or swung grid (so a swung groove
@@ -17,6 +19,7 @@ RATIOS = (1 / 3, 1 / 2, 2 / 3, 3 / 4, 1, 4 / 3, 3 / 2, 2, 3)
 TEMPO_SEARCH = (55.0, 230.0)
 CANDIDATE_RANGE = (60.0, 200.0)
 WINDOW = 8.0
+FIT_PEAKS = 2            # candidates besides b0's relatives: the best-fitting grids' tempos
 FLOOR = 0.05             # coherences under this count as this (their logs stay bounded)
 HARMONICS = (0.5, 1, 2, 3, 4, 6)
 FEATURES = ("half bar", "beat", "8th", "grid", "half bar, by strength", "beat, by strength", "8th, by strength",
@@ -65,8 +68,11 @@ def choose_tempo(b0: float, onsets: np.ndarray, strengths: np.ndarray) -> float:
     return float(bpms[int(np.argmax(x @ WEIGHTS))])
 
 
-def candidates(b0: float, onsets: np.ndarray, strengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bpms, their features): b0's relatives, each moved to the best straight or triplet fit within 3%."""
+def candidates(b0: float, onsets: np.ndarray, strengths: np.ndarray, peaks: int = FIT_PEAKS) -> tuple[np.ndarray, np.ndarray]:
+    """(bpms, their features): b0's relatives, each moved to the best straight or triplet fit within 3%,
+    and the `peaks` tempos whose straight or triplet grid fits the onsets best (local maxima of the fit
+    from CANDIDATE_RANGE, more than 3% from the others): librosa's estimate is sometimes none of the
+    right tempo's simple relatives (a 164.9 BPM groove heard at 136)."""
     grid = TEMPO_SEARCH[0] * 2 ** np.arange(0, np.log2(TEMPO_SEARCH[1] / TEMPO_SEARCH[0]), 0.002)
     c = coherences(onsets, strengths, grid)
     fit = np.maximum(c[:, 0, HARMONICS.index(4)], c[:, 0, HARMONICS.index(3)])
@@ -76,6 +82,11 @@ def candidates(b0: float, onsets: np.ndarray, strengths: np.ndarray) -> tuple[np
         if not len(near) or not CANDIDATE_RANGE[0] <= b0 * k <= CANDIDATE_RANGE[1]:
             continue
         out.append(float(grid[near[np.argmax(fit[near])]]))
+    top = np.flatnonzero((fit[1:-1] > fit[:-2]) & (fit[1:-1] >= fit[2:])) + 1
+    top = top[(grid[top] >= CANDIDATE_RANGE[0]) & (grid[top] <= CANDIDATE_RANGE[1])]
+    for bpm in grid[top[np.argsort(fit[top], kind="stable")[::-1][:max(int(peaks), 0)]]]:
+        if not out or np.min(np.abs(np.asarray(out) / bpm - 1)) > 0.03:
+            out.append(float(bpm))
     out = np.unique(np.round(out, 3))
     return out, features(onsets, strengths, out)
 

@@ -90,6 +90,21 @@ def test_steady_tempo_is_fine_tuned_to_the_whole_take():
     assert audio_in.steady_tempo(onsets, strengths, 122.2) == pytest.approx(123.4, rel=5e-4)
 
 
+def test_a_tempo_no_simple_relative_of_librosas_guess_is_still_a_candidate():
+    """librosa's estimate can be 1.2 times off (a 165 BPM groove guessed at 136): none of its relatives
+    (1/3 .. 3 times) is within 4%, but the tempo whose grid fits the onsets best is a candidate, and chosen."""
+    from drumgen import audio_tempo
+
+    beat = 60.0 / 165.0
+    steps = np.array([16 * b + s for b in range(12) for s in (0, 2, 3, 4, 6, 8, 10, 11, 12, 14)])
+    onsets = 0.5 + steps * beat / 4
+    accents = np.where(steps % 4 == 0, 1.0, 0.6)
+    near = lambda bpms: np.abs(np.asarray(bpms) / 165.0 - 1) <= 0.04
+    assert not near(audio_tempo.candidates(136.0, onsets, accents, peaks=0)[0]).any()
+    assert near(audio_tempo.candidates(136.0, onsets, accents)[0]).any()
+    assert audio_tempo.choose_tempo(136.0, onsets, accents) == pytest.approx(165.0, rel=0.01)
+
+
 def test_grid_fit_prefers_the_grid_the_onsets_are_on():
     beats = 0.5 + 0.6 * np.arange(40)
     onsets = 0.5 + 0.15 * np.array([0, 2, 3, 6, 8, 11, 14, 16, 19, 22, 24, 27, 30])
