@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import gradio as gr
 
 from drumgen import export_page, page_limits, recording_page, webapp
-from drumgen import page_input as P
 from drumgen import hvo as H
+from drumgen import page_input as P
 from drumgen import recording as R
 from drumgen.lanes import LANE_ROWS
 from drumgen.take_grid import BARS_TEXT_JS, TakeGrid

@@ -4,13 +4,15 @@ estimate is sometimes no simple relative of the right tempo), each scored by how
 that tempo explains the onsets.
 
 A candidate's features are coherences, |mean of exp(2 pi i h t / beat)| over 8 s windows, at harmonics
-h of its beat: h = 4 is the straight 16th grid, 3 and 6 a triplet or swung grid (so a swung groove
-fits at its own tempo, not at 1.5 or 0.75 times it), 1 and 2 the beat and 8th levels, 1/2 the half
-bar; counted alike and weighted by onset strength (at the true tempo the strong onsets sit on the
-beats: at double tempo half the "beats" are weak off-beats, at half tempo strong beats fall on its
-off-beats); logs of them, so a linear score weighs their ratios, plus the tempo (a prior). The score's weights were fitted on GMD validation grooves and made grooves (a softmax
-over each file's candidates, the right tempo its target; runs on 96 files, clean and noisy), never on
-the test split the figures report (python -m drumgen.audio_figures)."""
+h of its beat: the grid (h = 4, straight 16ths, or h = 3, triplet 8ths, whichever fits better), 1 and 2
+the beat and 8th levels, 1/2 the half bar; counted alike and weighted by onset strength (at the true
+tempo the strong onsets sit on the beats: at double tempo half the "beats" are weak off-beats, at half
+tempo strong beats fall on its off-beats); logs of them, so a linear score weighs their ratios, plus the
+tempo (a prior). Swung 16ths at 2:1 lie on straight 16ths at 1.5 times the tempo, so only the accents
+tell those apart, and a swung riff may be heard at 1.5 times its tempo (typing the tempo mends it).
+The score's weights were fitted on GMD validation grooves and made grooves (a softmax over each file's
+candidates, the right tempo its target; runs on 96 files, clean and noisy), never on the test split the
+figures report (python -m drumgen.audio_figures)."""
 from __future__ import annotations
 
 import numpy as np
@@ -47,6 +49,8 @@ def coherences(onsets: np.ndarray, strengths: np.ndarray, bpms: np.ndarray, wind
 
 
 def features(onsets, strengths, bpms) -> np.ndarray:
+    if not len(bpms):
+        return np.zeros((0, len(FEATURES)))
     c = coherences(onsets, strengths, bpms)
     octave = np.log2(np.asarray(bpms) / 120.0)
     h = HARMONICS.index
@@ -70,9 +74,9 @@ def choose_tempo(b0: float, onsets: np.ndarray, strengths: np.ndarray) -> float:
 
 def candidates(b0: float, onsets: np.ndarray, strengths: np.ndarray, peaks: int = FIT_PEAKS) -> tuple[np.ndarray, np.ndarray]:
     """(bpms, their features): b0's relatives, each moved to the best straight or triplet fit within 3%,
-    and the `peaks` tempos whose straight or triplet grid fits the onsets best (local maxima of the fit
-    from CANDIDATE_RANGE, more than 3% from the others): librosa's estimate is sometimes none of the
-    right tempo's simple relatives (a 164.9 BPM groove heard at 136)."""
+    and the `peaks` best local maxima of the straight or triplet fit in CANDIDATE_RANGE, less those within
+    3% of a candidate already there: librosa's estimate is sometimes none of the right tempo's simple
+    relatives (a 164.9 BPM groove heard at 136)."""
     grid = TEMPO_SEARCH[0] * 2 ** np.arange(0, np.log2(TEMPO_SEARCH[1] / TEMPO_SEARCH[0]), 0.002)
     c = coherences(onsets, strengths, grid)
     fit = np.maximum(c[:, 0, HARMONICS.index(4)], c[:, 0, HARMONICS.index(3)])

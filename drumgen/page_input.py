@@ -83,6 +83,18 @@ def follow_default(model: Any) -> float:
     return float(getattr(getattr(model, "config", None), "kept_bars_prior", 0.0))
 
 
+def leaning(model: Any, follow: float | None, editing: bool = True) -> tuple[str, list[str]]:
+    """What a Regenerate's summary says of the pull toward the kept bars: (a clause for its first line,
+    notes): the pull used, or a note that the model has none and ignored the one asked for."""
+    own = getattr(getattr(model, "config", None), "kept_bars_prior", None)
+    if not editing:
+        return "", []
+    if own is None:
+        return "", [] if follow is None else [f"the {getattr(model, 'kind', 'model')} does not lean toward the "
+                                              "kept bars: 'Follow the kept bars' was ignored"]
+    return f"; the new bars lean {own if follow is None else follow:.2f} toward the kept bars around them", []
+
+
 def parse_style(style: Any) -> str:
     """'any' (also None, blank, 'free') or a style of the dataset, case and spaces as a person types them."""
     if style is None or (isinstance(style, str) and C.is_free_style(style)):

@@ -190,8 +190,8 @@ class Hearing:
 def hear(source: str | os.PathLike | bytes, bpm: Any = None, bar_one: Any = None, sensitivity: Any = None,
          meter: Any = None, name: str | None = None) -> Hearing:
     """A recording (a path or the file's bytes) -> what drumgen hears in it. bpm: a tempo the musician
-    gives (None: beat tracking); bar_one: where bar 1 starts, in seconds (None: the beat nearest the
-    first strong onset); sensitivity 0-1: how faint an onset may be and still count. RecordingError
+    gives (None: beat tracking); bar_one: where bar 1 starts, in seconds (None: the first strong onset,
+    the grid set through the onsets near it); sensitivity 0-1: how faint an onset may be and still count. RecordingError
     (a MidiError) for a recording that cannot make a groove, saying why."""
     bpm, bar_one = parse_bpm(bpm), parse_bar_one(bar_one)
     sensitivity, meter = parse_sensitivity(sensitivity), parse_meter(meter)

@@ -324,7 +324,8 @@ class DrumApp:
         part, seed = pipeline.regenerate_drums(runtime, song, *keep, seed, fresh, track=track_index, controls=reading,
                                                temperature=temperature, loop=loop,
                                                **({} if edit is None else {"follow_kept_bars": follow}))
-        notes = list(part.reading.notes) + said
+        lean, lean_notes = P.leaning(runtime, follow, edit is not None)
+        notes = list(part.reading.notes) + said + lean_notes
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "
                          "(the controllable model follows it)")
@@ -333,9 +334,8 @@ class DrumApp:
         lines = ["**Controls applied:** " + ("; ".join(describe_lanes(part.reading.lanes)) or "none (every lane free)")
                  + f"; **style** {style}" + ("; **loop-ready**: the last bar leads back into the first" if loop else "")]
         if edit is not None:
-            lines.insert(0, f"**Regenerated:** {edit.said}; every other cell as the take had it")
-        made = "Generate" if edit is None else f"Regenerate: {edit.said}"
-        about = {"seed": seed, "model": runtime.kind, "made": made}
+            lines.insert(0, f"**Regenerated:** {edit.said}; every other cell as the take had it{lean}")
+        about = {"seed": seed, "model": runtime.kind, "made": "Generate" if edit is None else f"Regenerate: {edit.said}"}
         return self._render(part, name, f"seed{seed}", about,
                             f"{runtime.kind} · seed {seed} · temperature {temperature:.2f}", lines, notes, step,
                             edit.bars if edit else (), edit.locked if edit else ())

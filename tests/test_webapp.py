@@ -279,11 +279,13 @@ def test_regenerate_follow_leans_the_new_bars_toward_the_kept_ones(drums):
     song = midi.read_song(groove)
     own = P.follow_default(drums.model("tiny"))
 
-    def made(follow):
+    def made(follow, said=None):
         out = drums.regenerate(groove, "all", first.drums_midi, "2-3", [], None, "any", "tiny", 1.5, 7, False, None, follow)
+        assert said is None or said in out[-1]
         return takes.take_from_midi(out[4], song)
 
-    was, pulled, fresh = takes.take_from_midi(first.drums_midi, song), made(1), made("0")
+    was, fresh = takes.take_from_midi(first.drums_midi, song), made("0", "the new bars lean 0.00 toward the kept bars")
+    pulled = made(1, "bars 2–3; every other cell as the take had it; the new bars lean 1.00 toward the kept bars")
     assert not np.array_equal(pulled[16:48], fresh[16:48])
     for new in (pulled, fresh):
         assert np.array_equal(new[:16], was[:16]) and np.array_equal(new[48:], was[48:])
@@ -291,6 +293,10 @@ def test_regenerate_follow_leans_the_new_bars_toward_the_kept_ones(drums):
     for bad in (2, -0.1, "lots", float("nan"), True):
         with pytest.raises(gr.Error, match="follow the kept bars must be a number from 0 to 1"):
             made(bad)
+    other = drums.run(groove, "all", None, "any", "mgvae", 1.0, 0).drums_midi  # a model with no pull says so
+    summary = drums.regenerate(groove, "all", other, "2", [], None, "any", "mgvae", 1.0, 7, False, None, 0.3)[-1]
+    assert "does not lean toward the kept bars: 'Follow the kept bars' was ignored" in summary
+    assert "ignored" not in drums.regenerate(groove, "all", other, "2", [], None, "any", "mgvae", 1.0, 7)[-1]
 
 
 @pytest.mark.parametrize("take, bars, lock, words", [
