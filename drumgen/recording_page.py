@@ -29,6 +29,7 @@ from .tap_pad import METERS
 
 METER_CHOICES = list(METERS)
 BPM_INFO, BAR_ONE_INFO = "empty: detect it", "empty: find it"  # the tempo and bar 1 boxes' hints
+TEMPO_FACTORS = {0.5: "1/2", 2 / 3: "2/3", 1.5: "3/2", 2.0: "2"}  # the tempo buttons: factor -> label
 FIGURE_DPI = 90
 
 
@@ -200,6 +201,23 @@ class RecordingPage:
     def corrections(self, bpm: Any, bar_one: Any, sensitivity: Any, meter: Any) -> dict | None:
         """The four controls -> the `hearing` value (Hear again)."""
         return corrections(bpm, bar_one, sensitivity, meter)
+
+    @user_errors
+    def scale_tempo(self, factor: float, bpm: Any, file: Any, hearing: Any = None) -> float:
+        """The tempo box times `factor` (the tempo heard when the box is empty), for Hear again: the tempos a
+        beat tracker mistakes for the music's are its half, double, 2/3 and 3/2 (a swung riff heard at 3/2),
+        and one click mends them."""
+        if file is None or not R.looks_like_audio(file_path(file)):
+            raise ValueError("Load a recording first: the tempo buttons correct the tempo drumgen heard in it.")
+        now = R.parse_bpm(bpm)
+        if now is None:
+            song, _ = read_song(file, hearing)
+            now = float(song.recording.bpm)
+        new = round(now * float(factor), 1)
+        if not R.MIN_BPM <= new <= R.MAX_BPM:
+            raise ValueError(f"{now:.1f} BPM x {TEMPO_FACTORS.get(factor, f'{factor:g}')} is {new:g} BPM; drumgen takes "
+                             f"{R.MIN_BPM:g} to {R.MAX_BPM:g} BPM. Type the tempo instead.")
+        return new
 
     @user_errors
     def show(self, file: Any, hearing: Any = None) -> tuple:

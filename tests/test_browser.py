@@ -271,6 +271,11 @@ def test_a_recording_is_heard_corrected_and_mixed(page, tmp_path):
     page.locator("#drumgen-heard-bar-one input").fill("0.5")
     page.get_by_role("button", name="Hear again").click()
     page.get_by_text("tempo 100.0 BPM (typed); bar 1 at 0.50 s (as given)").first.wait_for()
+    page.get_by_role("button", name="1/2 x the tempo", exact=True).click()  # one click: heard again at half
+    page.get_by_text("tempo 50.0 BPM (typed)").first.wait_for()
+    page.get_by_role("button", name="2 x the tempo", exact=True).click()
+    page.get_by_text("tempo 100.0 BPM (typed); bar 1 at 0.50 s (as given)").first.wait_for()
+    assert page.locator("#drumgen-heard-bpm input").input_value() == "100"
     text = generate_and_wait(page, "drum hits over 4 bars at 100 BPM for")
     assert "clicks.wav" in text
     link = page.locator("#drumgen-mix a.download-link").first
