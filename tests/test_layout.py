@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                                           "drumgen.text_grid", "drumgen.piano_roll", "drumgen.audio", "drumgen.audio_in", "drumgen.audio_tempo", "drumgen.recording")),
     ("models", ("drumgen.models", "drumgen.models.")),
     ("the path, training, figures", ("drumgen.pipeline", "drumgen.training", "drumgen.evaluate", "drumgen.fidelity",
-                                     "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.meter_probes",
+                                     "drumgen.edit_figures", "drumgen.meter_figures", "drumgen.paired", "drumgen.meter_probes",
                                      "drumgen.audio_figures", "drumgen.selection")),
     ("interfaces", ("drumgen.cli", "drumgen.__main__", "drumgen.widgets", "drumgen.take_grid", "drumgen.request_files",
                     "drumgen.webapp", "drumgen.take_session", "drumgen.page_input", "drumgen.page_limits",
