@@ -363,3 +363,4 @@ def test_the_readme_examples_work_as_written(served, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "**density** 0.30–0.80 in bars 1–16" in out and "**ride** muted in bars 1–16" in out
     assert "new drums in bars 5–8, kick kept as it was" in out
+    assert "does not lean toward the kept bars: 'Follow the kept bars' was ignored" in out  # this app's default: mgvae
