@@ -93,7 +93,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
                 heard_meter = gr.Dropdown(recording_page.METER_CHOICES, value="4/4", label="Meter", min_width=100)
                 hear_again = gr.Button("Hear again", variant="primary", min_width=110)
             with gr.Row(elem_classes="drumgen-tools", elem_id="drumgen-heard-tempo-fix"):
-                gr.Markdown("Heard at half, double or 3/2 the tempo? One click hears it again at:")
+                gr.Markdown("Heard at 1/2, 2/3, 3/2 or 2 times the tempo? One click hears it again at:")
                 tempo_fixes = {factor: gr.Button(f"{label} x the tempo", size="sm", min_width=100)
                                for factor, label in recording_page.TEMPO_FACTORS.items()}
         with gr.Accordion("Your groove as a piano roll (the take's grid below shows it too)", open=False):
@@ -207,6 +207,7 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         hear_again.click(heard.corrections, corrections[1:], hearing, **page, **light).success(
             drums.analyze, [file, hearing], [info, track, roll, lanes], **page, **heavy).success(
             **new_song).success(**shown_heard)
+        model.change(lambda name: P.follow_for(drums, name), model, regen_follow, **page, **light)  # its own pull
         for factor, button in tempo_fixes.items():  # the tempo box scaled, then Hear again
             button.click(lambda bpm, f, h, k=factor: heard.scale_tempo(k, bpm, f, h), [heard_bpm, file, hearing], heard_bpm,
                          **page, **heavy).success(heard.corrections, corrections[1:], hearing, **page, **light).success(

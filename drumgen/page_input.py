@@ -83,15 +83,24 @@ def follow_default(model: Any) -> float:
     return float(getattr(getattr(model, "config", None), "kept_bars_prior", 0.0))
 
 
+def follow_for(drums: Any, name: Any) -> Any:
+    """The slider's value when another model is chosen: that model's own pull (an unknown name: as it is)."""
+    try:
+        return follow_default(drums.model(name))
+    except (ValueError, KeyError, FileNotFoundError, OSError):
+        return gr.update()
+
+
 def leaning(model: Any, follow: float | None, editing: bool = True) -> tuple[str, list[str]]:
     """What a Regenerate's summary says of the pull toward the kept bars: (a clause for its first line,
-    notes): the pull used, or a note that the model has none and ignored the one asked for."""
+    notes): the pull used, or a note that the model has none and ignored one asked for (above 0).
+    editing: whether some bars are kept and some made new (else there is nothing to lean toward)."""
     own = getattr(getattr(model, "config", None), "kept_bars_prior", None)
     if not editing:
         return "", []
     if own is None:
-        return "", [] if follow is None else [f"the {getattr(model, 'kind', 'model')} does not lean toward the "
-                                              "kept bars: 'Follow the kept bars' was ignored"]
+        return "", [] if not follow else [f"the {getattr(model, 'kind', 'model')} does not lean toward the "
+                                          "kept bars: 'Follow the kept bars' was ignored"]
     return f"; the new bars lean {own if follow is None else follow:.2f} toward the kept bars around them", []
 
 

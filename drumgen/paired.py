@@ -8,8 +8,10 @@ true drums' monotonic groove, every control free (or, with --true-controls, the 
 the true drums), through the same `generate(groove, controls=..., seed=...)`, at each seed. Hit F1 is
 the fidelity script's (micro over every cell of every window and voice), per seed and pooled over the
 seeds. The difference B - A comes with a 95% interval from a paired bootstrap over the split's
-performances: the windows of one performance overlap and share its drummer, so they are drawn together,
-and both checkpoints are scored on the same draw.
+performances (--by session or drummer: over those instead): the windows of one performance overlap, so
+they are drawn together, and both checkpoints are scored on the same draw. Performances of one drummer
+are alike too (the test split holds six drummers, one with 48 of its 129 performances), so the interval
+over performances is the narrower one; --by drummer gives the wider.
 """
 from __future__ import annotations
 
@@ -42,11 +44,25 @@ def cell_counts(model, true_hvo: np.ndarray, seed: int, styles=None, batch: int 
     return np.concatenate(out) if out else np.zeros((0, 3), np.int64)
 
 
+GROUPINGS = ("performance", "session", "drummer")
+
+
+def group_of(path: str, by: str) -> str:
+    """A GMD file's group: the file itself, its drummer's session ("drummer1/session2") or its drummer."""
+    if by not in GROUPINGS:
+        raise ValueError(f"group by one of {GROUPINGS}, got {by!r}")
+    parts = path.split("/")
+    return path if by == "performance" else "/".join(parts[:2 if by == "session" else 1])
+
+
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, groups: np.ndarray, resamples: int = 2000,
                      seed: int = 0) -> dict:
     """a, b: (windows, 3) counts of two models on the same windows; groups: each window's performance.
     F1 of each, the difference b - a, its 95% interval over resampled performances and how often b >= a."""
     groups = np.asarray(groups)
+    if not len(groups) or len(groups) != len(a) or a.shape != b.shape:
+        raise ValueError(f"need counts of both models on the same windows and a group each, got {a.shape}, "
+                         f"{b.shape} and {groups.shape}")
     names, index = np.unique(groups, return_inverse=True)
     per_a = np.zeros((len(names), 3))
     per_b = np.zeros((len(names), 3))
@@ -62,7 +78,7 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, groups: np.ndarray, resamples
     diff = fb - fa
     f_a, f_b = f1(*a.sum(0)), f1(*b.sum(0))
     low, high = np.percentile(diff, [2.5, 97.5])
-    return {"f1_a": f_a, "f1_b": f_b, "difference": f_b - f_a, "low": float(low), "high": float(high),
+    return {"f1_a": float(f_a), "f1_b": float(f_b), "difference": float(f_b - f_a), "low": float(low), "high": float(high),
             "b_at_least_a": float(np.mean(diff >= 0)), "performances": int(len(names)), "windows": int(len(a))}
 
 
@@ -80,26 +96,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="seeds, comma-separated (pooled in the interval)")
     parser.add_argument("--true-controls", action="store_true", help="the true controls instead of none")
     parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--by", default="performance", choices=GROUPINGS, help="what the bootstrap draws")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args(argv)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         parser.error(f"--seeds must be whole numbers, comma-separated, got {args.seeds!r}")
-    if not seeds or args.resamples < 100:
-        parser.error("give at least one seed and 100 resamples")
+    if not seeds or len(set(seeds)) < len(seeds) or min(seeds) < 0 or args.resamples < 100:
+        parser.error("give one or more different seeds (0 or more) and at least 100 resamples")
 
     import torch
 
     torch.set_num_threads(args.threads)
     windows = data.load_split(args.split, args.data, n_bars=N_BARS)
     pick = spread(len(windows), args.limit)
-    true_hvo, groups, styles = windows.hvo[pick], windows.file_index[pick], windows.style[pick]
+    true_hvo, styles = windows.hvo[pick], windows.style[pick]
+    groups = np.array([group_of(windows.files[i], args.by) for i in windows.file_index[pick]])
     models = [load_model(p) for p in (args.a, args.b)]
     counts = {}
     what = "the true controls" if args.true_controls else "no controls"
-    print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars from {len(np.unique(groups))} performances, "
-          f"{what}; A = {Path(args.a).name}, B = {Path(args.b).name}")
+    print(f"GMD {args.split}: {len(true_hvo)} windows of {N_BARS} bars, drawn by {args.by} "
+          f"({len(np.unique(groups))}), {what}; A = {Path(args.a).name}, B = {Path(args.b).name}")
     for seed in seeds:
         counts[seed] = [cell_counts(m, true_hvo, seed, styles if args.true_controls else None) for m in models]
         r = paired_bootstrap(*counts[seed], groups, args.resamples, seed)

@@ -213,7 +213,7 @@ class RecordingPage:
         if now is None:
             song, _ = read_song(file, hearing)
             now = float(song.recording.bpm)
-        new = round(now * float(factor), 1)
+        new = round(now * float(factor), 2)
         if not R.MIN_BPM <= new <= R.MAX_BPM:
             raise ValueError(f"{now:.1f} BPM x {TEMPO_FACTORS.get(factor, f'{factor:g}')} is {new:g} BPM; drumgen takes "
                              f"{R.MIN_BPM:g} to {R.MAX_BPM:g} BPM. Type the tempo instead.")

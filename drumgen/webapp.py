@@ -324,7 +324,7 @@ class DrumApp:
         part, seed = pipeline.regenerate_drums(runtime, song, *keep, seed, fresh, track=track_index, controls=reading,
                                                temperature=temperature, loop=loop,
                                                **({} if edit is None else {"follow_kept_bars": follow}))
-        lean, lean_notes = P.leaning(runtime, follow, edit is not None)
+        lean, lean_notes = P.leaning(runtime, follow, edit is not None and 0 < len(edit.bars) < song.n_bars)
         notes = list(part.reading.notes) + said + lean_notes
         if not C.is_free_style(style) and not runtime.learns_controls:
             notes.append(f"the {runtime.kind} has no style: '{style}' was ignored "

@@ -297,6 +297,11 @@ def test_regenerate_follow_leans_the_new_bars_toward_the_kept_ones(drums):
     summary = drums.regenerate(groove, "all", other, "2", [], None, "any", "mgvae", 1.0, 7, False, None, 0.3)[-1]
     assert "does not lean toward the kept bars: 'Follow the kept bars' was ignored" in summary
     assert "ignored" not in drums.regenerate(groove, "all", other, "2", [], None, "any", "mgvae", 1.0, 7)[-1]
+    assert "ignored" not in drums.regenerate(groove, "all", other, "2", [], None, "any", "mgvae", 1.0, 7, False, None, 0)[-1]
+    every = drums.regenerate(groove, "all", first.drums_midi, "", ["kick"], None, "any", "tiny", 1.5, 7, False, None, 1)[-1]
+    assert "kick kept as it was" in every and "lean" not in every  # no bar kept whole: nothing to lean toward
+    assert P.follow_for(drums, "mgvae") == 0.0 and P.follow_for(drums, "tiny") == own
+    assert not isinstance(P.follow_for(drums, "no such model"), float)  # the slider left as it is
 
 
 @pytest.mark.parametrize("take, bars, lock, words", [
