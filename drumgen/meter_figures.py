@@ -27,7 +27,9 @@ other bars: then only the 4/4 reading runs, and the report says so.
        also of the bars where a new meter starts;
    (c) compound meters (6/8, 9/8, 12/8): kick, snare and hats (velocity x hit, summed) on the
        dotted-quarter beats (steps 0, 6, 12, 18 of the bar) against the other eighths, and the mean
-       velocity of the hits there: the accents belong on the dotted quarters.
+       velocity of the hits there: the accents belong on the dotted quarters; and the backbeat, the
+       share of the snare's hits on a dotted quarter after beat 1 (6/8: step 6, where a 3/4 snare
+       would fall on step 4).
    All over the seeds (each seed: its own grooves and its own sampling), pooled.
 3. Fills in each meter (a model with the fill control): the bass lines and taps of 2., fills asked in
    bars 4 and 8, none in the others, every other control free; the share of playing bars the fill
@@ -281,7 +283,7 @@ def format_downbeats(synthetic: dict) -> str:
 
 def format_accents(synthetic: dict) -> str:
     lines = ["| meter | kind | reading | on dotted quarters | on dotted quarters but beat 1 | other eighths | on / off | "
-             "velocity of hits: on / off |", "|---|---|---|---|---|---|---|---|"]
+             "velocity of hits: on / off | snare hits on a dotted quarter but beat 1 |", "|---|---|---|---|---|---|---|---|---|"]
     for meter, kinds in synthetic.items():
         for kind, row in kinds.items():
             for reading, r in row.items():
@@ -290,7 +292,8 @@ def format_accents(synthetic: dict) -> str:
                 a = r["accents"]
                 lines.append(f"| {meter} | {kind} | {READING_LABELS[reading]} | {_num(a['on_beats'])} | "
                              f"{_num(a['on_later_beats'])} | {_num(a['off_beats'])} | {_num(a['ratio'], 2)} | "
-                             f"{_num(a['velocity_on_beats'])} / {_num(a['velocity_off_beats'])} |")
+                             f"{_num(a['velocity_on_beats'])} / {_num(a['velocity_off_beats'])} | "
+                             f"{_num(a.get('snare_on_later_beats', float('nan')))} |")
     return "\n".join(lines)
 
 

@@ -143,18 +143,24 @@ def downbeats(hvo: np.ndarray, bars: M.Bars, which: np.ndarray | None = None) ->
 def accents(hvo: np.ndarray, bars: M.Bars, which: np.ndarray | None = None) -> dict:
     """Kick, snare and hats on the felt-beat starts of the bars in `which` against their other
     eighths: the mean per step of velocity x hit (summed over those voices), on the beats, on the
-    beats but beat 1, and off them; the mean velocity of the hits there; and on / off."""
+    beats but beat 1, and off them; the mean velocity of the hits there; and on / off. Besides, the
+    backbeat: the share of the snare's hits in those bars that fall on a felt beat after beat 1 (6/8:
+    its fourth eighth, not the third, where 3/4 puts it)."""
     which = np.ones(bars.n_bars, bool) if which is None else np.asarray(which, bool)
     played = (hvo[..., H.HITS] > 0.5)[..., ACCENT_VOICES]
     energy = (hvo[..., H.VELOCITIES][..., ACCENT_VOICES] * played).sum(-1)               # (N, T)
     count = played.sum(-1)
-    on, off, later = [], [], []
+    on, off, later, inside = [], [], [], []
     for b in np.nonzero(which)[0]:
-        beats, offbeats, _ = _eighths(bars.meters[b])
+        beats, offbeats, length = _eighths(bars.meters[b])
         start = int(bars.starts[b])
         on += (start + beats).tolist()
         later += (start + beats[1:]).tolist()
         off += (start + offbeats).tolist()
+        inside += range(start, start + length)
+    snare = hvo[..., H.HITS][..., H.VOICES.index("snare")] > 0.5
+    inside = [s for s in inside if s < hvo.shape[1]]
+    snare_hits = int(snare[:, inside].sum()) if inside else 0
 
     def per_step(steps) -> float:
         steps = [s for s in steps if s < hvo.shape[1]]
@@ -168,6 +174,8 @@ def accents(hvo: np.ndarray, bars: M.Bars, which: np.ndarray | None = None) -> d
     out = {"on_beats": per_step(on), "on_later_beats": per_step(later), "off_beats": per_step(off),
            "velocity_on_beats": velocity(on), "velocity_off_beats": velocity(off)}
     out["ratio"] = out["on_beats"] / out["off_beats"] if out["off_beats"] > 0 else float("nan")
+    backbeats = [s for s in later if s < hvo.shape[1]]
+    out["snare_on_later_beats"] = float(snare[:, backbeats].sum() / snare_hits) if snare_hits else float("nan")
     return out
 
 

@@ -82,6 +82,12 @@ def test_the_figures_tell_a_drummer_in_the_meter_from_one_in_four_four():
         assert p["drums_bar"] > p["drums_16"]
         if meter == "6/8":
             assert good["accents"]["ratio"] > 1.5 and good["accents"]["velocity_on_beats"] > good["accents"]["velocity_off_beats"]
+            assert good["accents"]["snare_on_later_beats"] == 1.0  # the snare on the fourth eighth
+            waltz = drummer(bars)                                   # ... and on the third, as 3/4 has it
+            snare = H.VOICES.index("snare")
+            waltz[..., snare] = np.roll(waltz[..., snare], -2, axis=1)
+            waltz[..., H.N_VOICES + snare] = np.roll(waltz[..., H.N_VOICES + snare], -2, axis=1)
+            assert F.groove_figures(waltz, grooves, bars, meter)["accents"]["snare_on_later_beats"] == 0.0
     grooves, bars = F.make_grooves("song", "7/8", 2, seed=0)
     song = F.groove_figures(drummer(bars), grooves, bars, "7/8")
     assert song["downbeat_at_changes"]["share"] == 1.0 and song["downbeat_all_bars"]["bars"] == 2 * bars.n_bars
