@@ -204,15 +204,13 @@ def build_app(drums: webapp.DrumApp, examples: Sequence[str] | None = None) -> g
         file.change(heard.reset, file, [*corrections, heard_box, heard_picture], **page, **light).then(
             drums.analyze, [file, hearing], [info, track, roll, lanes], api_name="analyze", **heavy).success(
             **new_song).success(**shown_heard)
-        hear_again.click(heard.corrections, corrections[1:], hearing, **page, **light).success(
-            drums.analyze, [file, hearing], [info, track, roll, lanes], **page, **heavy).success(
-            **new_song).success(**shown_heard)
+        hear_now = dict(fn=heard.corrections, inputs=corrections[1:], outputs=hearing, **page, **light)
+        analyzed = dict(fn=drums.analyze, inputs=[file, hearing], outputs=[info, track, roll, lanes], **page, **heavy)
+        hear_again.click(**hear_now).success(**analyzed).success(**new_song).success(**shown_heard)
         model.change(lambda name: P.follow_for(drums, name), model, regen_follow, **page, **light)  # its own pull
         for factor, button in tempo_fixes.items():  # the tempo box scaled, then Hear again
             button.click(lambda bpm, f, h, k=factor: heard.scale_tempo(k, bpm, f, h), [heard_bpm, file, hearing], heard_bpm,
-                         **page, **heavy).success(heard.corrections, corrections[1:], hearing, **page, **light).success(
-                drums.analyze, [file, hearing], [info, track, roll, lanes], **page, **heavy).success(
-                **new_song).success(**shown_heard)
+                         **page, **heavy).success(**hear_now).success(**analyzed).success(**new_song).success(**shown_heard)
         use_take.click(heard.use_recording, take, file, **page, **light)
         use_taps.click(heard.use_taps, taps, file, js=STOP_JS, **page, **light)
         track.input(drums.groove, [file, track, hearing], roll, api_name="groove", **heavy)

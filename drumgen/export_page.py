@@ -25,7 +25,7 @@ import numpy as np
 from . import audio, drum_maps, midi, previews, takes
 from . import hvo as H
 from .control_input import shown
-from .page_input import read_song, result_file
+from .page_input import number_as_sent, parse_amount, read_song, result_file
 from .page_limits import song_seconds
 from .request_files import file_stem
 from .webapp import DrumApp, user_errors
@@ -85,30 +85,9 @@ def describe_map(drum_map: Any, map_file: Any = None) -> str:
     return f"**{chosen.name}**: {chosen.title}. Notes: {notes}.{source}"
 
 
-def _number(value: Any) -> float | None:
-    """A number as sent (a number or numeric text) -> float; None for nothing sent (None or blank
-    text); NaN for anything else, so the caller's range check refuses it in its own words."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        return float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
-    except (ValueError, OverflowError):
-        return math.nan
-
-
-def _amount(value: Any, name: str, default: float) -> float:
-    """A 0..1 amount as sent (None or '' -> default) -> float; ValueError outside 0..1."""
-    x = _number(value)
-    if x is None:
-        return default
-    if not 0.0 <= x <= 1.0:  # NaN too
-        raise ValueError(f"{name} must be a number from 0 to 1, got {shown(value)}")
-    return x
-
-
 def _velocity(value: Any, name: str) -> int | None:
     """A velocity as sent (a whole number or numeric text; None or '' -> None) -> 1..127; ValueError otherwise."""
-    x = _number(value)
+    x = number_as_sent(value)
     if x is None:
         return None
     if not (math.isfinite(x) and x == int(x) and 1 <= x <= 127):
@@ -140,7 +119,7 @@ def read_options(drum_map: Any = "gm", tracks: Any = ONE_TRACK, humanize: Any = 
         raise ValueError(f"swing_grid must be 16th or 8th, got {shown(swing_grid)}")
     return drum_maps.ExportOptions(
         drum_map=read_map(drum_map, map_file), per_voice_tracks=_TRACK_WORDS[key],
-        humanize=_amount(humanize, "humanize", 1.0), swing=_amount(swing, "swing", 0.0), swing_grid=str(grid),
+        humanize=parse_amount(humanize, "humanize", 1.0), swing=parse_amount(swing, "swing", 0.0), swing_grid=str(grid),
         velocity_range=None if low is None else (low, high))
 
 

@@ -109,15 +109,19 @@ class Generator:
 
 # ---------------------------------------------------------------------------------------- figures
 
+def true_controls(true_hvo: np.ndarray, styles) -> C.Controls:
+    """The true controls of issue #7, measured from the true drums: density, intensity, shares, style
+    (fill, a later control, free)."""
+    measured = C.controls_from_measure(C.measure_controls(true_hvo), list(styles))
+    return C.Controls(measured.density, measured.intensity, measured.instruments, measured.style)
+
+
 def quality(gen: Generator, true_hvo: np.ndarray, styles) -> tuple[dict, dict, np.ndarray]:
     """Core figures with the true controls and with all free; also the free output (reused as the
     baseline of the mute and share figures, same seed)."""
     groove = H.hvo_to_groove(true_hvo)
-    measured = C.controls_from_measure(C.measure_controls(true_hvo), list(styles))
-    # the true controls of issue #7: density, intensity, shares, style (fill, a later control, free)
-    true_controls = C.Controls(measured.density, measured.intensity, measured.instruments, measured.style)
     free_hvo = gen(groove)
-    return score(gen(groove, true_controls), true_hvo), score(free_hvo, true_hvo), free_hvo
+    return score(gen(groove, true_controls(true_hvo, styles)), true_hvo), score(free_hvo, true_hvo), free_hvo
 
 
 def with_true_fills(gen: Generator, true_hvo: np.ndarray, styles) -> dict:

@@ -7,8 +7,9 @@ import numpy as np
 from . import hvo as H
 
 
-def f1(tp: float, fp: float, fn: float) -> float:
-    return 2 * tp / max(2 * tp + fp + fn, 1e-9)
+def f1(tp, fp, fn):
+    """Hit F1 from counts (numbers, or arrays of them: one F1 each)."""
+    return 2 * tp / np.maximum(2 * tp + fp + fn, 1e-9)
 
 
 def swingness(hvo: np.ndarray) -> float:

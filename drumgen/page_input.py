@@ -64,18 +64,31 @@ def parse_temperature(value: Any) -> tuple[float, str | None]:
     return clamped, note
 
 
-def parse_follow(value: Any) -> float | None:
-    """How far Regenerate's new bars lean toward the kept bars around them: None (also blank) -> the
-    model's own (`kept_bars_prior`), else a number from 0 to 1 (out of range or not a number: ValueError)."""
+def number_as_sent(value: Any) -> float | None:
+    """A number as sent (a number or numeric text) -> float; None for nothing sent (None or blank
+    text); NaN for anything else, so the caller's range check refuses it in its own words."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        x = float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
+        return float(value) if isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool) else math.nan
     except (ValueError, OverflowError):
-        x = math.nan
-    if not 0.0 <= x <= 1.0:  # NaN fails too
-        raise ValueError(f"follow the kept bars must be a number from 0 to 1, got {shown(value)}")
+        return math.nan
+
+
+def parse_amount(value: Any, name: str, default: float | None) -> float | None:
+    """A 0..1 amount as sent (None or '' -> default) -> float; ValueError outside 0..1."""
+    x = number_as_sent(value)
+    if x is None:
+        return default
+    if not 0.0 <= x <= 1.0:  # NaN too
+        raise ValueError(f"{name} must be a number from 0 to 1, got {shown(value)}")
     return x
+
+
+def parse_follow(value: Any) -> float | None:
+    """How far Regenerate's new bars lean toward the kept bars around them: None (also blank) -> the
+    model's own (`kept_bars_prior`), else a number from 0 to 1 (out of range or not a number: ValueError)."""
+    return parse_amount(value, "follow the kept bars", None)
 
 
 def follow_default(model: Any) -> float:
@@ -87,7 +100,7 @@ def follow_for(drums: Any, name: Any) -> Any:
     """The slider's value when another model is chosen: that model's own pull (an unknown name: as it is)."""
     try:
         return follow_default(drums.model(name))
-    except (ValueError, KeyError, FileNotFoundError, OSError):
+    except (ValueError, KeyError, OSError):
         return gr.update()
 
 

@@ -29,19 +29,12 @@ from .metrics import f1
 def cell_counts(model, true_hvo: np.ndarray, seed: int, styles=None, batch: int = 256) -> np.ndarray:
     """(windows, 3): true positives, false positives and false negatives of each window's hits; styles
     (a style name per window): the true controls, with that style (None: no controls)."""
-    groove = H.hvo_to_groove(true_hvo)
-    controls = None
-    if styles is not None:
-        measured = C.controls_from_measure(C.measure_controls(true_hvo), list(styles))
-        controls = C.Controls(measured.density, measured.intensity, measured.instruments, measured.style)
-    out = []
-    for start in range(0, len(true_hvo), batch):
-        part = slice(start, start + batch)
-        c = None if controls is None else C.Controls(*(getattr(controls, k)[part] for k in C.CONTROL_KEYS))
-        hits = model.generate(groove[part], controls=c, seed=seed)[..., H.HITS] > 0.5
-        truth = true_hvo[part][..., H.HITS] > 0.5
-        out.append(np.stack([(hits & truth).sum((1, 2)), (hits & ~truth).sum((1, 2)), (~hits & truth).sum((1, 2))], 1))
-    return np.concatenate(out) if out else np.zeros((0, 3), np.int64)
+    from .fidelity import Generator, true_controls
+
+    controls = None if styles is None else true_controls(true_hvo, styles)
+    hits = Generator(model, seed, batch=batch)(H.hvo_to_groove(true_hvo), controls)[..., H.HITS] > 0.5
+    truth = true_hvo[..., H.HITS] > 0.5
+    return np.stack([(hits & truth).sum((1, 2)), (hits & ~truth).sum((1, 2)), (~hits & truth).sum((1, 2))], 1)
 
 
 GROUPINGS = ("performance", "session", "drummer")
@@ -73,9 +66,7 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, groups: np.ndarray, resamples
     counts = np.bincount((draws + len(names) * np.arange(len(draws))[:, None]).ravel(),
                          minlength=len(draws) * len(names)).reshape(len(draws), len(names))
     ta, tb = counts @ per_a, counts @ per_b                   # (resamples, 3) summed counts per draw
-    fa = 2 * ta[:, 0] / np.maximum(2 * ta[:, 0] + ta[:, 1] + ta[:, 2], 1e-9)
-    fb = 2 * tb[:, 0] / np.maximum(2 * tb[:, 0] + tb[:, 1] + tb[:, 2], 1e-9)
-    diff = fb - fa
+    diff = f1(*tb.T) - f1(*ta.T)
     f_a, f_b = f1(*a.sum(0)), f1(*b.sum(0))
     low, high = np.percentile(diff, [2.5, 97.5])
     return {"f1_a": float(f_a), "f1_b": float(f_b), "difference": float(f_b - f_a), "low": float(low), "high": float(high),

@@ -253,10 +253,10 @@ class DrumApp:
         style, model, temperature, seed (empty: new ones until the bars change), loop, hearing, follow (0-1: how
         far the new bars lean toward the kept bars around them; empty: the model's own)) -> (seed, *generate's
         outputs), the take output the new take."""
-        fresh = seed is None or (isinstance(seed, str) and not seed.strip())
-        seed = secrets.randbelow(MAX_SEED + 1) if fresh else seed
-        result = self.run(file, track, lanes, style, model, temperature, seed, progress, take=take, bars=bars, lock=lock,
-                          loop=loop, hearing=hearing, fresh_seeds=fresh, follow=follow)
+        asked = not (seed is None or (isinstance(seed, str) and not seed.strip()))
+        fresh = None if asked else (lambda: secrets.randbelow(MAX_SEED + 1))
+        result = self.run(file, track, lanes, style, model, temperature, fresh() if fresh else seed, progress, take=take,
+                          bars=bars, lock=lock, loop=loop, hearing=hearing, fresh_seed=fresh, follow=follow)
         return (result.seed, *result.outputs)
 
     @user_errors
@@ -293,11 +293,11 @@ class DrumApp:
 
     def run(self, file: Any, track: Any, lanes: Any, style: Any = ANY_STYLE, model: Any = None,
             temperature: Any = 1.0, seed: Any = 0, progress: Callable | None = None, take: Any = None,
-            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None, fresh_seeds: bool = False,
-            follow: Any = None) -> Result:
+            bars: Any = None, lock: Any = None, loop: Any = False, hearing: Any = None,
+            fresh_seed: Callable[[], int] | None = None, follow: Any = None) -> Result:
         """The whole Generate: read, generate, MIDI, the take's value, audio; each stage's seconds in
         Result.timings. With a take (the grid's value, a take's JSON or its drums MIDI), only the bars
-        and voices asked for are made new (Regenerate; fresh_seeds: `pipeline.regenerate_drums`)."""
+        and voices asked for are made new (Regenerate; fresh_seed: `pipeline.regenerate_drums`)."""
         step = progress or (lambda *a, **k: None)
         step(0.0, desc="reading the groove")
         t0 = time.perf_counter()
@@ -312,16 +312,15 @@ class DrumApp:
         read_s = time.perf_counter() - t0
         with self.gate.slot(song.n_bars, song_seconds(song)):
             result = self._make(song, name, track_index, reading, runtime, style, temperature, seed, step,
-                                [clamped] if clamped else [], edit, loop, fresh_seeds, follow)
+                                [clamped] if clamped else [], edit, loop, fresh_seed, follow)
         result.timings["read"] += read_s
         return result
 
     def _make(self, song, name, track_index, reading, runtime, style, temperature, seed, step, said,
-              edit: Edit | None = None, loop: bool = False, fresh_seeds: bool = False, follow: float | None = None) -> Result:
+              edit: Edit | None = None, loop: bool = False, fresh_seed: Callable | None = None, follow: Any = None) -> Result:
         step(0.15, desc=f"generating {plural(song.n_bars, 'bar')} of drums")
         keep = (None, None) if edit is None else (edit.take, edit.keep_mask)
-        fresh = (lambda: secrets.randbelow(MAX_SEED + 1)) if fresh_seeds else None
-        part, seed = pipeline.regenerate_drums(runtime, song, *keep, seed, fresh, track=track_index, controls=reading,
+        part, seed = pipeline.regenerate_drums(runtime, song, *keep, seed, fresh_seed, track=track_index, controls=reading,
                                                temperature=temperature, loop=loop,
                                                **({} if edit is None else {"follow_kept_bars": follow}))
         lean, lean_notes = P.leaning(runtime, follow, edit is not None and 0 < len(edit.bars) < song.n_bars)
@@ -349,7 +348,8 @@ class DrumApp:
 
         def lap(stage: str) -> None:
             nonlocal t
-            timings[stage], t = timings.get(stage, 0.0) + time.perf_counter() - t, time.perf_counter()
+            now = time.perf_counter()
+            timings[stage], t = timings.get(stage, 0.0) + now - t, now
 
         step(0.35, desc="writing MIDI")
         folder = self.folders.new()
