@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "follow", None) is not None:
             if not 0.0 <= args.follow <= 1.0:  # NaN fails too
                 raise ValueError(f"--follow must be a number from 0 to 1, got {args.follow}")
-            if not hasattr(model.config, "kept_bars_prior"):
+            if model.kept_bars_pull is None:
                 print(f"note: {model.kind} does not lean toward the kept bars; --follow ignored", file=sys.stderr)
         song = read_input(args)
         keep = {}

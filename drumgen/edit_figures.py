@@ -69,13 +69,8 @@ def edit_figures(model, true_hvo: np.ndarray, seed: int = 0, temperature: float 
     n, length, _ = true_hvo.shape
 
     def generate(mask: np.ndarray | None) -> np.ndarray:
-        out = []
-        for start in range(0, n, batch):
-            part = slice(start, start + batch)
-            items = len(true_hvo[part])
-            extra = {} if mask is None else {"keep": true_hvo[part], "keep_mask": np.broadcast_to(mask, (items, *mask.shape))}
-            out.append(model.generate(groove[part], seed=seed, temperature=temperature, **extra))
-        return np.concatenate(out)
+        extra = {} if mask is None else {"keep": true_hvo, "keep_mask": mask}
+        return _in_batches(model, groove, batch, seed=seed, temperature=temperature, **extra)
 
     free = generate(None)
     figures: dict = {"windows": int(n), "kept_cells": 0, "kept_identical": 0}
@@ -115,8 +110,11 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else 0.0
 
 
-def _in_batches(model, groove: np.ndarray, batch: int = 256, **kwargs) -> np.ndarray:
-    return np.concatenate([model.generate(groove[i:i + batch], **kwargs) for i in range(0, len(groove), batch)])
+def _in_batches(model, groove: np.ndarray, batch: int = 256, keep: np.ndarray | None = None, **kwargs) -> np.ndarray:
+    """generate() over `batch` windows at a time (and their rows of the take `keep`, if one is given)."""
+    def part(i):
+        return {} if keep is None else {"keep": keep[i:i + batch]}
+    return np.concatenate([model.generate(groove[i:i + batch], **part(i), **kwargs) for i in range(0, len(groove), batch)])
 
 
 def fill_figures(model, true_hvo: np.ndarray, seed: int = 0, temperature: float = 1.0) -> dict:
@@ -304,14 +302,12 @@ def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
     print("|---|---|---|---|---|---|")
     for path in args.checkpoints:
         model = load_model(path)
-        own = np.concatenate([model.generate(groove[i:i + 256], seed=args.seed, temperature=args.temperature)
-                              for i in range(0, len(groove), 256)])   # a take the model made, as a musician's is
+        own = _in_batches(model, groove, seed=args.seed, temperature=args.temperature)  # a take the model made
         for w in weights:
             def made(bars, seed=args.seed):
                 mask = keep_mask(length, regenerate=list(bars))
-                return mask, np.concatenate([model.generate(groove[i:i + 256], seed=seed, temperature=args.temperature,
-                                                            keep=true_hvo[i:i + 256], keep_mask=mask, follow_kept_bars=w)
-                                             for i in range(0, len(groove), 256)])
+                return mask, _in_batches(model, groove, seed=seed, temperature=args.temperature, keep=true_hvo,
+                                         keep_mask=mask, follow_kept_bars=w)
             scores, outs = [], []
             for bars in FOLLOW_CASES:
                 mask, out = made(bars)
@@ -321,9 +317,8 @@ def follow_sweep(args, weights: list[float], true_hvo: np.ndarray) -> int:
             one, other = outs[0], made(FOLLOW_CASES[0], args.seed + 1)[1]
             steps = slice(FOLLOW_CASES[0][0] * BAR, (FOLLOW_CASES[0][-1] + 1) * BAR)
             alike = np.mean([np.array_equal(a[steps, :9], b[steps, :9]) for a, b in zip(one, other)])
-            again = np.concatenate([model.generate(groove[i:i + 256], seed=args.seed + 1, temperature=args.temperature,
-                                                   keep=own[i:i + 256], keep_mask=keep_mask(length, regenerate=[2, 3]),
-                                                   follow_kept_bars=w) for i in range(0, len(groove), 256)])
+            again = _in_batches(model, groove, seed=args.seed + 1, temperature=args.temperature, keep=own,
+                                keep_mask=keep_mask(length, regenerate=[2, 3]), follow_kept_bars=w)
             unchanged = np.mean([np.array_equal(a[steps, :9], b[steps, :9]) for a, b in zip(again, own)])
             print(f"| {Path(path).stem} | {w:g} | {' / '.join(f'{x:.3f}' for x in scores)} | {np.mean(scores):.4f} | "
                   f"{alike:.3f} | {unchanged:.3f} |", flush=True)

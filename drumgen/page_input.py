@@ -93,7 +93,7 @@ def parse_follow(value: Any) -> float | None:
 
 def follow_default(model: Any) -> float:
     """Where the page's "Follow the kept bars" starts: the model's own pull (0 for a model without one)."""
-    return float(getattr(getattr(model, "config", None), "kept_bars_prior", 0.0))
+    return float(model.kept_bars_pull or 0.0)
 
 
 def follow_for(drums: Any, name: Any) -> Any:
@@ -108,7 +108,7 @@ def leaning(model: Any, follow: float | None, editing: bool = True) -> tuple[str
     """What a Regenerate's summary says of the pull toward the kept bars: (a clause for its first line,
     notes): the pull used, or a note that the model has none and ignored one asked for (above 0).
     editing: whether some bars are kept and some made new (else there is nothing to lean toward)."""
-    own = getattr(getattr(model, "config", None), "kept_bars_prior", None)
+    own = model.kept_bars_pull
     if not editing:
         return "", []
     if own is None:

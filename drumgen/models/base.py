@@ -133,6 +133,7 @@ class DrumModel(nn.Module):
     learns_controls = False  # True: trained with the controls (style included), not only steered at sampling time
     follows_fills = False    # True: trained with the fill control (controls.FILL)
     plays_meters = False     # True: hears where each step is in its bar, for any meter (drumgen.meter)
+    kept_bars_pull: float | None = None  # how far its new cells lean toward the kept bars (None: it cannot)
 
     def __init__(self, config: Any):
         super().__init__()

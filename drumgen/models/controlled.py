@@ -349,9 +349,13 @@ class RhythmDrivenDrumGen(DrumModel):
     def plays_meters(self) -> bool:
         return self.config.meter_aware
 
+    @property
+    def kept_bars_pull(self) -> float:
+        return self.config.kept_bars_prior
+
     def follows_kept_bars(self, kept: sampling.Kept) -> float:
         """How far new cells lean toward the kept bars around them: the call's, else the checkpoint's."""
-        return self.config.kept_bars_prior if kept.follow is None else kept.follow
+        return self.kept_bars_pull if kept.follow is None else kept.follow
 
     skip_kept_windows = True  # a window a take keeps whole is not decoded (the same drums, only faster)
 

@@ -49,6 +49,11 @@ class Runtime:
         return self.model.follows_fills
 
     @property
+    def kept_bars_pull(self) -> float | None:
+        """The model's own pull of new bars toward the kept bars (None: a model without one)."""
+        return self.model.kept_bars_pull
+
+    @property
     def config(self) -> Any:
         return self.model.config
 
