@@ -102,3 +102,100 @@ def test_random_keep_masks_with_several_spans_make_bars_new_apart():
         return np.array([sum(1 for is_new, _ in groupby(row) if is_new) for row in new])
     runs = spans(several)[spans(several) > 0]  # the masks of new bars with nothing locked in them
     assert spans(one).max() == 1 and (runs >= 2).mean() > 0.15
+
+
+def _shuffle(n_beats: int = 32, backbeat: bool = True, straight: bool = False) -> np.ndarray:
+    """A window of 4/4 (n_beats * 4 steps): hats on every triplet eighth (or straight sixteenths),
+    kick on 1 and 3, snare on 2 and 4 (a rock shuffle written as 4/4)."""
+    thirds = np.arange(n_beats * (4 if straight else 3)) * (1.0 if straight else 4 / 3)
+    steps, voices, velocities = [np.floor(thirds + 0.5)], [np.full(len(thirds), 2)], [np.full(len(thirds), 0.5)]
+    positions = [thirds]
+    beats = np.arange(n_beats) * 4.0
+    for voice, first in ((0, 0), (1, 1)):
+        on = beats[first::2] if backbeat or voice == 0 else beats[:0]
+        positions.append(on + 0.1)  # played a tenth of a step late
+        steps.append(np.floor(on + 0.1 + 0.5)); voices.append(np.full(len(on), voice)); velocities.append(np.full(len(on), 0.9))
+    position, step = np.concatenate(positions), np.concatenate(steps).astype(int)
+    return H.place_onsets(n_beats * 4, step, position - step, np.concatenate(velocities), np.concatenate(voices), 9)
+
+
+def test_triplet_feel_hears_triplets_not_straight_time_or_a_sparse_window():
+    from drumgen.augment import triplet_feel
+
+    shuffle, straight, sparse = _shuffle(), _shuffle(straight=True), _shuffle(n_beats=4)
+    assert triplet_feel(np.stack([shuffle, straight])).tolist() == [True, False]
+    assert not triplet_feel(sparse[None])[0]  # 8 triplets: too few to tell
+
+
+def test_a_shuffle_stretched_to_compound_time_puts_triplets_on_eighths_and_the_backbeat_on_the_dotted_quarter():
+    from drumgen.augment import stretch_to_compound
+
+    window = _shuffle()
+    out = stretch_to_compound(window)
+    assert out.shape == window.shape
+    hits = out[..., H.HITS] > 0
+    hat_steps = np.nonzero(hits[:, 2])[0]
+    assert (hat_steps % 2 == 0).all() and np.array_equal(hat_steps, np.arange(0, 128, 2))  # every eighth of 6/8
+    assert np.allclose(out[hits[:, 2], H.OFFSETS.start + 2], 0, atol=1e-5)
+    snare = np.nonzero(hits[:, 1])[0]
+    assert (snare % 12 == 6).all() and len(snare) == 11   # beats 2 and 4 of 21 1/3 beats that fit
+    assert np.nonzero(hits[:, 0])[0].tolist() == list(range(0, 128, 12))
+    assert np.allclose(out[hits[:, 1], H.OFFSETS.start + 1], 0.15)   # as late in seconds: 0.1 of a longer step
+    assert np.allclose(out[hits[:, 1], H.VELOCITIES.start + 1], 0.9)
+
+
+def test_recut_meters_plays_windows_in_triplets_as_compound_meters_only_when_asked():
+    from drumgen.augment import recut_meters, stretch_to_compound
+
+    windows = np.stack([_shuffle(), _shuffle(straight=True), _shuffle()])
+    four_four = np.array([True, True, False])  # the third is some other meter's window: left alone
+    out, bars = recut_meters(windows, ["4/4", "4/4", "3/4"], np.random.default_rng(0), 0.0, four_four, compound=1.0)
+    meters = [b.label() for b in bars]
+    assert meters[0] in ("6/8", "12/8") and meters[1:] == ["4/4", "3/4"]
+    assert np.array_equal(out[0], stretch_to_compound(windows[0])) and np.array_equal(out[1:], windows[1:])
+    seen = {recut_meters(windows, ["4/4"] * 3, np.random.default_rng(s), 0.0, four_four, compound=1.0)[1][0].label()
+            for s in range(20)}
+    assert seen == {"6/8", "12/8"}
+
+
+def test_training_batches_play_windows_in_triplets_in_their_compound_meter():
+    from drumgen import meter as M
+    from drumgen.augment import stretch_to_compound
+    from drumgen.models.controlled import RhythmDrivenDrumGen, WindowBars, tiny_config
+
+    model = RhythmDrivenDrumGen(tiny_config(meter_aware=True, max_bars=8, compound_recut=1.0))
+    window = _shuffle()
+    windows = data.WindowSet(np.stack([window] * 4), np.zeros(4, int), np.zeros(4, int), np.array(["rock"] * 4),
+                             ["x.mid"])
+    aug = data.AugmentConfig(p_full=1.0, velocity_jitter=0, offset_jitter=0)
+    batch = model.make_batch(windows, np.arange(4), np.random.default_rng(0), aug)
+    assert np.array_equal(batch["drums"].numpy()[0], stretch_to_compound(window))
+    bars = {m: WindowBars.of(M.Bars.covering(m, 128), 0, 128).tensors()["meter"] for m in ("6/8", "12/8")}
+    for row in batch["meter"]:  # each window hears the bars of 6/8 or 12/8 it now plays
+        assert any(np.array_equal(row.numpy(), b[0].numpy()) for b in bars.values())
+    changing = RhythmDrivenDrumGen(tiny_config(meter_aware=True, max_bars=8, compound_recut=1.0, meter_changes=1.0))
+    batch = changing.make_batch(windows, np.arange(4), np.random.default_rng(0), aug)
+    downbeats = batch["meter"][..., 0].numpy() > 0  # a song: 4/4 bars and then the compound ones, or the other way
+    assert all(set(np.diff(np.flatnonzero(row)).tolist()) >= {16} and len(set(np.diff(np.flatnonzero(row)))) == 2
+               for row in downbeats)
+
+
+@pytest.mark.parametrize("meter, first, bars", [("12/8", True, "4/4 (bars 1–2), 12/8 (bars 3–6)"),
+                                                ("6/8", False, "6/8 (bars 1–4), 4/4 (bars 5–9)"),
+                                                ("7/8", True, "4/4 (bars 1–2), 7/8 (bars 3–9)")])
+def test_a_window_changing_meter_plays_its_bars_in_order_and_its_bars_say_so(meter, first, bars):
+    from drumgen.augment import change_meter, play_bars
+
+    window = _shuffle()
+    out, layout = change_meter(window, meter, 2, first)
+    assert out.shape == window.shape and layout.label() == bars and layout.n_steps >= 128
+    if first:  # 2 bars as they were, then the window's third bar on played in the meter
+        played = play_bars(window[32:], meter)[0][:96]  # 7/8: 6 bars of 14 steps, then silence
+        assert np.array_equal(out[:32], window[:32]) and np.array_equal(out[32:32 + len(played)], played)
+        assert not out[32 + len(played):].any()
+    else:      # the first 2 bars played in 6/8 (4 bars of it), then the window's third bar on as it was
+        assert np.array_equal(out[:48], play_bars(window[:32], meter)[0]) and np.array_equal(out[48:], window[32:112])
+    snare = np.nonzero(out[:, 1])[0]
+    in_meter = snare[(snare >= 32) & (snare < 128)] - 32 if first else snare[snare < 48]
+    if meter in ("6/8", "12/8"):
+        assert (in_meter % 12 == 6).all()  # the backbeat on the dotted quarter

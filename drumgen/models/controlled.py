@@ -175,6 +175,8 @@ class ControlledConfig(ModelConfig):
     # beats are as before, so such a model plays 4/4 as it did)
     meter_aware: bool = False
     meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
+    compound_recut: float = 0.0  # share of 4/4 windows in triplets played as 6/8 or 12/8 (augment.triplet_feel)
+    meter_changes: float = 0.0   # share of the re-cut windows with bars of 4/4 before or after (augment.change_meter)
 
     def __post_init__(self) -> None:
         w = self.kept_bars_prior
@@ -411,9 +413,9 @@ class RhythmDrivenDrumGen(DrumModel):
         thin = shift = np.zeros(n, bool)
         if rng is not None and augment is not None:
             drums = augment_drums(drums, augment, rng)
-            if self.config.meter_recut > 0:  # bars of meters the GMD has little or none of, cut from its 4/4 bars
-                drums, meters = recut_meters(drums, list(windows.meter[index]), rng, self.config.meter_recut, four_four)
-                layouts = [M.Bars.covering(m, drums.shape[1]) for m in meters]
+            if self.config.meter_recut > 0 or self.config.compound_recut > 0:  # meters the GMD has little of, from its 4/4
+                drums, layouts = recut_meters(drums, list(windows.meter[index]), rng, self.config.meter_recut, four_four,
+                                              self.config.compound_recut, self.config.meter_changes)
                 four_four = np.array([b.is_four_four for b in layouts])
             groove_from = drums
             if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
