@@ -182,9 +182,10 @@ def stretch_to_compound(hvo: np.ndarray, length: int | None = None) -> np.ndarra
     length = len(hvo) if length is None else length
     steps, voices = np.nonzero(hvo[:, H.HITS] > 0)
     stretched = (steps + hvo[steps, H.OFFSETS.start + voices]) * 1.5
-    new_steps = np.floor(stretched + 0.5).astype(np.int64)
+    new_steps = np.maximum(np.floor(stretched + 0.5).astype(np.int64), 0)  # a downbeat played early stays on it
+    offsets = np.clip(stretched - new_steps, -0.5, 0.4999)
     velocities = hvo[steps, H.VELOCITIES.start + voices]
-    return H.place_onsets(length, new_steps, stretched - new_steps, velocities, voices, H.N_VOICES)
+    return H.place_onsets(length, new_steps, offsets, velocities, voices, H.N_VOICES)
 
 
 COMPOUND = {"6/8": 12, "12/8": 24}  # meters a 4/4 window in triplets is played in, and their bars' steps

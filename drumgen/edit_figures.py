@@ -111,9 +111,15 @@ def _mean(values: np.ndarray) -> float:
 
 
 def _in_batches(model, groove: np.ndarray, batch: int = 256, keep: np.ndarray | None = None, **kwargs) -> np.ndarray:
-    """generate() over `batch` windows at a time (and their rows of the take `keep`, if one is given)."""
+    """generate() over `batch` windows at a time (and their rows of the take `keep` and of a per-window
+    `keep_mask`, if given)."""
+    mask = kwargs.pop("keep_mask", None)
+
     def part(i):
-        return {} if keep is None else {"keep": keep[i:i + batch]}
+        rows = {} if keep is None else {"keep": keep[i:i + batch]}
+        if mask is not None:
+            rows["keep_mask"] = mask[i:i + batch] if np.ndim(mask) == 3 else mask
+        return rows
     return np.concatenate([model.generate(groove[i:i + batch], **part(i), **kwargs) for i in range(0, len(groove), batch)])
 
 

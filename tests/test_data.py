@@ -199,3 +199,12 @@ def test_a_window_changing_meter_plays_its_bars_in_order_and_its_bars_say_so(met
     in_meter = snare[(snare >= 32) & (snare < 128)] - 32 if first else snare[snare < 48]
     if meter in ("6/8", "12/8"):
         assert (in_meter % 12 == 6).all()  # the backbeat on the dotted quarter
+
+
+def test_a_downbeat_played_early_stays_on_the_first_step_when_stretched():
+    from drumgen.augment import stretch_to_compound
+
+    window = H.empty_hvo(32)
+    window[0, 0], window[0, 9], window[0, 18] = 1, 0.8, -0.45   # the kick a little ahead of bar 1
+    out = stretch_to_compound(window)
+    assert out[0, 0] == 1 and out[0, 18] == -0.5 and out[0, 9] == np.float32(0.8)
