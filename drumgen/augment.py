@@ -188,7 +188,7 @@ def stretch_to_compound(hvo: np.ndarray, length: int | None = None) -> np.ndarra
     return H.place_onsets(length, new_steps, offsets, velocities, voices, H.N_VOICES)
 
 
-COMPOUND = {"6/8": 12, "12/8": 24}  # meters a 4/4 window in triplets is played in, and their bars' steps
+COMPOUND = ("6/8", "12/8")  # the meters a 4/4 window in triplets is played in
 
 
 def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, share: float,
@@ -204,7 +204,7 @@ def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, s
     if compound > 0:
         drawn = where & (rng.random(len(hvo)) < compound)
         for i in np.nonzero(drawn)[0][triplet_feel(hvo[drawn])]:
-            meters[i] = ("6/8", "12/8")[int(rng.integers(2))]
+            meters[i] = COMPOUND[int(rng.integers(2))]
             out[i], layouts[i] = _played_in(hvo[i], meters[i], rng, changes)
             where[i] = False  # in its compound meter now, not re-cut again below
     names = list(METER_RECUTS)
@@ -231,9 +231,9 @@ def play_bars(bars: np.ndarray, meter: str) -> tuple[np.ndarray, list[tuple[int,
     n = len(bars) // H.STEPS_PER_BAR
     if meter == "4/4":
         return bars[:n * H.STEPS_PER_BAR], [M.FOUR_FOUR] * n
-    steps = COMPOUND.get(meter) or METER_RECUTS[meter]
-    if meter in COMPOUND:
-        played = stretch_to_compound(bars[:n * H.STEPS_PER_BAR], length=n * 24)
+    steps = M.bar_steps(*M.parse_meter(meter))
+    if meter in COMPOUND:  # each 4/4 bar half as long again
+        played = stretch_to_compound(bars[:n * H.STEPS_PER_BAR], length=n * H.STEPS_PER_BAR * 3 // 2)
     else:
         played = recut_bars(bars[:n * H.STEPS_PER_BAR], steps, length=n * steps)
     return played, [M.parse_meter(meter)] * (len(played) // steps)
