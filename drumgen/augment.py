@@ -1,7 +1,7 @@
 """How training windows are changed: the grooves a musician brings (a voice or two, jittered), the
 drums' own variations that a control explains (voices thinned, louder or softer), fills spliced in,
-bars re-cut into other meters, and the keep masks of takes to edit. Each takes drums (N, T, 27)
-and a generator, so a run is reproducible from its seed."""
+bars re-cut into other meters, taps in place of a groove, and the keep masks of takes to edit. Each
+takes drums (N, T, 27) and a generator, so a run is reproducible from its seed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -256,6 +256,36 @@ def change_meter(window: np.ndarray, meter: str, four_four_bars: int, four_four_
         meters.append(meters[-1])
     lengths = np.cumsum([M.bar_steps(*m) for m in meters])
     return out, M.Bars(tuple(meters[:int(np.searchsorted(lengths, length)) + 1]))
+
+
+def tap_grooves(groove: np.ndarray, drums: np.ndarray, layouts: list[M.Bars], rng: np.random.Generator,
+                share: float, where: np.ndarray) -> np.ndarray:
+    """A `share` of the windows (`where`) get, instead of their groove (N, T, 3), what a musician with
+    no MIDI taps along to them (the page's tap pad, a click of the felt beats): in each bar the drums
+    play in, a tap on every felt beat with beat 1 louder, on every felt beat evenly, or on every eighth
+    (a third each), a level per window, timing loose by a few hundredths of a step. A groove that
+    says only where the beats are: the drums must come from the meter (6/8's backbeat on its second
+    dotted quarter), not from a part the groove already plays."""
+    out = groove.copy()
+    length = groove.shape[1]
+    drawn = np.nonzero(np.asarray(where, bool) & (rng.random(len(groove)) < share))[0]
+    for i in drawn:
+        bars = layouts[i]
+        bar = bars.bar_of_step(length)
+        playing = np.bincount(bar[drums[i, :, H.HITS].any(-1) & (bar >= 0)], minlength=bars.n_bars) > 0
+        kind = int(rng.integers(3))
+        steps = np.arange(min(length, bars.n_steps))
+        on = bars.beat_starts[steps] if kind < 2 else (bars.step_position[steps] % 2 == 0)
+        on &= playing[bars.step_bar[steps]]
+        at = steps[on]
+        downbeat = bars.step_position[at] == 0
+        level = rng.uniform(0.4, 0.8)
+        accent = rng.uniform(0.1, 0.3) if kind == 0 or (kind == 2 and rng.random() < 0.5) else 0.0
+        out[i] = 0.0
+        out[i, at, 0] = 1.0
+        out[i, at, 1] = np.clip(level + accent * downbeat + rng.normal(0, 0.05, len(at)), 0.05, 1.0)
+        out[i, at, 2] = np.clip(rng.normal(0, rng.uniform(0.01, 0.08), len(at)), -0.5, 0.4999)
+    return out
 
 
 def random_keep_masks(n: int, n_steps: int, rng: np.random.Generator, share: float = 0.6,

@@ -208,3 +208,29 @@ def test_a_downbeat_played_early_stays_on_the_first_step_when_stretched():
     window[0, 0], window[0, 9], window[0, 18] = 1, 0.8, -0.45   # the kick a little ahead of bar 1
     out = stretch_to_compound(window)
     assert out[0, 0] == 1 and out[0, 18] == -0.5 and out[0, 9] == np.float32(0.8)
+
+
+def test_tap_grooves_tap_the_felt_beats_or_eighths_of_the_bars_the_drums_play_in():
+    from drumgen import meter as M
+    from drumgen.augment import tap_grooves
+
+    song = M.Bars.from_runs([(4, 4, 2), (6, 8, 4), (4, 4, 2)])       # 32 + 48 + 32 = 112 steps
+    drums = np.zeros((3, 128, 27), np.float32)
+    drums[:, ::2, 2] = 1
+    drums[:, 96:] = 0                                                 # the last bar silent
+    groove = H.hvo_to_groove(drums)
+    layouts = [song, song, M.Bars.covering("6/8", 128)]
+    where = np.array([True, True, False])                            # the third is left as it was
+    seen = set()
+    for seed in range(12):
+        out = tap_grooves(groove, drums, layouts, np.random.default_rng(seed), 1.0, where)
+        assert np.array_equal(out[2], groove[2])
+        for row in out[:2]:
+            at = np.flatnonzero(row[:, 0])
+            assert at.max() < 96 and (row[row[:, 0] == 0] == 0).all()         # none in the silent bar, rests empty
+            assert 0.05 <= row[at, 1].min() and row[at, 1].max() <= 1 and np.abs(row[at, 2]).max() < 0.5
+            beats = np.flatnonzero(song.beat_starts[:96])                     # 0, 4, ... 32, 38, 44, ... 80, 84, ...
+            seen.add("beats" if np.array_equal(at, beats) else "eighths" if np.array_equal(at, np.arange(0, 96, 2)) else "?")
+    assert seen == {"beats", "eighths"}
+    none = tap_grooves(groove, drums, layouts, np.random.default_rng(0), 0.0, where)
+    assert np.array_equal(none, groove)

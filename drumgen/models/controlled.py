@@ -40,6 +40,7 @@ from ..augment import (
     remove_voices,
     shift_loudness,
     splice_fills,
+    tap_grooves,
 )
 from ..metrics import score
 from ..takes import keep_mask
@@ -177,6 +178,7 @@ class ControlledConfig(ModelConfig):
     meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
     compound_recut: float = 0.0  # share of 4/4 windows in triplets played as 6/8 or 12/8 (augment.triplet_feel)
     meter_changes: float = 0.0   # share of the re-cut windows with bars of 4/4 before or after (augment.change_meter)
+    tap_grooves: float = 0.0     # share of the windows not in 4/4 whose groove is taps on the beats (augment.tap_grooves)
 
     def __post_init__(self) -> None:
         w = self.kept_bars_prior
@@ -422,6 +424,8 @@ class RhythmDrivenDrumGen(DrumModel):
                 drums = splice_fills(drums, windows.fill_clip_bars, rng, self.config.splice_fills,  # the drummer's fill
                                      where=four_four | self.config.fills_any_meter, layouts=layouts)
             groove = augmented_grooves(groove_from, augment, rng)
+            if self.config.tap_grooves > 0:  # what a musician taps: the drums must come from the meter
+                groove = tap_grooves(groove, groove_from, layouts, rng, self.config.tap_grooves, ~four_four)
             thin = rng.random(n) < self.config.thin_drums
             shift = rng.random(n) < self.config.shift_loudness
             drums = drums.copy()
