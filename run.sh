@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up and run on a fresh Debian machine with Python 3.11:
 #   bash run.sh app     install what is needed, then start drumgen
-#   bash run.sh test    install what is needed, then run the test suite
+#   bash run.sh test    install what is needed, then run the test suite (but the slow tests: -m slow)
 # Everything goes into .venv beside this file; rerunning skips what is already installed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -51,10 +51,15 @@ fi
 case "$what" in
   app)  exec .venv/bin/python app.py "$@" ;;
   test)
-    # the whole suite, unless the arguments name test files or folders themselves
-    args=("$@"); named=0
-    for a in "$@"; do [[ "$a" != -* && -e "${a%%::*}" ]] && named=1; done
+    # the whole suite, unless the arguments name test files or folders themselves; of the whole suite
+    # the tests marked slow (the page's soak and restarts, minutes) only when asked: -m slow, or -m '' for all
+    args=("$@"); named=0; marked=0
+    for a in "$@"; do [[ "$a" != -* && -e "${a%%::*}" ]] && named=1; [[ "$a" == -m* ]] && marked=1; done
     [ "$named" = 1 ] || args+=(tests)
+    if [ "$named" = 0 ] && [ "$marked" = 0 ]; then
+      args+=(-m "not slow")
+      echo "run.sh: the tests marked slow are left out (bash run.sh test -m slow runs them)" >&2
+    fi
     exec .venv/bin/python -m pytest -q "${args[@]}" ;;
   *)    echo "usage: bash run.sh [app|test]" >&2; exit 2 ;;
 esac
