@@ -188,23 +188,35 @@ def stretch_to_compound(hvo: np.ndarray, length: int | None = None) -> np.ndarra
     return H.place_onsets(length, new_steps, offsets, velocities, voices, H.N_VOICES)
 
 
-COMPOUND = ("6/8", "12/8")  # the meters a 4/4 window in triplets is played in
+COMPOUND = ("6/8", "12/8", "9/8")  # the meters a 4/4 window in triplets can be played in
+
+
+def compound_bars(window: np.ndarray, meter: str, length: int | None = None) -> np.ndarray:
+    """A 4/4 window in triplets (16 k, 27) played in a compound meter: each beat a dotted quarter
+    (`stretch_to_compound`); for 9/8 each bar's first three beats (`recut_bars` to 3/4 first: kick,
+    backbeat, kick). Cut to `length` (default the window's)."""
+    length = len(window) if length is None else length
+    if meter == "9/8":
+        window = recut_bars(window, 12, length=len(window) // H.STEPS_PER_BAR * 12)
+    return stretch_to_compound(window, length=length)
 
 
 def recut_meters(hvo: np.ndarray, meters: list[str], rng: np.random.Generator, share: float,
-                 where: np.ndarray, compound: float = 0.0, changes: float = 0.0) -> tuple[np.ndarray, list[M.Bars]]:
+                 where: np.ndarray, compound: float = 0.0, changes: float = 0.0,
+                 compound_meters: tuple[str, ...] = COMPOUND[:2]) -> tuple[np.ndarray, list[M.Bars]]:
     """A `share` of the 4/4 windows (`where`) re-cut into bars of a meter of METER_RECUTS (each as
     likely), and 6/8 windows read as 12/8 (two bars of 6/8 in one) as often: (drums, bars of each).
-    First, a `compound` share of the 4/4 windows in triplets (`triplet_feel`) are played as 6/8 or
-    12/8 (`stretch_to_compound`, each as likely). A `changes` share of the re-cut windows change
-    meter (`change_meter`): a song's bars of 4/4 before or after them."""
+    First, a `compound` share of the 4/4 windows in triplets (`triplet_feel`) are played in one of
+    `compound_meters` (6/8 or 12/8 by default; 9/8 too where asked: `compound_bars`, each as likely).
+    A `changes` share of the re-cut windows change meter (`change_meter`): a song's bars of 4/4
+    before or after them."""
     length = hvo.shape[1]
     out, meters, layouts = hvo.copy(), list(meters), [None] * len(hvo)
     where = np.asarray(where, bool).copy()
     if compound > 0:
         drawn = where & (rng.random(len(hvo)) < compound)
         for i in np.nonzero(drawn)[0][triplet_feel(hvo[drawn])]:
-            meters[i] = COMPOUND[int(rng.integers(2))]
+            meters[i] = compound_meters[int(rng.integers(len(compound_meters)))]
             out[i], layouts[i] = _played_in(hvo[i], meters[i], rng, changes)
             where[i] = False  # in its compound meter now, not re-cut again below
     names = list(METER_RECUTS)
@@ -221,7 +233,7 @@ def _played_in(window: np.ndarray, meter: str, rng: np.random.Generator, changes
     if changes > 0 and rng.random() < changes:
         return change_meter(window, meter, int(rng.integers(1, 5)), bool(rng.random() < 0.5))
     if meter in COMPOUND:
-        return stretch_to_compound(window), M.Bars.covering(meter, len(window))
+        return compound_bars(window, meter), M.Bars.covering(meter, len(window))
     return recut_bars(window, METER_RECUTS[meter]), M.Bars.covering(meter, len(window))
 
 
@@ -232,8 +244,8 @@ def play_bars(bars: np.ndarray, meter: str) -> tuple[np.ndarray, list[tuple[int,
     if meter == "4/4":
         return bars[:n * H.STEPS_PER_BAR], [M.FOUR_FOUR] * n
     steps = M.bar_steps(*M.parse_meter(meter))
-    if meter in COMPOUND:  # each 4/4 bar half as long again
-        played = stretch_to_compound(bars[:n * H.STEPS_PER_BAR], length=n * H.STEPS_PER_BAR * 3 // 2)
+    if meter in COMPOUND:  # each beat half as long again (9/8: three beats of each 4/4 bar)
+        played = compound_bars(bars[:n * H.STEPS_PER_BAR], meter, length=n * (18 if meter == "9/8" else 24))
     else:
         played = recut_bars(bars[:n * H.STEPS_PER_BAR], steps, length=n * steps)
     return played, [M.parse_meter(meter)] * (len(played) // steps)

@@ -234,3 +234,20 @@ def test_tap_grooves_tap_the_felt_beats_or_eighths_of_the_bars_the_drums_play_in
     assert seen == {"beats", "eighths"}
     none = tap_grooves(groove, drums, layouts, np.random.default_rng(0), 0.0, where)
     assert np.array_equal(none, groove)
+
+
+def test_a_shuffle_played_in_9_8_keeps_three_beats_a_bar_with_the_backbeat_on_the_second():
+    from drumgen import meter as M
+    from drumgen.augment import change_meter, compound_bars, recut_meters
+
+    window = _shuffle()
+    out = compound_bars(window, "9/8")
+    assert out.shape == window.shape
+    snare, kick = np.nonzero(out[:, 1])[0], np.nonzero(out[:, 0])[0]
+    assert len(snare) and (snare % 18 == 6).all() and (kick % 18 == 0).any()   # snare on the 2nd dotted quarter
+    out, bars = recut_meters(np.stack([window]), ["4/4"], np.random.default_rng(0), 0.0, np.array([True]),
+                             compound=1.0, compound_meters=("9/8",))
+    assert bars[0].label() == "9/8" and np.array_equal(out[0], compound_bars(window, "9/8"))
+    song, layout = change_meter(window, "9/8", 2, True)
+    assert layout.meters[:3] == ((4, 4), (4, 4), (9, 8)) and np.array_equal(song[:32], window[:32])
+    assert M.Bars.covering("9/8", 128).lengths[0] == 18

@@ -33,6 +33,7 @@ from .. import fills, sampling
 from .. import hvo as H
 from .. import meter as M
 from ..augment import (
+    COMPOUND,
     augment_drums,
     augmented_grooves,
     random_keep_masks,
@@ -179,6 +180,7 @@ class ControlledConfig(ModelConfig):
     compound_recut: float = 0.0  # share of 4/4 windows in triplets played as 6/8 or 12/8 (augment.triplet_feel)
     meter_changes: float = 0.0   # share of the re-cut windows with bars of 4/4 before or after (augment.change_meter)
     tap_grooves: float = 0.0     # share of the windows not in 4/4 whose groove is taps on the beats (augment.tap_grooves)
+    compound_meters: tuple[str, ...] = ("6/8", "12/8")  # what compound_recut plays windows in (9/8 too: augment.COMPOUND)
 
     def __post_init__(self) -> None:
         w = self.kept_bars_prior
@@ -187,6 +189,9 @@ class ControlledConfig(ModelConfig):
         if isinstance(self.fill_meters, str) or not all(isinstance(m, str) for m in self.fill_meters):
             raise ValueError(f"fill_meters: a list of meters such as ['3/4', '6/8'], got {self.fill_meters!r}")
         self.fill_meters = tuple(M.meter_name(M.parse_meter(m)) for m in self.fill_meters)
+        if isinstance(self.compound_meters, str) or not set(self.compound_meters) <= set(COMPOUND) or not self.compound_meters:
+            raise ValueError(f"compound_meters: some of {list(COMPOUND)}, got {self.compound_meters!r}")
+        self.compound_meters = tuple(self.compound_meters)
         # each next window must add at least one bar, or a song longer than a window never finishes
         if not 0 <= self.context_bars < self.max_bars:
             raise ValueError(f"context_bars must be from 0 to max_bars - 1 ({self.max_bars - 1}), got {self.context_bars} "
@@ -417,7 +422,8 @@ class RhythmDrivenDrumGen(DrumModel):
             drums = augment_drums(drums, augment, rng)
             if self.config.meter_recut > 0 or self.config.compound_recut > 0:  # meters the GMD has little of, from its 4/4
                 drums, layouts = recut_meters(drums, list(windows.meter[index]), rng, self.config.meter_recut, four_four,
-                                              self.config.compound_recut, self.config.meter_changes)
+                                              self.config.compound_recut, self.config.meter_changes,
+                                              tuple(self.config.compound_meters))
                 four_four = np.array([b.is_four_four for b in layouts])
             groove_from = drums
             if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
