@@ -53,8 +53,13 @@ case "$what" in
   test)
     # the whole suite, unless the arguments name test files or folders themselves; of the whole suite
     # the tests marked slow (the page's soak and restarts, minutes) only when asked: -m slow, or -m '' for all
-    args=("$@"); named=0; marked=0
-    for a in "$@"; do [[ "$a" != -* && -e "${a%%::*}" ]] && named=1; [[ "$a" == -m* ]] && marked=1; done
+    # (a path right after an option is that option's value, as in --ignore tests/x.py: not a test named)
+    args=("$@"); named=0; marked=0; prev=""
+    for a in "$@"; do
+      [[ "$a" != -* && "$prev" != -* && -e "${a%%::*}" ]] && named=1
+      [[ "$a" =~ ^-[a-zA-Z]*m ]] && marked=1   # -m EXPR, -mEXPR, -vm EXPR
+      prev="$a"
+    done
     [ "$named" = 1 ] || args+=(tests)
     if [ "$named" = 0 ] && [ "$marked" = 0 ]; then
       args+=(-m "not slow")

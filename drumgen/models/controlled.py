@@ -177,7 +177,7 @@ class ControlledConfig(ModelConfig):
     # beats are as before, so such a model plays 4/4 as it did)
     meter_aware: bool = False
     meter_recut: float = 0.0     # share of 4/4 training windows re-cut into bars of 7/8, 3/4, 2/4, 5/8, 5/4 (data.recut_meters)
-    compound_recut: float = 0.0  # share of 4/4 windows in triplets played as 6/8 or 12/8 (augment.triplet_feel)
+    compound_recut: float = 0.0  # share of 4/4 windows in triplets played in a compound meter (augment.triplet_feel)
     meter_changes: float = 0.0   # share of the re-cut windows with bars of 4/4 before or after (augment.change_meter)
     tap_grooves: float = 0.0     # share of the windows not in 4/4 whose groove is taps on the beats (augment.tap_grooves)
     compound_meters: tuple[str, ...] = ("6/8", "12/8")  # what compound_recut plays windows in (9/8 too: augment.COMPOUND)
@@ -189,9 +189,11 @@ class ControlledConfig(ModelConfig):
         if isinstance(self.fill_meters, str) or not all(isinstance(m, str) for m in self.fill_meters):
             raise ValueError(f"fill_meters: a list of meters such as ['3/4', '6/8'], got {self.fill_meters!r}")
         self.fill_meters = tuple(M.meter_name(M.parse_meter(m)) for m in self.fill_meters)
-        if isinstance(self.compound_meters, str) or not set(self.compound_meters) <= set(COMPOUND) or not self.compound_meters:
-            raise ValueError(f"compound_meters: some of {list(COMPOUND)}, got {self.compound_meters!r}")
-        self.compound_meters = tuple(self.compound_meters)
+        meters = self.compound_meters
+        if (isinstance(meters, str) or not isinstance(meters, (list, tuple)) or not meters
+                or not all(isinstance(m, str) and m in COMPOUND for m in meters) or len(set(meters)) < len(meters)):
+            raise ValueError(f"compound_meters: some of {list(COMPOUND)}, each once, got {meters!r}")
+        self.compound_meters = tuple(meters)
         # each next window must add at least one bar, or a song longer than a window never finishes
         if not 0 <= self.context_bars < self.max_bars:
             raise ValueError(f"context_bars must be from 0 to max_bars - 1 ({self.max_bars - 1}), got {self.context_bars} "
