@@ -158,6 +158,17 @@ def hints(hearing: R.Hearing) -> tuple[Any, Any]:
             gr.Number(info=f"heard at {hearing.bar_one:.2f} s ({hearing.bar_one_from}); {BAR_ONE_INFO}"))
 
 
+def is_recording(file: Any) -> bool:
+    """Whether the page's file input holds a recording (False for MIDI, nothing, or a value with no path):
+    the one test of what the recording's controls and picture are for."""
+    if file is None:
+        return False
+    try:
+        return R.looks_like_audio(file_path(file))
+    except (ValueError, TypeError, gr.Error):
+        return False
+
+
 class RecordingPage:
     """The events of the page's recording and tap pad, over a DrumApp (its request folders and gate)."""
 
@@ -190,12 +201,8 @@ class RecordingPage:
         meter), then the accordion of what was heard and its picture: shown, empty, for any recording,
         before it is heard (a recording drumgen cannot hear, say no beat found, is corrected there:
         type its tempo, Hear again), hidden for MIDI or no file; `show` draws the picture once heard."""
-        try:
-            audio = file is not None and R.looks_like_audio(file_path(file))
-        except (ValueError, TypeError):
-            audio = False
         return (None, gr.Number(None, info=BPM_INFO), gr.Number(None, info=BAR_ONE_INFO), R.DEFAULT_SENSITIVITY,
-                "4/4", gr.Accordion(visible=audio, open=True), None)
+                "4/4", gr.Accordion(visible=is_recording(file), open=True), None)
 
     @user_errors
     def corrections(self, bpm: Any, bar_one: Any, sensitivity: Any, meter: Any) -> dict | None:
@@ -207,7 +214,7 @@ class RecordingPage:
         """The tempo box times `factor` (the tempo heard when the box is empty), for Hear again: the tempos a
         beat tracker mistakes for the music's are its half, double, 2/3 and 3/2 (a swung riff heard at 3/2),
         and one click mends them."""
-        if file is None or not R.looks_like_audio(file_path(file)):
+        if not is_recording(file):
             raise ValueError("Load a recording first: the tempo buttons correct the tempo drumgen heard in it.")
         now = R.parse_bpm(bpm)
         if now is None:
@@ -223,7 +230,7 @@ class RecordingPage:
     def show(self, file: Any, hearing: Any = None) -> tuple:
         """(file, hearing) -> (the accordion of what was heard, shown for a recording only; its picture;
         the tempo box's hint; the bar 1 box's hint)."""
-        if file is None or not R.looks_like_audio(file_path(file)):
+        if not is_recording(file):
             return gr.Accordion(visible=False), None, gr.Number(), gr.Number()
         song, name = read_song(file, hearing)
         heard = song.recording

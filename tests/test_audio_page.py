@@ -380,3 +380,13 @@ def _clicks_wav(bpm, rate=22050, seconds=6.0):
     data = io.BytesIO()
     soundfile.write(data, clip, rate, format="WAV")
     return data.getvalue()
+
+
+def test_the_recording_controls_are_for_recordings_only(tmp_path):
+    from drumgen.recording_page import is_recording
+
+    take, groove = ROOT / "assets" / "bass_take.ogg", ROOT / "assets" / "son_clave.mid"
+    misnamed = tmp_path / "take.mid"
+    misnamed.write_bytes(take.read_bytes())                               # a recording saved under a MIDI name
+    assert is_recording(str(take)) and is_recording({"path": str(take)}) and is_recording(misnamed)
+    assert not any(is_recording(v) for v in (None, str(groove), {"path": str(groove)}, {}, "", 3))
