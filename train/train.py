@@ -49,9 +49,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init", default=None, help="start from this checkpoint's weights (overrides the YAML's init)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config value, e.g. --set model.beta=0.05 --set train.augment.p_full=0.8")
-    parser.add_argument("--thresholds-for", nargs=2, default=None, metavar=("CKPT", "OUT"),
-                        help="no training: CKPT (an epoch a run kept) with its thresholds chosen as a run's last step, "
-                             "written to OUT, so epochs compare as the run's best does")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -74,9 +71,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("windows: train %d (%d not in 4/4), validation %d (%d)", len(windows["train"]),
                  (~windows["train"].four_four).sum(), len(windows["validation"]), (~windows["validation"].four_four).sum())
 
-    if args.thresholds_for:
-        choose_and_save(*args.thresholds_for, windows["validation"], train_cfg, spec)
-        return
     torch.manual_seed(train_cfg.seed)  # the initial weights too: the same command, the same run
     cls = model_class(spec.get("model_kind", "MonotonicGrooveVAE"))
     model = cls(cls.config_class.from_dict(spec.get("model", {})))
@@ -97,17 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     if int(os.environ.get("RANK", "0")) != 0:
         return
 
-    choose_and_save(best, best, windows["validation"], train_cfg, spec)
-
-
-def choose_and_save(checkpoint, out, validation, train_cfg: TrainConfig, spec: dict) -> None:
-    """The run's last step: per-voice thresholds chosen on the validation split's 4/4 windows."""
-    model = build_model(read_checkpoint(checkpoint))
-    validation = validation.subset(validation.four_four)  # thresholds as before: 4/4 windows
+    model = build_model(read_checkpoint(best))
+    validation = windows["validation"].subset(windows["validation"].four_four)  # thresholds as before: 4/4 windows
     validation = validation.head(train_cfg.max_val_windows or spec.get("threshold_windows", 0))
     model.thresholds = [round(float(t), 3) for t in choose_thresholds(model, validation.hvo)]
-    model.save(str(out), meta={"thresholds": THRESHOLDS_NOTE})
-    logging.info("thresholds chosen on validation: %s -> %s", model.thresholds, out)
+    model.save(str(best), meta={"thresholds": THRESHOLDS_NOTE})
+    logging.info("thresholds chosen on validation: %s -> %s", model.thresholds, best)
 
 
 if __name__ == "__main__":
