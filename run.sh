@@ -53,11 +53,12 @@ case "$what" in
   test)
     # the whole suite, unless the arguments name test files or folders themselves; of the whole suite
     # the tests marked slow (the page's soak and restarts, minutes) only when asked: -m slow, or -m '' for all
-    # (a path right after an option is that option's value, as in --ignore tests/x.py: not a test named)
+    # (a path right after an option that takes a value, as in --ignore tests/x.py, is that value: not a test named)
     args=("$@"); named=0; marked=0; prev=""
+    valued='^(--ignore|--ignore-glob|--deselect|--basetemp|--rootdir|--confcutdir|-c|-p|-k|-m|-o|-W|--junitxml)$'
     for a in "$@"; do
-      [[ "$a" != -* && "$prev" != -* && -e "${a%%::*}" ]] && named=1
-      [[ "$a" =~ ^-[a-zA-Z]*m ]] && marked=1   # -m EXPR, -mEXPR, -vm EXPR
+      [[ "$a" != -* && ! "$prev" =~ $valued && -e "${a%%::*}" ]] && named=1
+      [[ "$a" =~ ^-m || "$a" =~ ^-[a-zA-Z]*m$ ]] && marked=1   # -m EXPR, -mEXPR, -vm EXPR (not -kmidi)
       prev="$a"
     done
     [ "$named" = 1 ] || args+=(tests)

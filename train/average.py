@@ -3,6 +3,7 @@ validation again: a "model soup" (Wortsman et al., ICML 2022).
 
     python train/average.py A.pth B.pth --data ../shared/data/groove-v1.0.0-midionly.zip -o soup.pth
     python train/average.py A.pth B.pth --weights 0.7,0.3 --data ... -o soup.pth
+    python train/average.py runs/NAME/epoch2.pth --data ... -o chosen.pth   # one: its thresholds chosen, no average
 
 Two fine-tunes of one model lie in one basin of the loss, so the mean of their weights plays as well
 as either, often better, and keeps what each learnt (one gains where there is no control, the other
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if len(args.checkpoints) < 2:
-        raise SystemExit("give two checkpoints or more")
+    if len(args.checkpoints) < 2 and args.keep_thresholds:  # one alone: an epoch a run kept, its thresholds chosen
+        raise SystemExit("give two checkpoints or more to average, or one without --keep-thresholds to choose its thresholds")
     torch.set_num_threads(args.threads)
 
     weights = parse_weights(args.weights, len(args.checkpoints))
