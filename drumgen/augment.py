@@ -276,9 +276,8 @@ def tap_grooves(groove: np.ndarray, drums: np.ndarray, layouts: list[M.Bars], rn
     no MIDI taps along to them (the page's tap pad, a click of the felt beats): in each bar the drums
     play in, a tap on every felt beat with beat 1 louder, on every felt beat evenly, or on every eighth
     (beat 1 louder in half of those), a third each; a level per window, timing loose by a few
-    hundredths of a step. A groove that
-    says only where the beats are: the drums must come from the meter (6/8's backbeat on its second
-    dotted quarter), not from a part the groove already plays."""
+    hundredths of a step. A groove that says only where the beats are: the drums must come from the
+    meter (6/8's backbeat on its second dotted quarter), not from a part the groove already plays."""
     out = groove.copy()
     length = groove.shape[1]
     drawn = np.nonzero(np.asarray(where, bool) & (rng.random(len(groove)) < share))[0]

@@ -425,7 +425,7 @@ class RhythmDrivenDrumGen(DrumModel):
             if self.config.meter_recut > 0 or self.config.compound_recut > 0:  # meters the GMD has little of, from its 4/4
                 drums, layouts = recut_meters(drums, list(windows.meter[index]), rng, self.config.meter_recut, four_four,
                                               self.config.compound_recut, self.config.meter_changes,
-                                              tuple(self.config.compound_meters))
+                                              self.config.compound_meters)
                 four_four = np.array([b.is_four_four for b in layouts])
             groove_from = drums
             if self.config.splice_fills > 0:  # the fill in the drums only: a song's bass line rarely plays
