@@ -87,6 +87,8 @@ class Case:
     bpm: float
     lead: float           # seconds of silence before bar 1
     seed: int
+    program: int | None = None   # another General MIDI program played as `patch` is (train/onsets.py)
+    transpose: int = 0           # semitones
 
 
 def gmd_grooves(zip_path: str, split: str) -> list[tuple[str, np.ndarray]]:
@@ -191,7 +193,8 @@ def case_midi(case: Case) -> mido.MidiFile:
     ticks = np.maximum(ticks, 0)
     velocities = np.clip(np.round(g[steps, 1] * 127), 1, 127).astype(int)
     per_second = TPB * case.bpm / 60.0
-    events = [(0, mido.Message("program_change", channel=0, program=PATCHES[case.patch]))]
+    program = PATCHES[case.patch] if case.program is None else int(case.program)
+    events = [(0, mido.Message("program_change", channel=0, program=program))]
     for k, (step, tick, vel) in enumerate(zip(steps, ticks, velocities)):
         nxt = ticks[k + 1] if k + 1 < len(ticks) else tick + TPB
         length = int(max(TPB // 16, min(nxt - tick - TPB // 32, TPB)))
@@ -209,8 +212,9 @@ def case_midi(case: Case) -> mido.MidiFile:
             pitches, gaps = [76 if step % 16 == 0 else 77], [0]
         for pitch, gap in zip(pitches, gaps):
             v = int(np.clip(vel - 4 * (gap > 0), 1, 127))
-            events.append((tick + gap, mido.Message("note_on", channel=0, note=int(pitch), velocity=v)))
-            events.append((tick + max(length, gap + TPB // 16), mido.Message("note_off", channel=0, note=int(pitch))))
+            pitch = int(np.clip(pitch + case.transpose, 0, 127))
+            events.append((tick + gap, mido.Message("note_on", channel=0, note=pitch, velocity=v)))
+            events.append((tick + max(length, gap + TPB // 16), mido.Message("note_off", channel=0, note=pitch)))
     out = mido.MidiFile(type=1, ticks_per_beat=TPB)
     meta = [(0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(case.bpm))),
             (0, mido.MetaMessage("time_signature", numerator=4, denominator=4))]
@@ -236,6 +240,32 @@ def truth_onsets(mid: mido.MidiFile, lead: float) -> np.ndarray:
             out.append(t)
         last = t
     return np.array(out) + lead
+
+
+def one_note_per_onset(mid: mido.MidiFile) -> mido.MidiFile:
+    """The MIDI with each chord or strum played as its first note only (the notes truth_onsets counts as
+    one onset): the truth groove. Read as it is, a strum's later strings fall on the next 16th at fast
+    tempos (six strings span 45 ms, a 16th at 180 BPM 83 ms) and the groove would hold a hit no one played."""
+    tempo = next((m.tempo for m in mid.tracks[0] if m.type == "set_tempo"), 500000)
+    out = mido.MidiFile(type=mid.type, ticks_per_beat=mid.ticks_per_beat)
+    for track in mid.tracks:
+        kept, dropped, now, last_on, last_kept = mido.MidiTrack(), set(), 0, None, 0
+        for msg in track:
+            now += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                t = mido.tick2second(now, mid.ticks_per_beat, tempo)
+                run = last_on is not None and t - last_on < CHORD_GAP
+                last_on = t
+                if run:
+                    dropped.add((msg.channel, msg.note))
+                    continue
+            elif msg.type in ("note_off", "note_on") and (msg.channel, msg.note) in dropped:
+                dropped.discard((msg.channel, msg.note))
+                continue
+            kept.append(msg.copy(time=now - last_kept))
+            last_kept = now
+        out.tracks.append(kept)
+    return out
 
 
 def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -333,7 +363,7 @@ def evaluate(cases: list[Case], cache: Path, model=None, verbose: bool = False,
     rows = []
     for case in cases:
         mid = case_midi(case)
-        truth_song = midi.read_song(midi.midi_to_bytes(mid))
+        truth_song = midi.read_song(midi.midi_to_bytes(one_note_per_onset(mid)))
         truth_groove = midi.song_to_groove(truth_song)
         onsets_true = truth_onsets(mid, case.lead)
         for condition, path in zip(("clean", "noisy"), rendered(case, mid, cache)):
@@ -566,7 +596,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heard-timing", type=float, default=None, metavar="K",
                         help="figure 4 with this share of each onset's own timing kept (pipeline.heard_groove; "
                              "1: as heard; default the pipeline's)")
+    parser.add_argument("--onsets", choices=("net", "flux"), default=None,
+                        help="the onset detector heard with (default: audio_in's, the net where its checkpoint is)")
+    parser.add_argument("--net-threshold", type=float, default=None, metavar="T",
+                        help="the net's threshold at sensitivity 0.5 (default audio_in.NET_THRESHOLD; tune on validation)")
     args = parser.parse_args(argv)
+    from . import audio_in, onset_net
+
+    audio_in.ONSET_METHOD = args.onsets
+    if args.net_threshold is not None:
+        audio_in.NET_THRESHOLD = args.net_threshold
     if args.heard_timing is not None and not 0.0 <= args.heard_timing <= 1.0:
         parser.error(f"--heard-timing must be from 0 to 1, got {args.heard_timing}")
     out = Path(args.out)
@@ -582,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = make_cases(args.data, args.split, args.limit)
     figs = evaluate(cases, out / "cache", None if args.no_drums else model, args.verbose, args.heard_timing)
     figs["split"] = args.split
+    figs["onset_method"] = args.onsets or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
     figs["seconds"] = time.perf_counter() - t0
     if args.speed:
         figs["speed"] = speed(model)

@@ -200,9 +200,29 @@ def _frames(seconds: float, rate: int) -> int:
     return max(1, int(round(seconds * rate / HOP)))
 
 
+NET_THRESHOLD = 0.3      # the onset detector's activation an onset reaches at sensitivity 0.5 (chosen on validation)
+ONSET_METHOD: str | None = None   # None: "net" where its checkpoint is, else "flux" (audio_figures --onsets sets it)
+
+
 def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,
-                  env: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(onset times in s, strengths 0-1). A peak counts when it is the highest within 30 ms either side
+                  env: np.ndarray | None = None, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(onset times in s, strengths 0-1). method "net" (the default where checkpoints/onset_net.pth is):
+    the peaks of drumgen.onset_net's activation over NET_THRESHOLD (twice it at sensitivity 0, half at 1,
+    within 0.05-0.95), strength the peak's height; "flux": flux_onsets."""
+    from . import onset_net
+
+    method = method or ONSET_METHOD or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
+    if method == "flux":
+        return flux_onsets(y, rate, sensitivity, env)
+    if method != "net":
+        raise ValueError(f"onset method {method!r}: 'net' or 'flux'")
+    threshold = float(np.clip(NET_THRESHOLD * 2.0 ** (1 - 2 * sensitivity), 0.05, 0.95))
+    return onset_net.peaks(onset_net.activation(y, rate), threshold, rate)
+
+
+def flux_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,
+                env: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(onset times in s, strengths 0-1) from the spectral flux. A peak counts when it is the highest within 30 ms either side
     and rises over the lowest point of the 50 ms before it by a share of the envelope's top (delta: 0.03
     at sensitivity 0.5, twice that at 0, half at 1) and by MIN_RISE_DB at least: a rise, not a level over
     a local mean, so a soft note right after a loud one stands out of its own trough. Peaks 30 ms apart
@@ -293,18 +313,6 @@ def sounds_like_noise(env: np.ndarray, onsets: np.ndarray, rate: int) -> bool:
     return float(np.percentile(peaks, 90)) < CLEAR_ONSET_DB
 
 
-def estimate_tempo(env: np.ndarray, onsets: np.ndarray, rate: int, strengths: np.ndarray | None = None) -> float:
-    """The tempo (BPM): librosa's tempogram estimate proposes (it and its usual confusions, 1/3 .. 3
-    times), the onsets' metrical hierarchy decides (drumgen.audio_tempo.choose_tempo)."""
-    import librosa
-
-    from .audio_tempo import choose_tempo
-
-    b0 = float(librosa.feature.tempo(onset_envelope=env, sr=rate, hop_length=HOP)[0])
-    strengths = np.ones(len(onsets)) if strengths is None else strengths
-    return choose_tempo(b0, onsets, strengths)
-
-
 def track_beats(y: np.ndarray, rate: int, start_bpm: float = 120.0, env: np.ndarray | None = None,
                 bpm: float | None = None, span: tuple[float, float] | None = None) -> np.ndarray:
     """Beat times (s): librosa's dynamic-programming tracker held to `bpm` (estimate_tempo's), then
@@ -351,19 +359,6 @@ def extend_beats(beats: np.ndarray, duration: float) -> np.ndarray:
     before = beats[0] - head * np.arange(np.ceil(beats[0] / head) + 1, 0, -1)
     after = beats[-1] + tail * np.arange(1, np.ceil(max(duration - beats[-1], 0) / tail) + 2)
     return np.concatenate([before, beats, after])
-
-
-def steady_tempo(onsets: np.ndarray, strengths: np.ndarray, bpm: float, spread: float = 0.015) -> float:
-    """bpm moved within +-spread to where the beat, 8th, triplet and 16th levels together explain the
-    onsets of the whole recording best (a steady take: one tempo for all of it, so its fine value matters:
-    0.1% off is a 16th off after 60 beats)."""
-    onsets, strengths = np.asarray(onsets, np.float64), np.asarray(strengths, np.float64)
-    grid = float(bpm) * np.linspace(1 - spread, 1 + spread, 301)
-    t = onsets - onsets[0]
-    total = np.zeros(len(grid))
-    for h in (1, 2, 3, 4):
-        total += np.abs((np.exp(2j * np.pi * (grid[:, None] / 60.0 * h) * t[None, :]) * strengths).sum(1))
-    return float(grid[int(np.argmax(total))])
 
 
 def steady_beats(anchor: float, bpm: float, duration: float) -> np.ndarray:

@@ -50,7 +50,6 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     beat_positions,
     decode,
     detect_onsets,
-    estimate_tempo,
     extend_beats,
     first_strong_onset,
     grid_fit,
@@ -64,10 +63,9 @@ from .audio_in import (  # noqa: F401  (the limits and RecordingError are record
     resample,
     sounds_like_noise,
     steady_beats,
-    steady_tempo,
     track_beats,
 )
-from .audio_tempo import accents
+from .audio_tempo import accents, estimate_tempo, steady_tempo
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
 TICKS_PER_BEAT = 480

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from drumgen import midi
 from drumgen import audio_in
+from drumgen import audio_tempo
 from drumgen import recording as R
 
 RATE = 22050
@@ -54,7 +55,7 @@ def test_onsets_found_where_the_notes_are():
     found, strengths = R.detect_onsets(y, RATE)
     assert len(found) == len(times)
     assert np.abs(found - np.array(times)).max() < 0.03
-    assert strengths.max() == pytest.approx(1.0) and strengths.min() > 0
+    assert strengths.max() <= 1.0 and strengths.min() > 0
 
 
 def test_tempo_and_groove_of_a_steady_clip():
@@ -87,7 +88,7 @@ def test_steady_tempo_is_fine_tuned_to_the_whole_take():
     period = 60.0 / 123.4
     onsets = 0.5 + period / 4 * np.array([k for k in range(16 * 24) if k % 4 != 1])
     strengths = np.where(np.arange(len(onsets)) % 3 == 0, 1.0, 0.5)
-    assert audio_in.steady_tempo(onsets, strengths, 122.2) == pytest.approx(123.4, rel=5e-4)
+    assert audio_tempo.steady_tempo(onsets, strengths, 122.2) == pytest.approx(123.4, rel=5e-4)
 
 
 def test_a_tempo_no_simple_relative_of_librosas_guess_is_still_a_candidate():

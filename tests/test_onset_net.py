@@ -1,0 +1,68 @@
+"""drumgen.onset_net: the onset detector's features, checkpoint round trip and peak picking, and the
+shipped detector on clips it never heard (numpy plucks, as tests/test_recording.py makes them)."""
+import numpy as np
+import pytest
+import torch
+
+from drumgen import audio_in, onset_net
+from tests.test_recording import RATE, clip, steady
+
+
+def test_activation_peaks_keeps_local_maxima_over_the_threshold_30ms_apart():
+    hop = audio_in.HOP
+    act = np.zeros(100)
+    act[10], act[12], act[30], act[50], act[51] = 0.9, 0.5, 0.3, 0.6, 0.6
+    times, heights = onset_net.peaks(act, 0.4, RATE, hop)
+    assert np.allclose(times, np.array([10, 50]) * hop / RATE)   # 12 is within 30 ms of 10; 30 is too low;
+    assert np.allclose(heights, [0.9, 0.6])                        # a flat top is one onset, its first frame
+    assert onset_net.peaks(np.zeros(0), 0.4, RATE)[0].shape == (0,)
+    assert onset_net.peaks(act, 0.95, RATE)[0].shape == (0,)
+
+
+def test_features_do_not_depend_on_the_recording_gain():
+    cfg = onset_net.OnsetNetConfig()
+    times, levels = steady(bars=1)
+    y = clip(times, levels=levels)
+    a, b = onset_net.features(y, cfg), onset_net.features(0.05 * y, cfg)
+    assert a.shape == (len(cfg.n_ffts), cfg.n_mels, len(y) // cfg.hop + 1)
+    assert np.allclose(a, b, atol=1e-4)
+    assert a.min() >= 0.0 and a.max() == pytest.approx(1.0)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    cfg = onset_net.OnsetNetConfig(extra={"note": "test"})
+    model = onset_net.OnsetNet(cfg).eval()
+    onset_net.save(model, cfg, tmp_path / "net.pth")
+    loaded, cfg2 = onset_net.load(tmp_path / "net.pth")
+    assert cfg2 == cfg and (tmp_path / "net.json").is_file()
+    y = clip(steady(bars=1)[0])
+    a = onset_net.activation(y, RATE, (model, cfg))
+    b = onset_net.activation(y, RATE, (loaded, cfg2))
+    assert np.allclose(a, b, atol=2e-3)        # weights are stored in float16
+    with pytest.raises(ValueError, match="22050 Hz"):
+        onset_net.activation(y, 44100, (model, cfg))
+
+
+@pytest.mark.skipif(not onset_net.CHECKPOINT.is_file(), reason="no shipped onset detector")
+def test_shipped_detector_finds_soft_notes_and_is_the_default():
+    times, levels = steady(bpm=120.0)
+    levels = [lv * (0.15 if k % 3 == 2 else 1.0) for k, lv in enumerate(levels)]   # every third note 16 dB down
+    y = clip(times, levels=levels)
+    found, strengths = audio_in.detect_onsets(y, RATE)
+    assert len(found) == len(times)
+    assert np.abs(found - np.array(times)).max() < 0.03
+    assert np.all((strengths > 0) & (strengths <= 1))
+    net_found, _ = audio_in.detect_onsets(y, RATE, method="net")
+    assert np.array_equal(found, net_found)
+    shy, _ = audio_in.detect_onsets(y, RATE, sensitivity=0.0)
+    keen, _ = audio_in.detect_onsets(y, RATE, sensitivity=1.0)
+    assert len(shy) <= len(found) <= len(keen)
+    with pytest.raises(ValueError, match="'net' or 'flux'"):
+        audio_in.detect_onsets(y, RATE, method="superflux")
+
+
+def test_the_flux_detector_is_still_there():
+    times, levels = steady()
+    found, _ = audio_in.detect_onsets(clip(times, levels=levels), RATE, method="flux")
+    assert len(found) == len(times)
