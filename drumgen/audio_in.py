@@ -201,6 +201,7 @@ def _frames(seconds: float, rate: int) -> int:
 
 
 NET_THRESHOLD = 0.3      # the onset detector's activation an onset reaches at sensitivity 0.5 (chosen on validation)
+END_GUARD = 0.05         # s: no onset this near the end (the net's widest window, 93 ms, is half past it)
 ONSET_METHOD: str | None = None   # None: "net" where its checkpoint is, else "flux" (audio_figures --onsets sets it)
 
 
@@ -208,7 +209,8 @@ def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITI
                   env: np.ndarray | None = None, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(onset times in s, strengths 0-1). method "net" (the default where checkpoints/onset_net.pth is):
     the peaks of drumgen.onset_net's activation over NET_THRESHOLD (twice it at sensitivity 0, half at 1,
-    within 0.05-0.95), strength the peak's height; "flux": flux_onsets."""
+    within 0.05-0.95; the training script chose the same on its own validation clips), strength the
+    peak's height, none in the last END_GUARD s; "flux": flux_onsets."""
     from . import onset_net
 
     method = method or ONSET_METHOD or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
@@ -217,7 +219,9 @@ def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITI
     if method != "net":
         raise ValueError(f"onset method {method!r}: 'net' or 'flux'")
     threshold = float(np.clip(NET_THRESHOLD * 2.0 ** (1 - 2 * sensitivity), 0.05, 0.95))
-    return onset_net.peaks(onset_net.activation(y, rate), threshold, rate)
+    times, heights = onset_net.peaks(onset_net.activation(y, rate), threshold, rate)
+    inside = times < len(y) / rate - END_GUARD  # a recording cut off mid-note "starts" something as it stops
+    return times[inside], heights[inside]
 
 
 def flux_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,

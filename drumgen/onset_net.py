@@ -35,15 +35,26 @@ class OnsetNetConfig:
     extra: dict = field(default_factory=dict)   # what training wrote about itself (data, scores)
 
 
-def features(y: np.ndarray, cfg: OnsetNetConfig) -> np.ndarray:
+def features(y: np.ndarray, cfg: OnsetNetConfig, chunk: int = 2048) -> np.ndarray:
     """(len(n_ffts), n_mels, frames) float32: log-mel levels, 0 = top_db under the loudest bin of the
-    recording, 1 = it, so a recording's gain does not matter. Centred frames (frame k at k * hop)."""
+    recording, 1 = it, so a recording's gain does not matter. Centred frames (frame k at k * hop), as
+    librosa's, computed `chunk` frames at a time so a 10-minute recording needs no 1 GB spectrogram."""
     import librosa
 
+    y = np.asarray(y, np.float32)
+    frames = 1 + len(y) // cfg.hop
     out = []
     for n_fft in cfg.n_ffts:
-        mel = librosa.feature.melspectrogram(y=np.asarray(y, np.float32), sr=cfg.rate, n_fft=n_fft,
-                                             hop_length=cfg.hop, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
+        padded = np.pad(y, n_fft // 2)                 # librosa's centring (pad_mode "constant")
+        parts = []
+        for first in range(0, frames, chunk):
+            count = min(chunk, frames - first)
+            seg = padded[first * cfg.hop: (first + count - 1) * cfg.hop + n_fft]
+            seg = np.pad(seg, (0, max(0, (count - 1) * cfg.hop + n_fft - len(seg))))
+            parts.append(librosa.feature.melspectrogram(y=seg, sr=cfg.rate, n_fft=n_fft, hop_length=cfg.hop,
+                                                        center=False, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                                                        fmax=cfg.fmax)[:, :count])
+        mel = np.concatenate(parts, axis=1)
         db = librosa.power_to_db(mel, ref=np.max, top_db=cfg.top_db)
         out.append(1.0 + db / cfg.top_db)
     return np.stack(out).astype(np.float32)
@@ -99,7 +110,10 @@ def shipped() -> tuple[OnsetNet, OnsetNetConfig] | None:
 
 def activation(y: np.ndarray, rate: int, net: tuple[OnsetNet, OnsetNetConfig] | None = None) -> np.ndarray:
     """Per frame (hop apart, centred) the chance 0-1 that a note starts there. y: mono at cfg.rate."""
-    model, cfg = net if net is not None else shipped()
+    net = net if net is not None else shipped()
+    if net is None:
+        raise RuntimeError(f"no onset detector at {CHECKPOINT}: train one (train/onsets.py) or hear with method='flux'")
+    model, cfg = net
     if rate != cfg.rate:
         raise ValueError(f"the onset detector hears {cfg.rate} Hz audio, got {rate} Hz")
     x = torch.from_numpy(features(y, cfg))[None]
@@ -116,7 +130,8 @@ def peaks(act: np.ndarray, threshold: float, rate: int, hop: int = 256) -> tuple
     if not len(act):
         return np.zeros(0), np.zeros(0)
     around = max(1, int(round(0.03 * rate / hop)))
-    candidates = np.flatnonzero((act == ndi.maximum_filter1d(act, 2 * around + 1)) & (act >= threshold))
+    rising = np.r_[True, act[1:] > act[:-1]]          # a flat top is one onset, at its first frame
+    candidates = np.flatnonzero((act == ndi.maximum_filter1d(act, 2 * around + 1)) & (act >= threshold) & rising)
     peaks, last = [], -around
     for c in candidates:
         if c - last >= around:

@@ -10,13 +10,14 @@ except the audio preview: `song.recording` is the Hearing, and the preview mixes
 recording itself (`previews.mix_with_recording`), delayed to bar 1.
 
 How a recording becomes a Song (the figures: python -m drumgen.audio_figures):
-* onsets: a spectral flux in dB over 128 mel bands, each band floored at its own noise floor (so hiss and
-  hum rise nothing), peaks that rise clearly out of their own trough (a soft note after a loud one
-  counts), backtracked to where each attack starts (onset_envelope, detect_onsets);
-* noise: a recording whose onsets barely rise (under 1 dB) is refused as noise (sounds_like_noise);
+* onsets: the peaks of a small CNN's onset activation over two log-mel resolutions (drumgen.onset_net,
+  trained on rendered audio; detect_onsets); the spectral flux before it (flux_onsets) stays for comparison;
+* noise: a recording whose onsets barely rise in the spectral flux (a dB rise over 128 mel bands, each
+  floored at its own noise floor, so hiss and hum rise nothing; under 1 dB) is refused as noise
+  (onset_envelope, sounds_like_noise);
 * tempo: librosa's tempogram proposes, the onsets decide: of its usual confusions (1/3 .. 3x) the one
   whose metrical hierarchy (straight or triplet grid, accents on the beats and 8ths) best explains the
-  onsets, by weights fitted on validation grooves (estimate_tempo, audio_tempo); or a typed tempo: a
+  onsets, by weights fitted on train-split grooves (estimate_tempo, audio_tempo); or a typed tempo: a
   steady click;
 * beats: librosa's tracker held to that tempo, then a straight line when the tempo is steady, or
   smoothed locally when it drifts, so a drifting take keeps its tempo map (track_beats); against it a

@@ -66,3 +66,32 @@ def test_the_flux_detector_is_still_there():
     times, levels = steady()
     found, _ = audio_in.detect_onsets(clip(times, levels=levels), RATE, method="flux")
     assert len(found) == len(times)
+
+
+@pytest.mark.skipif(not onset_net.CHECKPOINT.is_file(), reason="no shipped onset detector")
+def test_a_recording_cut_off_mid_note_gains_no_onset_at_its_end():
+    times, levels = steady(bars=2)
+    y = clip(times, levels=levels)
+    for cut in (0.07, 0.1, 0.15):      # s after the last note starts: it is still ringing (the net alone
+        end = int((times[-1] + cut) * RATE)   # hears the cut as a note 40-100 ms after it)
+        found, _ = audio_in.detect_onsets(y[:end], RATE)
+        assert len(found) == len(times) and found[-1] < times[-1] + 0.03
+
+
+def test_features_in_chunks_are_librosas_centred_frames():
+    import librosa
+
+    cfg = onset_net.OnsetNetConfig()
+    y = clip(steady(bars=1)[0])
+    whole = []
+    for n_fft in cfg.n_ffts:
+        mel = librosa.feature.melspectrogram(y=y, sr=RATE, n_fft=n_fft, hop_length=cfg.hop, n_mels=cfg.n_mels,
+                                             fmin=cfg.fmin, fmax=cfg.fmax)
+        whole.append(1 + librosa.power_to_db(mel, ref=np.max, top_db=cfg.top_db) / cfg.top_db)
+    assert np.allclose(onset_net.features(y, cfg, chunk=37), np.stack(whole), atol=1e-5)
+
+
+def test_no_checkpoint_says_so(monkeypatch):
+    monkeypatch.setattr(onset_net, "shipped", lambda: None)
+    with pytest.raises(RuntimeError, match="no onset detector"):
+        onset_net.activation(np.zeros(RATE, np.float32), RATE)

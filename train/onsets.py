@@ -8,7 +8,10 @@ monotonic groove of a stretch of a 4/4 performance, from a random bar) and made 
 drumgen.audio_figures, other seeds), written as MIDI by drumgen.audio_figures.case_midi and rendered
 with FluidSynth. Each is played by a General MIDI program of a family (bass, chords, strums,
 percussion) OTHER than the four programs the figures use (fingered bass 33, grand piano 0, steel
-guitar 25, woodblock 115), transposed -5..+5 semitones, so the figures hear patches it never heard.
+guitar 25, woodblock 115), transposed -5..+5 semitones. (The SoundFont shares samples between programs:
+1 and 2 play program 0's piano samples, 39 program 33's bass samples, 24 one of 25's guitar samples; so
+of the figures' four sounds only the woodblock, and nearly the guitar, are new to the detector. The
+shipped checkpoint was trained with these FAMILIES; leave out 1, 2, 24 and 39 for a clean measure.)
 Every clip is heard three times: as rendered (half of them with reverb) and twice coloured (a random
 high- or low-pass, reverb at times) with noise (white, pink or brown at 6-35 dB SNR, a 50 or 60 Hz hum
 at times). The truth is the MIDI's note-ons (drumgen.audio_figures.truth_onsets: a chord or a strum

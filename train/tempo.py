@@ -1,4 +1,4 @@
-"""Fit the tempo chooser's weights (drumgen.audio_tempo.WEIGHTS) on rendered validation audio.
+"""Fit the tempo chooser's weights (drumgen.audio_tempo.WEIGHTS) on rendered train-split audio.
 
     python train/tempo.py --data ../shared/data/groove-v1.0.0-midionly.zip [--split validation] [--limit 96]
 
@@ -90,7 +90,13 @@ def corpus(zip_path: str, split: str, limit: int, cache: Path, beats: int = 0) -
     file was heard as is kept in cache/heard-*.pkl (by the file and the onset detector's setting)."""
     import pickle
 
-    memo_path = cache / f"heard-{split}-{limit}-{audio_in.ONSET_METHOD or 'default'}-{audio_in.NET_THRESHOLD}.pkl"
+    import hashlib
+
+    from drumgen import onset_net
+
+    method = audio_in.ONSET_METHOD or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
+    net = hashlib.sha1(onset_net.CHECKPOINT.read_bytes()).hexdigest()[:10] if method == "net" else ""
+    memo_path = cache / f"heard-{split}-{limit}-{method}{net}-{audio_in.NET_THRESHOLD}.pkl"
     memo = pickle.loads(memo_path.read_bytes()) if memo_path.is_file() else {}
     files = []
     for case in A.make_cases(zip_path, split, limit) + beat_cases(beats):
