@@ -89,6 +89,7 @@ class Case:
     seed: int
     program: int | None = None   # another General MIDI program played as `patch` is (train/onsets.py)
     transpose: int = 0           # semitones
+    legato: float = 1.0          # share of the time to the next note a note is held (train/onsets.py: staccato too)
 
 
 def gmd_grooves(zip_path: str, split: str) -> list[tuple[str, np.ndarray]]:
@@ -198,6 +199,8 @@ def case_midi(case: Case) -> mido.MidiFile:
     for k, (step, tick, vel) in enumerate(zip(steps, ticks, velocities)):
         nxt = ticks[k + 1] if k + 1 < len(ticks) else tick + TPB
         length = int(max(TPB // 16, min(nxt - tick - TPB // 32, TPB)))
+        if case.legato < 1.0:
+            length = int(max(TPB // 16, length * case.legato))
         chord = (step // 16) % 4
         if case.patch == "bass":
             pitches, gaps = [BASS[(step // 8) % len(BASS)]], [0]

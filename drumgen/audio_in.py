@@ -200,7 +200,7 @@ def _frames(seconds: float, rate: int) -> int:
     return max(1, int(round(seconds * rate / HOP)))
 
 
-NET_THRESHOLD = 0.3      # the onset detector's activation an onset reaches at sensitivity 0.5 (chosen on validation)
+NET_THRESHOLD = 0.4      # the onset detector's activation an onset reaches at sensitivity 0.5 (chosen on validation)
 END_GUARD = 0.05         # s: no onset this near the end (the net's widest window, 93 ms, is half past it)
 ONSET_METHOD: str | None = None   # None: "net" where its checkpoint is, else "flux" (audio_figures --onsets sets it)
 

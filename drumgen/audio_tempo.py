@@ -62,7 +62,7 @@ def features(onsets, strengths, bpms) -> np.ndarray:
                             misfit, octave, octave ** 2])
 
 
-# fitted by train/tempo.py on the train split (300 files x clean/noisy, onsets from drumgen.onset_net, strengths from
+# fitted by train/tempo.py on the train split (300 files x clean/noisy, onsets from onset_net's first run, strengths from
 # accents()), L2 1e-3, the coherences' weights held >= 0 (more coherence at a level is never evidence against a tempo);
 # in the order of FEATURES. Checked on the validation split: 95.8% within 4% (the weights before, fitted there on
 # the flux detector's onsets: 92.2%)

@@ -95,3 +95,25 @@ def test_no_checkpoint_says_so(monkeypatch):
     monkeypatch.setattr(onset_net, "shipped", lambda: None)
     with pytest.raises(RuntimeError, match="no onset detector"):
         onset_net.activation(np.zeros(RATE, np.float32), RATE)
+
+
+def damped(times, levels, hold=0.08, fade=0.02):
+    """Plucks let go (damped over `fade` s) `hold` s after they start: staccato. (Cut in 10 ms, the stop
+    clicks, and the spectral flux hears a note there too.)"""
+    from tests.test_recording import pluck
+
+    y = np.zeros(int((max(times) + 1) * RATE), np.float32)
+    for t, level in zip(times, levels):
+        p = pluck(RATE, 196.0, seconds=0.3, level=level)[: int((hold + fade) * RATE)].copy()
+        p[int(hold * RATE):] *= np.linspace(1, 0, len(p) - int(hold * RATE))
+        i = int(round(t * RATE))
+        y[i: i + len(p)] += p
+    return y
+
+
+@pytest.mark.skipif(not onset_net.CHECKPOINT.is_file(), reason="no shipped onset detector")
+def test_a_note_let_go_is_no_onset():
+    times, levels = steady(bpm=100.0)
+    for hold in (0.05, 0.08, 0.12):
+        found, _ = audio_in.detect_onsets(damped(times, levels, hold), RATE)
+        assert len(found) == len(times), hold   # a detector trained on legato notes only heard each release

@@ -215,7 +215,7 @@ def test_noise_only_is_refused(kind):
     else:
         y = 0.3 * np.sin(2 * np.pi * 50 * np.arange(n) / RATE) + 0.002 * rng.standard_normal(n)
     message = sentence(wav_bytes(y.astype(np.float32)))
-    assert "sounds like noise" in message or "no onsets" in message
+    assert "sounds like noise" in message or "no onsets" in message or "only one onset" in message
 
 
 def test_music_under_noise_is_heard():
