@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net-threshold", type=float, default=None, metavar="T",
                         help="the net's threshold at sensitivity 0.5 (default audio_in.NET_THRESHOLD; tune on validation)")
     args = parser.parse_args(argv)
-    from . import audio_in, onset_net
+    from . import audio_in
 
     audio_in.ONSET_METHOD = args.onsets
     if args.net_threshold is not None:
@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = make_cases(args.data, args.split, args.limit)
     figs = evaluate(cases, out / "cache", None if args.no_drums else model, args.verbose, args.heard_timing)
     figs["split"] = args.split
-    figs["onset_method"] = args.onsets or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
+    figs["onset_method"] = audio_in.onset_method()
     figs["seconds"] = time.perf_counter() - t0
     if args.speed:
         figs["speed"] = speed(model)

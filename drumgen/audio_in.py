@@ -175,6 +175,9 @@ FLOOR_PERCENTILE, FLOOR_GAIN = 30, 2.0  # each band's noise floor: twice its 30t
 CLEAR_ONSET_DB = 1.0      # a recording whose onsets (90th percentile) rise less than this is noise
 MIN_SHARE = 0.05          # and its peak reach 5% of the loud onsets' (their 95th percentile)
 MIN_RISE_DB = 0.1         # an onset must rise at least this much (mean dB over the bands)
+NET_THRESHOLD = 0.4      # the onset detector's activation an onset reaches at sensitivity 0.5 (chosen on validation)
+END_GUARD = 0.05         # s: no onset this near the end (the net's widest window, 93 ms, is half past it)
+ONSET_METHOD: str | None = None   # None: "net" where its checkpoint is, else "flux" (audio_figures --onsets sets it)
 STEADY_JITTER = 0.02      # beats whose residual from a straight line is under 2% of a beat: a steady tempo
 
 
@@ -200,20 +203,18 @@ def _frames(seconds: float, rate: int) -> int:
     return max(1, int(round(seconds * rate / HOP)))
 
 
-NET_THRESHOLD = 0.4      # the onset detector's activation an onset reaches at sensitivity 0.5 (chosen on validation)
-END_GUARD = 0.05         # s: no onset this near the end (the net's widest window, 93 ms, is half past it)
-ONSET_METHOD: str | None = None   # None: "net" where its checkpoint is, else "flux" (audio_figures --onsets sets it)
+def onset_method(method: str | None = None) -> str:
+    """The onset detector heard with: the one asked for, else ONSET_METHOD, else "net" where its checkpoint is."""
+    from .onset_net import CHECKPOINT
+    return method or ONSET_METHOD or ("net" if CHECKPOINT.is_file() else "flux")
 
 
 def detect_onsets(y: np.ndarray, rate: int, sensitivity: float = DEFAULT_SENSITIVITY,
                   env: np.ndarray | None = None, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(onset times in s, strengths 0-1). method "net" (the default where checkpoints/onset_net.pth is):
-    the peaks of drumgen.onset_net's activation over NET_THRESHOLD (twice it at sensitivity 0, half at 1,
-    within 0.05-0.95; the training script chose the same on its own validation clips), strength the
-    peak's height, none in the last END_GUARD s; "flux": flux_onsets."""
+    """(times in s, strengths 0-1). "net": onset_net's activation peaks over NET_THRESHOLD (twice it at sensitivity 0,
+    half at 1, within 0.05-0.95), strength their height, none in the last END_GUARD s; "flux": flux_onsets."""
     from . import onset_net
-
-    method = method or ONSET_METHOD or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
+    method = onset_method(method)
     if method == "flux":
         return flux_onsets(y, rate, sensitivity, env)
     if method != "net":

@@ -94,7 +94,7 @@ def corpus(zip_path: str, split: str, limit: int, cache: Path, beats: int = 0) -
 
     from drumgen import onset_net
 
-    method = audio_in.ONSET_METHOD or ("net" if onset_net.CHECKPOINT.is_file() else "flux")
+    method = audio_in.onset_method()
     net = hashlib.sha1(onset_net.CHECKPOINT.read_bytes()).hexdigest()[:10] if method == "net" else ""
     memo_path = cache / f"heard-{split}-{limit}-{method}{net}-{audio_in.NET_THRESHOLD}.pkl"
     memo = pickle.loads(memo_path.read_bytes()) if memo_path.is_file() else {}
@@ -129,7 +129,8 @@ def main(argv=None) -> None:
     files = corpus(args.data, args.split, args.limit, Path(args.out) / "cache", args.beat_clips)
     groups = [(x, t) for x, t in files if t.any() and len(t) > 1]   # the ones a choice can get right or wrong
     w = fit(groups)
-    print(f"{args.split} and {args.beat_clips} beat clips: {len(files)} files, the right tempo among the candidates of {sum(bool(t.any()) for _, t in files)}")
+    reachable = sum(bool(t.any()) for _, t in files)
+    print(f"{args.split} and {args.beat_clips} beat clips: {len(files)} files, the right tempo among the candidates of {reachable}")
     print(f"  within 4% with audio_tempo.WEIGHTS: {share(files, audio_tempo.WEIGHTS):.3f}; "
           f"with the fitted weights: {share(files, w):.3f}")
     if args.check != "none":
